@@ -1,0 +1,22 @@
+//! The RunProof proof core: how trace steps are hashed and chained, and how a stored trace
+//! is verified. Pure: bytes in, verdict out. No database, no clock, no wasm.
+//!
+//! The writer side ([`ChainBuilder`]) and the checking side ([`ChainVerifier`]) share one
+//! definition of the hash ([`hash`]), so they cannot drift apart.
+//!
+//! A chain is `h[-1] = genesis(tenant, run, trace)`, `h[i] = H(tag, h[i-1], i, payload[i])`.
+//! A trace is *sealed* once, at the end of its run, with `chain_length = n` and
+//! `root_hash = h[n-1]`; only a sealed trace whose every stored byte re-hashes to the sealed
+//! head is reported [`VerificationStatus::Verified`].
+
+mod chain;
+pub mod hash;
+mod model;
+mod step;
+mod verify;
+
+pub use chain::{AppendedStep, ChainBuilder};
+pub use hash::{Digest, DIGEST_LEN};
+pub use model::{Integrity, IntegrityModel, VerificationStatus};
+pub use step::{StepEnvelope, StepHeader, StepKind, StepStatus};
+pub use verify::{ChainVerifier, StoredStep, TraceHead, TraceIds, verify_trace};

@@ -1,0 +1,66 @@
+//! The verdict vocabulary operators and reviewers already use (names kept from the original
+//! system so its reports and SQL carry over).
+
+use serde::{Deserialize, Serialize};
+
+/// How a trace's integrity is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum IntegrityModel {
+    /// Nothing to verify (no trace).
+    None,
+    /// Each step's hash links to the previous one; the head is sealed in the trace row.
+    HashChain,
+    /// RFC 6962 tree over the steps (reserved; not produced yet).
+    MerkleTree,
+}
+
+impl IntegrityModel {
+    /// The spelling stored in `aos_traces.integrity_model`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntegrityModel::None => "NONE",
+            IntegrityModel::HashChain => "HASH_CHAIN",
+            IntegrityModel::MerkleTree => "MERKLE_TREE",
+        }
+    }
+
+    /// Parses a stored spelling; unknown spellings are `None` so callers fail closed.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "NONE" => Some(IntegrityModel::None),
+            "HASH_CHAIN" => Some(IntegrityModel::HashChain),
+            "MERKLE_TREE" => Some(IntegrityModel::MerkleTree),
+            _ => None,
+        }
+    }
+}
+
+/// The outcome of verification. Anything short of a complete check is not `Verified`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum VerificationStatus {
+    Verified,
+    Failed,
+    Unsupported,
+}
+
+/// The `integrity` object of a proof.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Integrity {
+    pub model: IntegrityModel,
+    pub verification_status: VerificationStatus,
+    /// Number of steps whose hashes were recomputed and linked.
+    pub chain_length: u64,
+    /// Hex of the recomputed head (the last linked step's hash); `null` with no steps.
+    pub root_hash: Option<String>,
+    /// Why the status is not `VERIFIED`; names the first bad `step_index` where there is one.
+    pub failure_reason: Option<String>,
+}
+
+impl Integrity {
+    /// Whether this verdict may be shown as trustworthy.
+    pub fn is_verified(&self) -> bool {
+        self.verification_status == VerificationStatus::Verified
+    }
+}

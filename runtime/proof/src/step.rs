@@ -1,0 +1,171 @@
+//! What one trace step says, serialized once to the exact bytes that are stored and hashed.
+//!
+//! The bytes are JSON for readability (`convert_from(payload, 'UTF8')::jsonb` in psql), but
+//! verification never re-serializes: it hashes the stored bytes, then reads a few header
+//! fields back to check that the row's columns say the same thing as the hashed bytes.
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the envelope layout, inside the hashed bytes.
+pub const ENVELOPE_VERSION: u32 = 1;
+
+/// What kind of event a step records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StepKind {
+    /// First step of every trace: the plan, the agent, the granted policy.
+    #[serde(rename = "run.start")]
+    RunStart,
+    /// A plan step begins: skill name, component digest, input.
+    #[serde(rename = "skill.start")]
+    SkillStart,
+    /// A plan step ends: output or error. Status `retry` when it will be tried again.
+    #[serde(rename = "skill.end")]
+    SkillEnd,
+    /// A plan step that did not run because a dependency failed.
+    #[serde(rename = "skill.skipped")]
+    SkillSkipped,
+    #[serde(rename = "host.log")]
+    HostLog,
+    #[serde(rename = "host.http")]
+    HostHttp,
+    #[serde(rename = "host.clock.wall")]
+    HostWallClock,
+    #[serde(rename = "host.clock.monotonic")]
+    HostMonotonicClock,
+    #[serde(rename = "host.random")]
+    HostRandom,
+    /// Everything the skill wrote to stdout during one invocation.
+    #[serde(rename = "host.stdout")]
+    HostStdout,
+    /// Everything the skill wrote to stderr during one invocation.
+    #[serde(rename = "host.stderr")]
+    HostStderr,
+    /// Last step of every trace: the run's final status.
+    #[serde(rename = "run.end")]
+    RunEnd,
+}
+
+impl StepKind {
+    /// The spelling stored in `aos_trace_steps.kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepKind::RunStart => "run.start",
+            StepKind::SkillStart => "skill.start",
+            StepKind::SkillEnd => "skill.end",
+            StepKind::SkillSkipped => "skill.skipped",
+            StepKind::HostLog => "host.log",
+            StepKind::HostHttp => "host.http",
+            StepKind::HostWallClock => "host.clock.wall",
+            StepKind::HostMonotonicClock => "host.clock.monotonic",
+            StepKind::HostRandom => "host.random",
+            StepKind::HostStdout => "host.stdout",
+            StepKind::HostStderr => "host.stderr",
+            StepKind::RunEnd => "run.end",
+        }
+    }
+}
+
+/// Step status, as the original system named them. `failure` is never read back as
+/// `success`: the status is inside the hashed bytes and cross-checked against the column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepStatus {
+    Success,
+    Failure,
+    Retry,
+    Skipped,
+}
+
+impl StepStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Success => "success",
+            StepStatus::Failure => "failure",
+            StepStatus::Retry => "retry",
+            StepStatus::Skipped => "skipped",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "success" => Some(StepStatus::Success),
+            "failure" => Some(StepStatus::Failure),
+            "retry" => Some(StepStatus::Retry),
+            "skipped" => Some(StepStatus::Skipped),
+            _ => None,
+        }
+    }
+}
+
+/// The full step as written. `body` holds the kind-specific detail (request and response of
+/// an http call, the log line, the clock value, ...).
+#[derive(Debug, Clone, Serialize)]
+pub struct StepEnvelope<'a> {
+    pub v: u32,
+    pub kind: StepKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skill: Option<&'a str>,
+    pub status: StepStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    /// Final run status (`succeeded`/`failed`); only on `run.end`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_status: Option<&'a str>,
+    /// RFC 3339 time the host recorded the step.
+    pub at: &'a str,
+    pub body: serde_json::Value,
+}
+
+impl StepEnvelope<'_> {
+    /// The exact bytes to store and hash. Serialization of our own structs cannot fail.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a step envelope always serializes")
+    }
+}
+
+/// The fields the verifier reads back out of hashed bytes.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StepHeader {
+    pub v: u32,
+    pub kind: StepKind,
+    #[serde(default)]
+    pub skill: Option<String>,
+    pub status: StepStatus,
+    #[serde(default)]
+    pub duration_ms: Option<u64>,
+    #[serde(default)]
+    pub run_status: Option<String>,
+}
+
+impl StepHeader {
+    /// Reads the header of stored payload bytes.
+    pub fn parse(payload: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(payload)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_round_trips_through_header() {
+        let env = StepEnvelope {
+            v: ENVELOPE_VERSION,
+            kind: StepKind::HostHttp,
+            skill: Some("http_call"),
+            status: StepStatus::Failure,
+            duration_ms: Some(12),
+            run_status: None,
+            at: "2026-11-23T00:00:00Z",
+            body: serde_json::json!({"url": "http://127.0.0.1:1/"}),
+        };
+        let bytes = env.to_bytes();
+        let h = StepHeader::parse(&bytes).unwrap();
+        assert_eq!(h.kind, StepKind::HostHttp);
+        assert_eq!(h.status, StepStatus::Failure, "failure must stay failure");
+        assert_eq!(h.skill.as_deref(), Some("http_call"));
+        assert_eq!(h.duration_ms, Some(12));
+        assert!(String::from_utf8(bytes).unwrap().contains("\"kind\":\"host.http\""));
+    }
+}
