@@ -1,0 +1,6 @@
+pub mod agent;
+pub mod db;
+pub mod proof;
+pub mod run;
+pub mod runs;
+pub mod skill;

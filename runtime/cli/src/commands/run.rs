@@ -1,0 +1,88 @@
+use crate::args::RunArgs;
+use crate::database::Database;
+use crate::output::Out;
+use anyhow::{Context, Result, bail};
+use runproof_host::{HostConfig, SkillHost};
+use runproof_runner::{RunEvent, RunObserver, RunRequest, Runner};
+use std::sync::Arc;
+
+/// Exit code of a run that ended `failed` (it still printed its run_id and status).
+pub const EXIT_RUN_FAILED: i32 = 3;
+
+struct Progress<'a>(&'a Out);
+
+impl RunObserver for Progress<'_> {
+    fn event(&self, e: &RunEvent<'_>) {
+        match e {
+            RunEvent::Started { run_id, trace_id, plan } => self.0.progress(format!(
+                "run {run_id} started (trace {trace_id}, planner {}, {} step(s))",
+                plan.planner,
+                plan.steps.len()
+            )),
+            RunEvent::StepStarted { index, total, step_id, skill, attempt } => {
+                let again = if *attempt > 1 { format!(" (attempt {attempt})") } else { String::new() };
+                self.0.progress(format!("  [{}/{total}] {step_id}: {skill}{again} ...", index + 1));
+            }
+            RunEvent::StepFinished { index, total, outcome } => {
+                let detail = match &outcome.error {
+                    Some(e) => format!(": {e}"),
+                    None => String::new(),
+                };
+                self.0.progress(format!(
+                    "  [{}/{total}] {}: {} in {} ms{detail}",
+                    index + 1,
+                    outcome.step_id,
+                    outcome.status,
+                    outcome.duration_ms
+                ));
+            }
+            RunEvent::Retrying { step_id, attempt, after, reason } => self.0.progress(format!(
+                "  {step_id}: attempt {attempt} failed ({reason}); retrying in {:.1} s",
+                after.as_secs_f64()
+            )),
+        }
+    }
+}
+
+/// Returns the process exit code: 0 succeeded, EXIT_RUN_FAILED failed.
+pub async fn run(args: &RunArgs, db: &Database, out: &Out) -> Result<i32> {
+    // Checked here too (the database trigger is the backstop) so the message is about the
+    // flag, not a constraint.
+    if args.origin_system_id.trim().is_empty() {
+        bail!("--origin-system-id must name the system this run comes from");
+    }
+    if args.origin_system_id == "legacy-migration" {
+        bail!("--origin-system-id 'legacy-migration' is reserved for migrated rows; name the real origin system");
+    }
+    let plan_json = match &args.plan {
+        Some(path) => Some(std::fs::read_to_string(path).with_context(|| format!("reading plan {}", path.display()))?),
+        None => None,
+    };
+    let store = db.ready_store().await?;
+    let host = Arc::new(SkillHost::new(HostConfig::default())?);
+    let runner = Runner::new(store.clone(), host);
+    let report = runner
+        .run(
+            &RunRequest {
+                agent_id: args.agent_id.clone(),
+                tenant_id: args.tenant_id.clone(),
+                origin_system_id: args.origin_system_id.clone(),
+                goal: args.goal.clone(),
+                plan_json,
+                idempotency_key: args.idempotency_key.clone(),
+            },
+            &Progress(out),
+        )
+        .await?;
+    store.close().await;
+    out.emit(&report, || {
+        println!("run_id: {}", report.run_id);
+        println!("status: {}", report.status);
+        if let Some(e) = &report.error_message {
+            println!("error:  {e}");
+        }
+        println!("trace_id: {} ({} steps recorded, sealed)", report.trace_id, report.chain_length);
+        println!("verify: runtime proof --run-id {} --tenant-id {}", report.run_id, report.tenant_id);
+    });
+    Ok(if report.status == "succeeded" { 0 } else { EXIT_RUN_FAILED })
+}

@@ -1,0 +1,51 @@
+//! Which database a command uses, and getting it ready.
+//!
+//! `DATABASE_URL` set: that database, and its schema must already match (`runtime db
+//! migrate`). Unset: the private cluster under RUNPROOF_HOME, started and migrated on demand.
+
+use anyhow::{Context, Result};
+use runproof_pgembed::EmbeddedPostgres;
+use runproof_store::Store;
+use std::path::PathBuf;
+
+pub enum Database {
+    External(String),
+    Embedded(EmbeddedPostgres),
+}
+
+impl Database {
+    pub fn from_cli(url: Option<&str>, home: Option<&PathBuf>) -> Database {
+        match url.filter(|u| !u.trim().is_empty()) {
+            Some(u) => Database::External(u.to_string()),
+            None => Database::Embedded(EmbeddedPostgres::new(home.cloned().unwrap_or_else(runproof_pgembed::default_home))),
+        }
+    }
+
+    /// The URL to connect to; starts the private cluster if needed.
+    pub fn url(&self) -> Result<String> {
+        match self {
+            Database::External(u) => Ok(u.clone()),
+            Database::Embedded(pg) => Ok(pg.ensure_running()?.url),
+        }
+    }
+
+    /// A store whose schema matches this runtime.
+    pub async fn ready_store(&self) -> Result<Store> {
+        let store = self.connect().await?;
+        match self {
+            // Our own database: keeping it migrated is our job.
+            Database::Embedded(_) => {
+                store.migrate().await.context("migrating the built-in database")?;
+            }
+            // Someone else's: never change it implicitly; say what to run.
+            Database::External(_) => store.check_schema().await?,
+        }
+        Ok(store)
+    }
+
+    /// A store with no schema check (for `db migrate` and `db status`).
+    pub async fn connect(&self) -> Result<Store> {
+        let url = self.url()?;
+        Ok(Store::connect(&url).await?)
+    }
+}

@@ -1,0 +1,67 @@
+//! `runtime`: the RunProof operator CLI. The binary edge: anyhow errors become one line on
+//! stderr (and `{"error": ...}` on stdout with --json) and a non-zero exit.
+//!
+//! Exit codes: 0 ok; 1 error (nothing was run); 2 usage; 3 the run ended `failed`;
+//! 4 the proof is not VERIFIED.
+
+mod args;
+mod commands;
+mod database;
+mod output;
+
+use args::{Cli, Command, SkillCommand};
+use clap::Parser;
+use database::Database;
+use output::Out;
+
+fn main() {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("RUNPROOF_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let out = Out { json: cli.json, quiet: cli.quiet };
+    let code = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt.block_on(dispatch(&cli, &out)),
+        Err(e) => Err(anyhow::anyhow!("cannot start the async runtime: {e}")),
+    };
+    match code {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            let message = one_line(&e);
+            if out.json {
+                println!("{}", serde_json::json!({"error": message}));
+            }
+            eprintln!("error: {message}");
+            std::process::exit(1);
+        }
+    }
+}
+
+async fn dispatch(cli: &Cli, out: &Out) -> anyhow::Result<i32> {
+    let db = Database::from_cli(cli.database_url.as_deref(), cli.home.as_ref());
+    match &cli.command {
+        Command::Db(cmd) => commands::db::run(cmd, &db, out).await.map(|_| 0),
+        Command::Agent(cmd) => commands::agent::run(cmd, &db, out).await.map(|_| 0),
+        Command::Skill(SkillCommand::List) => commands::skill::list(&db, out).await.map(|_| 0),
+        Command::Run(args) => commands::run::run(args, &db, out).await,
+        Command::Runs(cmd) => commands::runs::run(cmd, &db, out).await.map(|_| 0),
+        Command::Proof(args) => commands::proof::run(args, &db, out).await,
+    }
+}
+
+/// The error and its causes on one line, without repeating a cause already in the message.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,288 @@
+//! The shared engine, the compiled-component cache, and one invocation from start to end.
+
+use crate::bindings::{Skill, SkillPre};
+use crate::bindings::runproof::skill::types::{SkillError, SkillInfo};
+use crate::http::HttpCaps;
+use crate::policy::OutboundPolicy;
+use crate::recorder::{HostEvent, NullRecorder, TraceRecorder};
+use crate::state::{SkillState, bytes_json};
+use crate::wasi::{self, Reporter};
+use runproof_proof::{StepKind, StepStatus};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use thiserror::Error;
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store, StoreLimitsBuilder, Trap};
+
+/// How often the epoch advances; deadlines are enforced at this granularity.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+#[derive(Debug, Error)]
+pub enum HostError {
+    #[error("cannot start the WebAssembly engine: {0}")]
+    Engine(String),
+    #[error("not a RunProof skill component: {0}")]
+    InvalidComponent(String),
+    #[error("skill `describe` failed: {0}")]
+    Describe(String),
+}
+
+/// Engine-wide settings.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    pub http: HttpCaps,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        HostConfig { http: HttpCaps::default() }
+    }
+}
+
+/// Limits of one invocation. A limit hit ends the invocation with a reason naming it.
+#[derive(Debug, Clone, Copy)]
+pub struct InvocationLimits {
+    pub max_memory_bytes: usize,
+    pub timeout: Duration,
+    pub max_host_calls: u64,
+    pub max_output_bytes: usize,
+}
+
+impl Default for InvocationLimits {
+    fn default() -> Self {
+        InvocationLimits {
+            max_memory_bytes: 64 << 20,
+            timeout: Duration::from_secs(60),
+            max_host_calls: 10_000,
+            max_output_bytes: 4 << 20,
+        }
+    }
+}
+
+/// A compiled, linked component and what it says about itself.
+pub struct LoadedSkill {
+    /// SHA-256 of the component bytes (hex): its identity in traces and in `skills`.
+    pub digest: String,
+    pub size_bytes: usize,
+    pub info: SkillInfo,
+    /// Parsed `info.capabilities.outbound_hosts`; a pattern the skill declares badly is
+    /// dropped (and so denied), never widened.
+    pub requested_hosts: Vec<crate::HostPattern>,
+    pre: SkillPre<SkillState>,
+}
+
+/// How an invocation ended.
+#[derive(Debug, Clone)]
+pub enum InvocationOutcome {
+    /// `invoke` returned output JSON.
+    Output(String),
+    /// `invoke` returned the skill's own error.
+    SkillError { code: String, message: String },
+    /// The sandbox stopped the skill: a trap, a limit, a deadline, `exit`.
+    Aborted { reason: String },
+}
+
+/// Runs skills. One per process: it owns the engine, the linker and the compile cache.
+pub struct SkillHost {
+    engine: Engine,
+    linker: Linker<SkillState>,
+    cache: Mutex<HashMap<String, Arc<LoadedSkill>>>,
+    config: HostConfig,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+/// SHA-256 hex of component bytes.
+pub fn component_digest(wasm: &[u8]) -> String {
+    hex::encode(Sha256::digest(wasm))
+}
+
+impl SkillHost {
+    pub fn new(config: HostConfig) -> Result<Self, HostError> {
+        let mut wasm_config = Config::new();
+        wasm_config.wasm_component_model(true);
+        // Deadlines: the ticker thread below advances the epoch; each store sets how many
+        // ticks it may run. This interrupts even a tight loop that makes no host call.
+        wasm_config.epoch_interruption(true);
+        wasm_config.max_wasm_stack(2 << 20);
+        let engine = Engine::new(&wasm_config).map_err(|e| HostError::Engine(e.to_string()))?;
+
+        let mut linker = Linker::<SkillState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| HostError::Engine(e.to_string()))?;
+        Skill::add_to_linker::<SkillState, HasSelf<SkillState>>(&mut linker, |s| s)
+            .map_err(|e| HostError::Engine(e.to_string()))?;
+
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        let (stop, ticking) = (ticker_stop.clone(), engine.clone());
+        std::thread::Builder::new()
+            .name("runproof-epoch".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    ticking.increment_epoch();
+                }
+            })
+            .map_err(|e| HostError::Engine(format!("cannot start the epoch ticker: {e}")))?;
+
+        Ok(SkillHost { engine, linker, cache: Mutex::new(HashMap::new()), config, ticker_stop })
+    }
+
+    /// Compiles and links `wasm` (once per digest per process) and asks it to describe itself.
+    /// Malformed bytes, a core module, the wrong world or an import we do not provide are
+    /// all `InvalidComponent` with the engine's explanation.
+    pub async fn load(&self, wasm: &[u8]) -> Result<Arc<LoadedSkill>, HostError> {
+        let digest = component_digest(wasm);
+        if let Some(hit) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&digest) {
+            return Ok(hit.clone());
+        }
+        if !wasm.starts_with(b"\0asm") {
+            return Err(HostError::InvalidComponent("the file is not WebAssembly (no \\0asm header)".into()));
+        }
+        if wasm.get(4..8) == Some(&[1, 0, 0, 0]) {
+            return Err(HostError::InvalidComponent(
+                "this is a core wasm module, not a component: build the skill for wasm32-wasip2".into(),
+            ));
+        }
+        let component = Component::new(&self.engine, wasm).map_err(|e| HostError::InvalidComponent(chain(&e)))?;
+        let instance_pre = self.linker.instantiate_pre(&component).map_err(|e| HostError::InvalidComponent(chain(&e)))?;
+        let pre = SkillPre::new(instance_pre).map_err(|e| {
+            HostError::InvalidComponent(format!("it does not export the runproof:skill world: {}", chain(&e)))
+        })?;
+
+        // `describe` runs outside any run: nothing it does is recorded and it may reach nothing.
+        let mut store = self.new_store(
+            Reporter { recorder: Arc::new(NullRecorder), skill: Arc::from("(describe)") },
+            OutboundPolicy::deny_all(),
+            InvocationLimits { timeout: Duration::from_secs(5), ..Default::default() },
+        )
+        .0;
+        let info = async {
+            let skill = pre.instantiate_async(&mut store).await?;
+            skill.call_describe(&mut store).await
+        }
+        .await
+        .map_err(|e| HostError::Describe(chain(&e)))?;
+
+        let requested_hosts =
+            info.capabilities.outbound_hosts.iter().filter_map(|p| crate::HostPattern::parse(p).ok()).collect();
+        let loaded = Arc::new(LoadedSkill { digest: digest.clone(), size_bytes: wasm.len(), info, requested_hosts, pre });
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(digest, loaded.clone());
+        Ok(loaded)
+    }
+
+    fn new_store(
+        &self,
+        reporter: Reporter,
+        policy: OutboundPolicy,
+        limits: InvocationLimits,
+    ) -> (Store<SkillState>, wasi::CapturedStdio) {
+        let (wasi_ctx, stdio) = wasi::locked_down(&reporter);
+        let state = SkillState {
+            wasi: wasi_ctx,
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(limits.max_memory_bytes)
+                .memories(16)
+                .tables(64)
+                .table_elements(1 << 20)
+                .instances(64)
+                .trap_on_grow_failure(true)
+                .build(),
+            reporter,
+            policy,
+            caps: self.config.http,
+            deadline: tokio::time::Instant::now() + limits.timeout,
+            host_calls: 0,
+            max_host_calls: limits.max_host_calls,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        let ticks = (limits.timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+        store.set_epoch_deadline(ticks);
+        store.epoch_deadline_trap();
+        (store, stdio)
+    }
+
+    /// Runs `invoke(input)` once in a fresh store. Every host call goes to `recorder`; what
+    /// the skill wrote to stdout/stderr is recorded when it ends. Never panics on anything
+    /// the skill does.
+    pub async fn invoke(
+        &self,
+        skill: &LoadedSkill,
+        input: &str,
+        recorder: Arc<dyn TraceRecorder>,
+        granted: &[crate::HostPattern],
+        limits: InvocationLimits,
+    ) -> InvocationOutcome {
+        let reporter = Reporter { recorder: recorder.clone(), skill: Arc::from(skill.info.name.as_str()) };
+        let policy = OutboundPolicy { granted: granted.to_vec(), requested: skill.requested_hosts.clone() };
+        let (mut store, stdio) = self.new_store(reporter, policy, limits);
+        // The epoch deadline stops wasm code; this stops a skill parked in a host call too.
+        let run = tokio::time::timeout(limits.timeout + EPOCH_TICK * 5, async {
+            let instance = skill.pre.instantiate_async(&mut store).await?;
+            instance.call_invoke(&mut store, input).await
+        })
+        .await;
+        for (kind, pipe) in [(StepKind::HostStdout, &stdio.stdout), (StepKind::HostStderr, &stdio.stderr)] {
+            let bytes = pipe.contents();
+            if !bytes.is_empty() {
+                recorder.record(
+                    &skill.info.name,
+                    HostEvent { kind, status: StepStatus::Success, duration_ms: None, body: bytes_json(&bytes) },
+                );
+            }
+        }
+        match run {
+            Err(_) => InvocationOutcome::Aborted { reason: format!("deadline of {} ms exceeded", limits.timeout.as_millis()) },
+            Ok(Err(e)) => InvocationOutcome::Aborted { reason: abort_reason(&e, &limits) },
+            Ok(Ok(Err(SkillError { code, message }))) => InvocationOutcome::SkillError { code, message },
+            Ok(Ok(Ok(output))) if output.len() > limits.max_output_bytes => InvocationOutcome::Aborted {
+                reason: format!("output of {} bytes exceeds the limit of {} bytes", output.len(), limits.max_output_bytes),
+            },
+            Ok(Ok(Ok(output))) => InvocationOutcome::Output(output),
+        }
+    }
+}
+
+impl Drop for SkillHost {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Names the limit or fault that stopped a skill.
+fn abort_reason(e: &wasmtime::Error, limits: &InvocationLimits) -> String {
+    if let Some(exit) = e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return format!("skill called exit({})", exit.0);
+    }
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => format!("deadline of {} ms exceeded", limits.timeout.as_millis()),
+        Some(Trap::StackOverflow) => "stack overflow".into(),
+        Some(Trap::OutOfFuel) => "fuel exhausted".into(),
+        Some(trap) => {
+            let detail = chain(e);
+            if detail.contains("memory") && detail.contains("grow") || detail.contains("forcing trap when growing memory") {
+                format!("memory limit of {} bytes reached ({trap})", limits.max_memory_bytes)
+            } else {
+                format!("trap: {detail}")
+            }
+        }
+        None => {
+            let detail = chain(e);
+            if detail.contains("forcing trap when growing memory") || detail.contains("memory minimum size") {
+                format!("memory limit of {} bytes reached", limits.max_memory_bytes)
+            } else {
+                format!("trap: {detail}")
+            }
+        }
+    }
+}
+
+/// An error with its causes on one line.
+fn chain(e: &wasmtime::Error) -> String {
+    let mut parts: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+    parts.dedup();
+    parts.join(": ").split_whitespace().collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,26 @@
+//! The RunProof host: runs skill components on wasmtime, sandboxed, and reports every host
+//! call they make to a [`TraceRecorder`].
+//!
+//! - [`SkillHost`] owns the one shared `Engine`, the compiled-component cache (by SHA-256 of
+//!   the bytes) and the epoch ticker that enforces deadlines.
+//! - A skill reaches the world only through `runproof:skill/http` and `runproof:skill/log`,
+//!   plus WASI p2 locked down: no files, no env, no args, no sockets, stdio captured, and
+//!   clocks and randomness served by recording implementations ([`wasi`]).
+//! - Outbound HTTP is made by the host ([`http`]) and only to destinations the agent's
+//!   policy *and* the skill's own request both allow ([`policy`]).
+//!
+//! Hashing and persistence are not here: the recorder (in the runner) does them, so this
+//! crate does no database I/O.
+
+mod bindings;
+mod engine;
+pub mod http;
+pub mod policy;
+mod recorder;
+mod state;
+mod wasi;
+
+pub use bindings::runproof::skill::types::{Capabilities, SkillError, SkillInfo};
+pub use engine::{HostConfig, HostError, InvocationLimits, InvocationOutcome, LoadedSkill, SkillHost, component_digest};
+pub use policy::{HostPattern, OutboundPolicy, PolicyError};
+pub use recorder::{HostEvent, NullRecorder, TraceRecorder};

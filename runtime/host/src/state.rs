@@ -1,0 +1,154 @@
+//! Per-invocation store data, and the host side of the `log` and `http` interfaces.
+
+use crate::bindings::runproof::skill::{http as wit_http, log as wit_log, types as wit_types};
+use crate::http::{self, HttpCaps, OutboundError, OutboundRequest};
+use crate::policy::OutboundPolicy;
+use crate::wasi::Reporter;
+use crate::HostEvent;
+use base64::Engine as _;
+use runproof_proof::{StepKind, StepStatus};
+use std::time::Duration;
+use wasmtime::component::ResourceTable;
+use wasmtime::StoreLimits;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// Largest log message kept whole; longer ones are cut (and say so) to bound the trace.
+const MAX_LOG_MESSAGE: usize = 16 * 1024;
+
+pub(crate) struct SkillState {
+    pub wasi: WasiCtx,
+    pub table: ResourceTable,
+    pub limits: StoreLimits,
+    pub reporter: Reporter,
+    pub policy: OutboundPolicy,
+    pub caps: HttpCaps,
+    /// When the invocation must be over; HTTP timeouts are capped by it.
+    pub deadline: tokio::time::Instant,
+    pub host_calls: u64,
+    pub max_host_calls: u64,
+}
+
+impl WasiView for SkillState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl SkillState {
+    /// Counts a host call; past the cap the skill is stopped (a trap), which the runner
+    /// records as the step's failure reason.
+    fn count_call(&mut self) -> wasmtime::Result<()> {
+        self.host_calls += 1;
+        if self.host_calls > self.max_host_calls {
+            return Err(wasmtime::format_err!("host call limit of {} reached", self.max_host_calls));
+        }
+        Ok(())
+    }
+
+    /// Records `event`, then waits out the recorder's back-pressure. Takes the reporter by
+    /// value: the store data is not `Sync`, so it must not be borrowed across the await.
+    async fn record(reporter: Reporter, event: HostEvent) {
+        reporter.recorder.record(&reporter.skill, event);
+        reporter.recorder.backpressure().await;
+    }
+}
+
+impl wit_types::Host for SkillState {}
+
+impl wit_log::Host for SkillState {
+    async fn log(&mut self, level: wit_log::Level, message: String) -> wasmtime::Result<()> {
+        self.count_call()?;
+        let level = match level {
+            wit_log::Level::Trace => "trace",
+            wit_log::Level::Debug => "debug",
+            wit_log::Level::Info => "info",
+            wit_log::Level::Warn => "warn",
+            wit_log::Level::Error => "error",
+        };
+        let (message, cut) = truncate(&message, MAX_LOG_MESSAGE);
+        let mut body = serde_json::json!({"level": level, "message": message});
+        if cut > 0 {
+            body["truncated_bytes"] = cut.into();
+        }
+        tracing::debug!(skill = %self.reporter.skill, level, "{message}");
+        Self::record(self.reporter.clone(), HostEvent { kind: StepKind::HostLog, status: StepStatus::Success, duration_ms: None, body }).await;
+        Ok(())
+    }
+}
+
+impl wit_http::Host for SkillState {
+    async fn send(
+        &mut self,
+        request: wit_http::Request,
+    ) -> wasmtime::Result<Result<wit_http::Response, wit_http::HttpError>> {
+        self.count_call()?;
+        let started = std::time::Instant::now();
+        let timeout = request.timeout_ms.map(|ms| Duration::from_millis(ms.into())).unwrap_or(http::DEFAULT_TIMEOUT);
+        let deadline = std::cmp::min(self.deadline, tokio::time::Instant::now() + timeout);
+        let req = OutboundRequest {
+            method: request.method,
+            url: request.url,
+            headers: request.headers,
+            body: request.body,
+            follow_redirects: request.follow_redirects,
+        };
+        let result = http::send(&req, &self.policy, &self.caps, deadline).await;
+        let duration_ms = started.elapsed().as_millis() as u64;
+        let mut body = serde_json::json!({"request": {
+            "method": req.method,
+            "url": req.url,
+            "headers": req.headers,
+            "body": req.body.as_deref().map(bytes_json),
+            "follow_redirects": req.follow_redirects,
+        }});
+        let (status, answer) = match result {
+            Ok(resp) => {
+                body["response"] = serde_json::json!({
+                    "status": resp.status,
+                    "headers": resp.headers,
+                    "body": bytes_json(&resp.body),
+                    "hops": resp.hops,
+                });
+                let ok = wit_http::Response { status: resp.status, headers: resp.headers, body: resp.body };
+                (StepStatus::Success, Ok(ok))
+            }
+            Err(e) => {
+                body["error"] = serde_json::json!({"code": e.code(), "message": e.message()});
+                (StepStatus::Failure, Err(to_wit_error(e)))
+            }
+        };
+        Self::record(self.reporter.clone(), HostEvent { kind: StepKind::HostHttp, status, duration_ms: Some(duration_ms), body }).await;
+        Ok(answer)
+    }
+}
+
+fn to_wit_error(e: OutboundError) -> wit_http::HttpError {
+    match e {
+        OutboundError::Denied(m) => wit_http::HttpError::Denied(m),
+        OutboundError::InvalidRequest(m) => wit_http::HttpError::InvalidRequest(m),
+        OutboundError::Connect(m) => wit_http::HttpError::Connect(m),
+        OutboundError::Timeout(m) => wit_http::HttpError::Timeout(m),
+        OutboundError::TooLarge(m) => wit_http::HttpError::TooLarge(m),
+        OutboundError::Other(m) => wit_http::HttpError::Other(m),
+    }
+}
+
+/// Bytes in a step body: text when they are UTF-8, else base64, so the recorded exchange is
+/// exact either way.
+pub(crate) fn bytes_json(b: &[u8]) -> serde_json::Value {
+    match std::str::from_utf8(b) {
+        Ok(s) => serde_json::json!({"text": s}),
+        Err(_) => serde_json::json!({"base64": base64::engine::general_purpose::STANDARD.encode(b)}),
+    }
+}
+
+fn truncate(s: &str, max: usize) -> (&str, usize) {
+    if s.len() <= max {
+        return (s, 0);
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    (&s[..end], s.len() - end)
+}

@@ -1,0 +1,23 @@
+//! Runs a goal: plan it, open a run and its trace, run each plan step as a skill in the
+//! sandbox, record every step, and seal the trace once the run has ended.
+//!
+//! Order of effects (see ARCHITECTURE.md): everything that can be rejected (agent, plan,
+//! skills) is checked before any row is written; `plan_json` is stored before the first step
+//! runs; every step is durable before the trace is sealed; the run is reported finished
+//! only after the seal commits.
+
+mod outputs;
+mod plan;
+mod planner;
+mod runner;
+mod writer;
+
+pub use plan::{OnError, Plan, PlanError, PlanStep};
+pub use planner::{plan_goal, StubPlanner};
+pub use runner::{RunError, RunEvent, RunObserver, RunReport, RunRequest, Runner, StepOutcome};
+pub use writer::TraceWriter;
+
+/// A fresh random id (UUID v4) for agents, runs and traces.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

@@ -1,0 +1,441 @@
+//! One run from request to sealed trace.
+
+use crate::outputs::{self, Outputs};
+use crate::plan::{OnError, Plan, PlanError};
+use crate::planner::plan_goal;
+use crate::writer::TraceWriter;
+use runproof_host::{HostPattern, InvocationLimits, InvocationOutcome, LoadedSkill, SkillHost};
+use runproof_proof::{StepKind, StepStatus, TraceIds};
+use runproof_store::{NewRun, RunFinish, SkillRecord, Store, StoreError};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error("unknown skill {0:?} in the plan; `runtime skill list` shows the skills available")]
+    UnknownSkill(String),
+    #[error("skill {name:?} cannot be loaded: {reason}")]
+    InvalidSkill { name: String, reason: String },
+    #[error("agent {agent_id} has an invalid allowed host: {reason}")]
+    BadPolicy { agent_id: String, reason: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("run {run_id}: its trace could not be made durable ({reason}); the trace is left unsealed and will not verify")]
+    TraceNotDurable { run_id: String, reason: String },
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub agent_id: String,
+    pub tenant_id: String,
+    pub origin_system_id: String,
+    pub goal: String,
+    /// Plan JSON given by the operator (`--plan FILE`); else the agent's, else the stub.
+    pub plan_json: Option<String>,
+    pub idempotency_key: Option<String>,
+}
+
+/// How one plan step ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepOutcome {
+    pub step_id: String,
+    pub skill: String,
+    /// `succeeded`, `failed` or `skipped`.
+    pub status: &'static str,
+    pub attempts: u32,
+    pub duration_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<serde_json::Value>,
+}
+
+/// The end of a run, as `runtime run` prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub run_id: String,
+    pub trace_id: String,
+    pub tenant_id: String,
+    /// `succeeded` or `failed`.
+    pub status: &'static str,
+    pub error_message: Option<String>,
+    pub steps: Vec<StepOutcome>,
+    pub chain_length: u64,
+    pub root_hash: String,
+    pub duration_ms: u64,
+}
+
+/// Progress of a run, for the CLI to show.
+#[derive(Debug)]
+pub enum RunEvent<'a> {
+    Started { run_id: &'a str, trace_id: &'a str, plan: &'a Plan },
+    StepStarted { index: usize, total: usize, step_id: &'a str, skill: &'a str, attempt: u32 },
+    StepFinished { index: usize, total: usize, outcome: &'a StepOutcome },
+    Retrying { step_id: &'a str, attempt: u32, after: Duration, reason: &'a str },
+}
+
+pub trait RunObserver: Send + Sync {
+    fn event(&self, event: &RunEvent<'_>);
+}
+
+impl RunObserver for () {
+    fn event(&self, _: &RunEvent<'_>) {}
+}
+
+/// Runs goals. Holds the store and the one skill host of the process.
+pub struct Runner {
+    store: Store,
+    host: Arc<SkillHost>,
+    limits: InvocationLimits,
+}
+
+struct ResolvedSkill {
+    skill: Arc<LoadedSkill>,
+    builtin: bool,
+}
+
+impl Runner {
+    pub fn new(store: Store, host: Arc<SkillHost>) -> Self {
+        Runner { store, host, limits: InvocationLimits::default() }
+    }
+
+    /// Overrides per-invocation limits (tests, operators with special needs).
+    pub fn with_limits(mut self, limits: InvocationLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Loads a skill by name: a built-in first, else the newest added component.
+    pub async fn resolve_skill(&self, name: &str) -> Result<(Arc<LoadedSkill>, bool), RunError> {
+        let (bytes, builtin): (std::borrow::Cow<'static, [u8]>, bool) = match runproof_builtin_skills::find(name) {
+            Some(b) => (b.wasm.into(), true),
+            None => match self.store.added_skill(name).await? {
+                Some(rec) => (rec.component.unwrap_or_default().into(), false),
+                None => return Err(RunError::UnknownSkill(name.to_string())),
+            },
+        };
+        let skill = self
+            .host
+            .load(&bytes)
+            .await
+            .map_err(|e| RunError::InvalidSkill { name: name.to_string(), reason: e.to_string() })?;
+        if skill.info.name != name {
+            return Err(RunError::InvalidSkill {
+                name: name.to_string(),
+                reason: format!("the component describes itself as {:?}", skill.info.name),
+            });
+        }
+        Ok((skill, builtin))
+    }
+
+    /// Runs `req` to its end. Errors before the run exists (unknown agent, bad plan, unknown
+    /// skill) write nothing; once the run exists, a failing skill is a `failed` run with a
+    /// sealed trace, not an error.
+    pub async fn run(&self, req: &RunRequest, observer: &dyn RunObserver) -> Result<RunReport, RunError> {
+        let started = Instant::now();
+        // 1. Everything that can be refused, refused before any write.
+        let agent = self.store.agent_for_tenant(&req.agent_id, &req.tenant_id).await?;
+        let plan = plan_goal(&req.goal, req.plan_json.as_deref(), agent.plan_json.as_deref())?;
+        let granted = agent
+            .allowed_hosts
+            .iter()
+            .map(|p| HostPattern::parse(p))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| RunError::BadPolicy { agent_id: agent.id.clone(), reason: e.to_string() })?;
+        let mut skills: HashMap<String, ResolvedSkill> = HashMap::new();
+        for step in &plan.steps {
+            if !skills.contains_key(&step.skill) {
+                let (skill, builtin) = self.resolve_skill(&step.skill).await?;
+                skills.insert(step.skill.clone(), ResolvedSkill { skill, builtin });
+            }
+        }
+        for s in skills.values() {
+            self.store.record_skill(&skill_record(&s.skill, s.builtin)).await?;
+        }
+
+        // 2. The run exists, with its plan, before anything executes.
+        let run = self
+            .store
+            .create_run(&NewRun {
+                id: crate::new_id(),
+                agent_id: agent.id.clone(),
+                tenant_id: req.tenant_id.clone(),
+                origin_system_id: req.origin_system_id.clone(),
+                goal: req.goal.clone(),
+                plan_json: plan.to_json(),
+                idempotency_key: req.idempotency_key.clone(),
+            })
+            .await?;
+        let trace_id = crate::new_id();
+        self.store.start_run(&run, &trace_id).await?;
+        observer.event(&RunEvent::Started { run_id: &run.id, trace_id: &trace_id, plan: &plan });
+
+        let writer = Arc::new(TraceWriter::new(
+            self.store.clone(),
+            TraceIds { tenant_id: run.tenant_id.clone(), run_id: run.id.clone(), trace_id: trace_id.clone() },
+        ));
+        let skill_digests: BTreeMap<_, _> = skills
+            .iter()
+            .map(|(n, s)| (n.clone(), serde_json::json!({"digest": s.skill.digest, "version": s.skill.info.version})))
+            .collect();
+        writer.append(
+            StepKind::RunStart,
+            None,
+            StepStatus::Success,
+            None,
+            None,
+            serde_json::json!({
+                "run_id": run.id,
+                "tenant_id": run.tenant_id,
+                "agent_id": agent.id,
+                "origin_system_id": run.origin_system_id,
+                "goal": run.goal,
+                "plan": serde_json::to_value(&plan).unwrap_or_default(),
+                "policy": {"allowed_hosts": agent.allowed_hosts},
+                "skills": skill_digests,
+            }),
+        );
+
+        // 3. The steps, in order.
+        let mut outputs = Outputs::new();
+        let mut finished: HashMap<&str, &'static str> = HashMap::new();
+        let mut outcomes = Vec::with_capacity(plan.steps.len());
+        let mut run_error: Option<String> = None;
+        let total = plan.steps.len();
+        for (index, step) in plan.steps.iter().enumerate() {
+            let skip_reason = if let Some(err) = &run_error {
+                Some(format!("run aborted: {err}"))
+            } else {
+                step.depends_on
+                    .iter()
+                    .find(|d| finished.get(d.as_str()) != Some(&"succeeded"))
+                    .map(|d| format!("dependency {d:?} did not succeed"))
+            };
+            let outcome = match skip_reason {
+                Some(reason) => {
+                    writer.append(
+                        StepKind::SkillSkipped,
+                        Some(&step.skill),
+                        StepStatus::Skipped,
+                        None,
+                        None,
+                        serde_json::json!({"step_id": step.step_id, "reason": reason}),
+                    );
+                    StepOutcome {
+                        step_id: step.step_id.clone(),
+                        skill: step.skill.clone(),
+                        status: "skipped",
+                        attempts: 0,
+                        duration_ms: 0,
+                        error: Some(reason),
+                        output: None,
+                    }
+                }
+                None => {
+                    let skill = &skills[&step.skill].skill;
+                    self.run_step(&writer, skill, step, index, total, &granted, &outputs, observer).await
+                }
+            };
+            observer.event(&RunEvent::StepFinished { index, total, outcome: &outcome });
+            if outcome.status == "failed" && step.on_error == OnError::Abort && run_error.is_none() {
+                run_error = Some(format!(
+                    "step {:?} ({}) failed: {}",
+                    step.step_id,
+                    step.skill,
+                    outcome.error.as_deref().unwrap_or("unknown error")
+                ));
+            }
+            if let Some(out) = &outcome.output {
+                outputs.insert(step.output_name().to_string(), out.clone());
+            }
+            finished.insert(step.step_id.as_str(), outcome.status);
+            outcomes.push(outcome);
+        }
+
+        // 4. End, make durable, seal.
+        let succeeded = run_error.is_none();
+        let status = if succeeded { "succeeded" } else { "failed" };
+        writer.append(
+            StepKind::RunEnd,
+            None,
+            if succeeded { StepStatus::Success } else { StepStatus::Failure },
+            Some(started.elapsed().as_millis() as u64),
+            Some(status),
+            serde_json::json!({"status": status, "error": run_error}),
+        );
+        if let Err(e) = writer.flush().await {
+            let reason = e.to_string();
+            // Best effort: say so on the run row; the trace stays unsealed either way.
+            let _ = self.store.abandon_run(&run.id, &format!("trace not durable: {reason}")).await;
+            return Err(RunError::TraceNotDurable { run_id: run.id, reason });
+        }
+        let (chain_length, root) = writer.head();
+        self.store
+            .finish_run(&RunFinish {
+                run_id: &run.id,
+                trace_id: &trace_id,
+                succeeded,
+                error_message: run_error.as_deref(),
+                chain_length: chain_length as i64,
+                root_hash: &root,
+            })
+            .await?;
+        Ok(RunReport {
+            run_id: run.id,
+            trace_id,
+            tenant_id: run.tenant_id,
+            status,
+            error_message: run_error,
+            steps: outcomes,
+            chain_length,
+            root_hash: hex::encode(root),
+            duration_ms: started.elapsed().as_millis() as u64,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run_step(
+        &self,
+        writer: &Arc<TraceWriter>,
+        skill: &LoadedSkill,
+        step: &crate::plan::PlanStep,
+        index: usize,
+        total: usize,
+        granted: &[HostPattern],
+        outputs: &Outputs,
+        observer: &dyn RunObserver,
+    ) -> StepOutcome {
+        let started = Instant::now();
+        let name = skill.info.name.as_str();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            observer.event(&RunEvent::StepStarted { index, total, step_id: &step.step_id, skill: name, attempt });
+            let input = outputs::resolve(&step.params, outputs);
+            let mut start_body = serde_json::json!({"step_id": step.step_id, "attempt": attempt, "digest": skill.digest});
+            match &input {
+                Ok(v) => start_body["input"] = v.clone(),
+                Err(e) => start_body["input_error"] = e.clone().into(),
+            }
+            writer.append(StepKind::SkillStart, Some(name), StepStatus::Success, None, None, start_body);
+            let call_started = Instant::now();
+            let (result, end_body) = match input {
+                // Params that do not resolve fail without running the skill (and no retry
+                // would change that).
+                Err(e) => {
+                    let end = serde_json::json!({"step_id": step.step_id, "attempt": attempt, "outcome": "bad-params", "error": e});
+                    let duration = call_started.elapsed().as_millis() as u64;
+                    writer.append(StepKind::SkillEnd, Some(name), StepStatus::Failure, Some(duration), None, end);
+                    return StepOutcome {
+                        step_id: step.step_id.clone(),
+                        skill: name.to_string(),
+                        status: "failed",
+                        attempts: attempt,
+                        duration_ms: started.elapsed().as_millis() as u64,
+                        error: Some(format!("params: {e}")),
+                        output: None,
+                    };
+                }
+                Ok(v) => {
+                    let recorder: Arc<dyn runproof_host::TraceRecorder> = writer.clone();
+                    let outcome = self.host.invoke(skill, &v.to_string(), recorder, granted, self.limits).await;
+                    classify(&step.step_id, attempt, outcome)
+                }
+            };
+            let duration = call_started.elapsed().as_millis() as u64;
+            let retry = result.is_err() && attempt <= step.retry_count;
+            let status = match (&result, retry) {
+                (Ok(_), _) => StepStatus::Success,
+                (Err(_), true) => StepStatus::Retry,
+                (Err(_), false) => StepStatus::Failure,
+            };
+            writer.append(StepKind::SkillEnd, Some(name), status, Some(duration), None, end_body);
+            match result {
+                Ok(output) => {
+                    return StepOutcome {
+                        step_id: step.step_id.clone(),
+                        skill: name.to_string(),
+                        status: "succeeded",
+                        attempts: attempt,
+                        duration_ms: started.elapsed().as_millis() as u64,
+                        error: None,
+                        output: Some(output),
+                    };
+                }
+                Err(reason) if retry => {
+                    // Back-off as in the original system: 0.5 s * 2^(n-1).
+                    let after = Duration::from_millis(500) * 2u32.pow(attempt - 1);
+                    observer.event(&RunEvent::Retrying { step_id: &step.step_id, attempt, after, reason: &reason });
+                    tokio::time::sleep(after).await;
+                }
+                Err(reason) => {
+                    return StepOutcome {
+                        step_id: step.step_id.clone(),
+                        skill: name.to_string(),
+                        status: "failed",
+                        attempts: attempt,
+                        duration_ms: started.elapsed().as_millis() as u64,
+                        error: Some(reason),
+                        output: None,
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// The step's result and the body of its `skill.end` step.
+fn classify(step_id: &str, attempt: u32, outcome: InvocationOutcome) -> (Result<serde_json::Value, String>, serde_json::Value) {
+    let base = |outcome: &str| serde_json::json!({"step_id": step_id, "attempt": attempt, "outcome": outcome});
+    match outcome {
+        InvocationOutcome::Output(text) => match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(v) => {
+                let mut b = base("output");
+                b["output"] = v.clone();
+                (Ok(v), b)
+            }
+            Err(e) => {
+                let reason = format!("the skill returned output that is not JSON: {e}");
+                let mut b = base("invalid-output");
+                b["error"] = reason.clone().into();
+                b["raw_output"] = text.into();
+                (Err(reason), b)
+            }
+        },
+        InvocationOutcome::SkillError { code, message } => {
+            let mut b = base("skill-error");
+            b["error"] = serde_json::json!({"code": code, "message": message});
+            (Err(format!("{code}: {message}")), b)
+        }
+        InvocationOutcome::Aborted { reason } => {
+            let mut b = base("aborted");
+            b["error"] = reason.clone().into();
+            (Err(format!("aborted: {reason}")), b)
+        }
+    }
+}
+
+fn skill_record(s: &LoadedSkill, builtin: bool) -> SkillRecord {
+    SkillRecord {
+        digest: s.digest.clone(),
+        name: s.info.name.clone(),
+        version: s.info.version.clone(),
+        description: s.info.description.clone(),
+        capabilities: serde_json::json!({
+            "outbound_hosts": s.info.capabilities.outbound_hosts,
+            "secrets": s.info.capabilities.secrets,
+            "max_memory_bytes": s.info.capabilities.max_memory_bytes,
+            "timeout_ms": s.info.capabilities.timeout_ms,
+        }),
+        builtin,
+        size_bytes: s.size_bytes as i64,
+        component: None,
+        created_at: None,
+    }
+}

@@ -1,0 +1,162 @@
+use crate::{Store, StoreError};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// A `runs` row. JSON names follow the seed plans (`run_id`, `status`, ...).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Run {
+    #[serde(rename = "run_id")]
+    pub id: String,
+    pub agent_id: String,
+    pub tenant_id: String,
+    pub origin_system_id: String,
+    pub goal: String,
+    pub status: String,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub error_message: Option<String>,
+    pub plan_json: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub parent_run_id: Option<String>,
+    pub priority: i32,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<i64>,
+}
+
+const RUN_COLUMNS: &str = "id, agent_id, tenant_id, origin_system_id, goal, status, attempts, max_attempts,
+    error_message, plan_json, idempotency_key, parent_run_id, priority, created_at, started_at,
+    completed_at, duration_ms";
+
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub id: String,
+    pub agent_id: String,
+    pub tenant_id: String,
+    pub origin_system_id: String,
+    pub goal: String,
+    /// Stored before execution starts, so a crashed run still shows what it meant to do.
+    pub plan_json: String,
+    pub idempotency_key: Option<String>,
+}
+
+/// How a run ended, with the head to seal its trace with.
+#[derive(Debug, Clone)]
+pub struct RunFinish<'a> {
+    pub run_id: &'a str,
+    pub trace_id: &'a str,
+    pub succeeded: bool,
+    pub error_message: Option<&'a str>,
+    pub chain_length: i64,
+    pub root_hash: &'a [u8],
+}
+
+impl Store {
+    /// Inserts a `queued` run with its plan.
+    pub async fn create_run(&self, r: &NewRun) -> Result<Run, StoreError> {
+        let sql = format!(
+            "INSERT INTO runs (id, agent_id, tenant_id, origin_system_id, goal, plan_json, idempotency_key)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {RUN_COLUMNS}"
+        );
+        Ok(sqlx::query_as::<_, Run>(sqlx::AssertSqlSafe(sql))
+            .bind(&r.id)
+            .bind(&r.agent_id)
+            .bind(&r.tenant_id)
+            .bind(&r.origin_system_id)
+            .bind(&r.goal)
+            .bind(&r.plan_json)
+            .bind(&r.idempotency_key)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// Moves a queued run to `running` and opens its trace, in one transaction.
+    pub async fn start_run(&self, run: &Run, trace_id: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let moved = sqlx::query(
+            "UPDATE runs SET status = 'running', started_at = now(), attempts = attempts + 1
+             WHERE id = $1 AND status = 'queued'",
+        )
+        .bind(&run.id)
+        .execute(&mut *tx)
+        .await?;
+        if moved.rows_affected() != 1 {
+            return Err(StoreError::Rejected(format!("run {} is not queued", run.id)));
+        }
+        sqlx::query("INSERT INTO aos_traces (trace_id, run_id, tenant_id, agent_id) VALUES ($1, $2, $3, $4)")
+            .bind(trace_id)
+            .bind(&run.id)
+            .bind(&run.tenant_id)
+            .bind(&run.agent_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Seals the trace and finishes the run, in one transaction: a reader never sees a
+    /// finished run with an unsealed trace. Call only after every step is durable.
+    pub async fn finish_run(&self, f: &RunFinish<'_>) -> Result<(), StoreError> {
+        let status = if f.succeeded { "succeeded" } else { "failed" };
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE aos_traces SET status = $2, completed_at = now(), chain_length = $3, root_hash = $4, sealed_at = now()
+             WHERE trace_id = $1 AND run_id = $5 AND sealed_at IS NULL",
+        )
+        .bind(f.trace_id)
+        .bind(status)
+        .bind(f.chain_length)
+        .bind(f.root_hash)
+        .bind(f.run_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE runs SET status = $2, error_message = $3, completed_at = now(),
+                 duration_ms = (EXTRACT(EPOCH FROM (now() - started_at)) * 1000)::bigint
+             WHERE id = $1",
+        )
+        .bind(f.run_id)
+        .bind(status)
+        .bind(f.error_message)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Marks a run failed without sealing its trace (its steps could not all be stored).
+    /// The trace stays unsealed, so its proof can never be `VERIFIED`.
+    pub async fn abandon_run(&self, run_id: &str, error: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE runs SET status = 'failed', error_message = $2, completed_at = now(),
+                 duration_ms = (EXTRACT(EPOCH FROM (now() - started_at)) * 1000)::bigint
+             WHERE id = $1 AND status = 'running'",
+        )
+        .bind(run_id)
+        .bind(error)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The run if it belongs to `tenant`; another tenant's run is "not found".
+    pub async fn run_for_tenant(&self, tenant: &str, run_id: &str) -> Result<Option<Run>, StoreError> {
+        let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1 AND tenant_id = $2");
+        Ok(sqlx::query_as::<_, Run>(sqlx::AssertSqlSafe(sql))
+            .bind(run_id)
+            .bind(tenant)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// A tenant's most recent runs.
+    pub async fn list_runs(&self, tenant: &str, limit: i64) -> Result<Vec<Run>, StoreError> {
+        let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE tenant_id = $1 ORDER BY created_at DESC LIMIT $2");
+        Ok(sqlx::query_as::<_, Run>(sqlx::AssertSqlSafe(sql))
+            .bind(tenant)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+}

@@ -1,0 +1,148 @@
+use crate::{Store, StoreError};
+use chrono::{DateTime, Utc};
+use futures_core::Stream;
+use runproof_proof::StoredStep;
+use serde::Serialize;
+
+/// An `aos_traces` row.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct TraceRow {
+    pub trace_id: String,
+    pub run_id: String,
+    pub tenant_id: String,
+    pub agent_id: String,
+    pub status: String,
+    pub integrity_model: String,
+    pub started_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub chain_length: Option<i64>,
+    #[serde(skip)]
+    pub root_hash: Option<Vec<u8>>,
+    pub sealed_at: Option<DateTime<Utc>>,
+    /// Number of stored steps (not part of the row; counted when read).
+    pub step_count: i64,
+}
+
+/// One step to append, already serialized and hashed by the recorder.
+#[derive(Debug, Clone)]
+pub struct StepRow {
+    pub trace_id: String,
+    pub run_id: String,
+    pub tenant_id: String,
+    pub step_index: i64,
+    pub kind: &'static str,
+    pub skill_name: Option<String>,
+    pub status: &'static str,
+    pub duration_ms: Option<i64>,
+    pub payload: Vec<u8>,
+    pub prev_hash: Vec<u8>,
+    pub hash: Vec<u8>,
+}
+
+#[derive(sqlx::FromRow)]
+struct StepDbRow {
+    trace_id: String,
+    run_id: String,
+    tenant_id: String,
+    step_index: i64,
+    kind: String,
+    skill_name: Option<String>,
+    status: String,
+    duration_ms: Option<i64>,
+    cost_cents: i32,
+    payload: Vec<u8>,
+    prev_hash: Vec<u8>,
+    hash: Vec<u8>,
+}
+
+impl From<StepDbRow> for StoredStep {
+    fn from(r: StepDbRow) -> Self {
+        StoredStep {
+            trace_id: r.trace_id,
+            run_id: r.run_id,
+            tenant_id: r.tenant_id,
+            step_index: r.step_index,
+            kind: r.kind,
+            skill_name: r.skill_name,
+            status: r.status,
+            duration_ms: r.duration_ms,
+            cost_cents: r.cost_cents.into(),
+            payload: r.payload,
+            prev_hash: r.prev_hash,
+            hash: r.hash,
+        }
+    }
+}
+
+impl Store {
+    /// Appends a batch of steps in one round trip (`UNNEST` of column arrays).
+    pub async fn append_steps(&self, steps: &[StepRow]) -> Result<(), StoreError> {
+        if steps.is_empty() {
+            return Ok(());
+        }
+        let col = |f: fn(&StepRow) -> String| steps.iter().map(f).collect::<Vec<_>>();
+        let trace_ids = col(|s| s.trace_id.clone());
+        let run_ids = col(|s| s.run_id.clone());
+        let tenant_ids = col(|s| s.tenant_id.clone());
+        let kinds = col(|s| s.kind.to_string());
+        let statuses = col(|s| s.status.to_string());
+        let indexes: Vec<i64> = steps.iter().map(|s| s.step_index).collect();
+        let skills: Vec<Option<String>> = steps.iter().map(|s| s.skill_name.clone()).collect();
+        let durations: Vec<Option<i64>> = steps.iter().map(|s| s.duration_ms).collect();
+        let payloads: Vec<&[u8]> = steps.iter().map(|s| s.payload.as_slice()).collect();
+        let prevs: Vec<&[u8]> = steps.iter().map(|s| s.prev_hash.as_slice()).collect();
+        let hashes: Vec<&[u8]> = steps.iter().map(|s| s.hash.as_slice()).collect();
+        sqlx::query(
+            "INSERT INTO aos_trace_steps
+                 (trace_id, run_id, tenant_id, step_index, kind, skill_name, status, duration_ms, payload, prev_hash, hash)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[],
+                                  $7::text[], $8::bigint[], $9::bytea[], $10::bytea[], $11::bytea[])",
+        )
+        .bind(&trace_ids)
+        .bind(&run_ids)
+        .bind(&tenant_ids)
+        .bind(&indexes)
+        .bind(&kinds)
+        .bind(&skills)
+        .bind(&statuses)
+        .bind(&durations)
+        .bind(&payloads)
+        .bind(&prevs)
+        .bind(&hashes)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The traces of a run, only if the run belongs to `tenant`.
+    pub async fn traces_for_run(&self, tenant: &str, run_id: &str) -> Result<Vec<TraceRow>, StoreError> {
+        Ok(sqlx::query_as::<_, TraceRow>(
+            "SELECT t.trace_id, t.run_id, t.tenant_id, t.agent_id, t.status, t.integrity_model, t.started_at,
+                    t.completed_at, t.chain_length, t.root_hash, t.sealed_at,
+                    (SELECT count(*) FROM aos_trace_steps s WHERE s.trace_id = t.trace_id) AS step_count
+             FROM aos_traces t JOIN runs r ON r.id = t.run_id
+             WHERE t.run_id = $1 AND r.tenant_id = $2 AND t.tenant_id = $2
+             ORDER BY t.started_at, t.trace_id",
+        )
+        .bind(run_id)
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Streams a trace's steps in `step_index` order, without holding the trace in memory.
+    pub fn stream_steps<'a>(
+        &'a self,
+        trace_id: &'a str,
+    ) -> impl Stream<Item = Result<StoredStep, StoreError>> + Send + 'a {
+        use futures_util::StreamExt;
+        sqlx::query_as::<_, StepDbRow>(
+            "SELECT trace_id, run_id, tenant_id, step_index, kind, skill_name, status, duration_ms,
+                    cost_cents, payload, prev_hash, hash
+             FROM aos_trace_steps WHERE trace_id = $1 ORDER BY step_index, id",
+        )
+        .bind(trace_id)
+        .fetch(&self.pool)
+        .map(|r| r.map(StoredStep::from).map_err(StoreError::from))
+    }
+}
