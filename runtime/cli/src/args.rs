@@ -89,8 +89,13 @@ pub struct AgentCreateArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum SkillCommand {
-    /// List built-in skills and skills seen in runs.
+    /// List built-in skills and added skills.
     List,
+    /// Validate a component and store it, content-addressed, so plans can use it by name.
+    Add {
+        /// A skill component built for wasm32-wasip2 (e.g. target/wasm32-wasip2/release/my_skill.wasm).
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]

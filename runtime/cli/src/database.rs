@@ -13,11 +13,21 @@ pub enum Database {
     Embedded(EmbeddedPostgres),
 }
 
+/// RUNPROOF_HOME, or the default for this user.
+pub fn home_dir(home: Option<&PathBuf>) -> PathBuf {
+    home.cloned().unwrap_or_else(runproof_pgembed::default_home)
+}
+
+/// Host settings shared by every command that runs or loads skills.
+pub fn host_config(home: Option<&PathBuf>) -> runproof_host::HostConfig {
+    runproof_host::HostConfig { cache_dir: Some(home_dir(home).join("cache").join("components")), ..Default::default() }
+}
+
 impl Database {
     pub fn from_cli(url: Option<&str>, home: Option<&PathBuf>) -> Database {
         match url.filter(|u| !u.trim().is_empty()) {
             Some(u) => Database::External(u.to_string()),
-            None => Database::Embedded(EmbeddedPostgres::new(home.cloned().unwrap_or_else(runproof_pgembed::default_home))),
+            None => Database::Embedded(EmbeddedPostgres::new(home_dir(home))),
         }
     }
 

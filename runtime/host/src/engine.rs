@@ -10,6 +10,8 @@ use crate::wasi::{self, Reporter};
 use runproof_proof::{StepKind, StepStatus};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -31,15 +33,12 @@ pub enum HostError {
 }
 
 /// Engine-wide settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct HostConfig {
     pub http: HttpCaps,
-}
-
-impl Default for HostConfig {
-    fn default() -> Self {
-        HostConfig { http: HttpCaps::default() }
-    }
+    /// Where compiled components are cached between processes (keyed by component digest
+    /// and the engine's compatibility hash). `None`: compile in every process.
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// Limits of one invocation. A limit hit ends the invocation with a reason naming it.
@@ -145,7 +144,7 @@ impl SkillHost {
                 "this is a core wasm module, not a component: build the skill for wasm32-wasip2".into(),
             ));
         }
-        let component = Component::new(&self.engine, wasm).map_err(|e| HostError::InvalidComponent(chain(&e)))?;
+        let component = self.compile(wasm, &digest)?;
         let instance_pre = self.linker.instantiate_pre(&component).map_err(|e| HostError::InvalidComponent(chain(&e)))?;
         let pre = SkillPre::new(instance_pre).map_err(|e| {
             HostError::InvalidComponent(format!("it does not export the runproof:skill world: {}", chain(&e)))
@@ -170,6 +169,34 @@ impl SkillHost {
         let loaded = Arc::new(LoadedSkill { digest: digest.clone(), size_bytes: wasm.len(), info, requested_hosts, pre });
         self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(digest, loaded.clone());
         Ok(loaded)
+    }
+
+    /// Compiles `wasm`, or loads the artifact an earlier process compiled from the same bytes
+    /// with a compatible engine.
+    fn compile(&self, wasm: &[u8], digest: &str) -> Result<Component, HostError> {
+        let Some(dir) = &self.config.cache_dir else {
+            return Component::new(&self.engine, wasm).map_err(|e| HostError::InvalidComponent(chain(&e)));
+        };
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.engine.precompile_compatibility_hash().hash(&mut h);
+        let path = dir.join(format!("{digest}-{:016x}.cwasm", h.finish()));
+        if path.is_file() {
+            // SAFETY: deserializing runs no wasm validation, so the file must be one this
+            // runtime wrote. It lives under RUNPROOF_HOME, written 0600 by us, next to the
+            // database password; whoever can replace it can already replace those. wasmtime
+            // still rejects an artifact from another engine version or configuration, and
+            // any failure falls back to compiling from the original bytes.
+            match unsafe { Component::deserialize_file(&self.engine, &path) } {
+                Ok(c) => return Ok(c),
+                Err(e) => tracing::warn!(path = %path.display(), "ignoring unusable compiled component: {e}"),
+            }
+        }
+        let component = Component::new(&self.engine, wasm).map_err(|e| HostError::InvalidComponent(chain(&e)))?;
+        if let Err(e) = component.serialize().map_err(|e| e.to_string()).and_then(|bytes| write_private(&path, &bytes)) {
+            // A cache that cannot be written costs time, not correctness.
+            tracing::warn!(path = %path.display(), "cannot cache compiled component: {e}");
+        }
+        Ok(component)
     }
 
     fn new_store(
@@ -250,6 +277,24 @@ impl Drop for SkillHost {
     fn drop(&mut self) {
         self.ticker_stop.store(true, Ordering::Relaxed);
     }
+}
+
+/// Writes atomically (temp file + rename) with mode 0600.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = path.parent().ok_or("cache path has no parent")?;
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    let tmp = dir.join(format!(".{}.tmp", std::process::id()));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| e.to_string())?;
+    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| e.to_string())?;
+    std::fs::rename(&tmp, path).map_err(|e| e.to_string())
 }
 
 /// Names the limit or fault that stopped a skill.

@@ -111,9 +111,16 @@ pub struct StepEnvelope<'a> {
     /// Final run status (`succeeded`/`failed`); only on `run.end`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run_status: Option<&'a str>,
+    /// Metered cost of the step; the runtime meters none yet, so it is 0 and omitted.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cost_cents: u64,
     /// RFC 3339 time the host recorded the step.
     pub at: &'a str,
     pub body: serde_json::Value,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl StepEnvelope<'_> {
@@ -135,6 +142,8 @@ pub struct StepHeader {
     pub duration_ms: Option<u64>,
     #[serde(default)]
     pub run_status: Option<String>,
+    #[serde(default)]
+    pub cost_cents: u64,
 }
 
 impl StepHeader {
@@ -157,6 +166,7 @@ mod tests {
             status: StepStatus::Failure,
             duration_ms: Some(12),
             run_status: None,
+            cost_cents: 0,
             at: "2026-11-23T00:00:00Z",
             body: serde_json::json!({"url": "http://127.0.0.1:1/"}),
         };

@@ -41,6 +41,7 @@ pub struct StoredStep {
     pub skill_name: Option<String>,
     pub status: String,
     pub duration_ms: Option<i64>,
+    pub cost_cents: i64,
     pub payload: Vec<u8>,
     pub prev_hash: Vec<u8>,
     pub hash: Vec<u8>,
@@ -222,6 +223,9 @@ fn check_columns(i: u64, step: &StoredStep, h: &StepHeader) -> Result<(), String
     }
     if step.duration_ms.map(|d| d as u64) != h.duration_ms {
         return Err(format!("step_index {i}: duration_ms column differs from the hashed duration"));
+    }
+    if step.cost_cents < 0 || step.cost_cents as u64 != h.cost_cents {
+        return Err(format!("step_index {i}: cost_cents column differs from the hashed cost"));
     }
     Ok(())
 }

@@ -15,6 +15,7 @@ fn envelope(kind: StepKind, status: StepStatus, run_status: Option<&str>) -> Vec
         status,
         duration_ms: matches!(kind, StepKind::SkillEnd).then_some(5),
         run_status,
+        cost_cents: 0,
         at: "2026-11-23T00:00:00Z",
         body: serde_json::json!({"n": kind.as_str()}),
     }
@@ -47,6 +48,7 @@ fn sealed_trace() -> (TraceHead, Vec<StoredStep>) {
                 skill_name: header.skill,
                 status: status.as_str().into(),
                 duration_ms: header.duration_ms.map(|d| d as i64),
+                cost_cents: 0,
                 payload,
                 prev_hash: a.prev_hash.to_vec(),
                 hash: a.hash.to_vec(),
@@ -134,6 +136,9 @@ fn kind_skill_and_duration_columns_are_bound() {
     let mut c = steps.clone();
     c[3].duration_ms = Some(1);
     assert_failed(&head, &c, "duration_ms");
+    let mut d = steps.clone();
+    d[2].cost_cents = 7;
+    assert_failed(&head, &d, "cost_cents");
 }
 
 #[test]

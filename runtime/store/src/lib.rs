@@ -19,9 +19,12 @@ pub use schema::{MigrationState, SchemaStatus};
 pub use skills::SkillRecord;
 pub use traces::{StepRow, TraceRow};
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use std::str::FromStr;
 use std::time::Duration;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A handle on the RunProof database. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -37,12 +40,20 @@ impl Store {
             .map_err(|e| StoreError::BadUrl(e.to_string()))?
             .application_name("runproof");
         let target = format!("{}:{}/{}", options.get_host(), options.get_port(), options.get_database().unwrap_or("?"));
+        let unreachable = |reason: String| StoreError::Unreachable { target: target.clone(), reason };
+        // One direct attempt first: a pool keeps retrying a refused connection until its
+        // acquire timeout, which would make "database down" a slow answer.
+        let probe = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options))
+            .await
+            .map_err(|_| unreachable(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs())))?
+            .map_err(|e| unreachable(one_line(&e.to_string())))?;
+        let _ = probe.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(8)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(CONNECT_TIMEOUT)
             .connect_with(options)
             .await
-            .map_err(|e| StoreError::Unreachable { target, reason: one_line(&e.to_string()) })?;
+            .map_err(|e| unreachable(one_line(&e.to_string())))?;
         Ok(Store { pool })
     }
 

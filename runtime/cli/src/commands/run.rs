@@ -2,7 +2,7 @@ use crate::args::RunArgs;
 use crate::database::Database;
 use crate::output::Out;
 use anyhow::{Context, Result, bail};
-use runproof_host::{HostConfig, SkillHost};
+use runproof_host::SkillHost;
 use runproof_runner::{RunEvent, RunObserver, RunRequest, Runner};
 use std::sync::Arc;
 
@@ -45,7 +45,7 @@ impl RunObserver for Progress<'_> {
 }
 
 /// Returns the process exit code: 0 succeeded, EXIT_RUN_FAILED failed.
-pub async fn run(args: &RunArgs, db: &Database, out: &Out) -> Result<i32> {
+pub async fn run(args: &RunArgs, db: &Database, home: Option<&std::path::PathBuf>, out: &Out) -> Result<i32> {
     // Checked here too (the database trigger is the backstop) so the message is about the
     // flag, not a constraint.
     if args.origin_system_id.trim().is_empty() {
@@ -59,7 +59,7 @@ pub async fn run(args: &RunArgs, db: &Database, out: &Out) -> Result<i32> {
         None => None,
     };
     let store = db.ready_store().await?;
-    let host = Arc::new(SkillHost::new(HostConfig::default())?);
+    let host = Arc::new(SkillHost::new(crate::database::host_config(home))?);
     let runner = Runner::new(store.clone(), host);
     let report = runner
         .run(

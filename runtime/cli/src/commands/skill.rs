@@ -1,7 +1,8 @@
 use crate::database::Database;
 use crate::output::{Out, short};
-use anyhow::Result;
-use runproof_host::{HostConfig, SkillHost};
+use anyhow::{Context, Result, bail};
+use runproof_store::SkillRecord;
+use runproof_host::SkillHost;
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -14,8 +15,8 @@ struct SkillLine {
     outbound_hosts: Vec<String>,
 }
 
-pub async fn list(db: &Database, out: &Out) -> Result<()> {
-    let host = SkillHost::new(HostConfig::default())?;
+pub async fn list(db: &Database, home: Option<&std::path::PathBuf>, out: &Out) -> Result<()> {
+    let host = SkillHost::new(crate::database::host_config(home))?;
     let mut lines = Vec::new();
     for b in runproof_builtin_skills::BUILTIN_SKILLS {
         let s = host.load(b.wasm).await?;
@@ -57,5 +58,61 @@ pub async fn list(db: &Database, out: &Out) -> Result<()> {
             );
         }
     });
+    Ok(())
+}
+
+/// Largest component `skill add` accepts.
+const MAX_COMPONENT_BYTES: u64 = 64 << 20;
+
+pub async fn add(file: &std::path::Path, db: &Database, home: Option<&std::path::PathBuf>, out: &Out) -> Result<()> {
+    let size = std::fs::metadata(file).with_context(|| format!("reading {}", file.display()))?.len();
+    if size > MAX_COMPONENT_BYTES {
+        bail!("{} is {size} bytes; the limit for a skill component is {MAX_COMPONENT_BYTES} bytes", file.display());
+    }
+    let wasm = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    // Everything is checked before anything is stored.
+    let host = SkillHost::new(crate::database::host_config(home))?;
+    let skill = host.load(&wasm).await.with_context(|| format!("{} was not added", file.display()))?;
+    let name = &skill.info.name;
+    if runproof_builtin_skills::find(name).is_some() {
+        bail!("{name:?} is the name of a built-in skill; give the skill another name in describe");
+    }
+    let store = db.ready_store().await?;
+    if let Some(existing) = store.added_skill(name).await?
+        && existing.digest != skill.digest
+    {
+        bail!(
+            "a different component named {name:?} is already added (digest {}); change the skill's name or version",
+            short(&existing.digest)
+        );
+    }
+    let caps = &skill.info.capabilities;
+    store
+        .record_skill(&SkillRecord {
+            digest: skill.digest.clone(),
+            name: name.clone(),
+            version: skill.info.version.clone(),
+            description: skill.info.description.clone(),
+            capabilities: serde_json::json!({
+                "outbound_hosts": caps.outbound_hosts,
+                "secrets": caps.secrets,
+                "max_memory_bytes": caps.max_memory_bytes,
+                "timeout_ms": caps.timeout_ms,
+            }),
+            builtin: false,
+            size_bytes: wasm.len() as i64,
+            component: Some(wasm),
+            created_at: None,
+        })
+        .await?;
+    let line = SkillLine {
+        name: name.clone(),
+        version: skill.info.version.clone(),
+        digest: skill.digest.clone(),
+        builtin: false,
+        description: skill.info.description.clone(),
+        outbound_hosts: caps.outbound_hosts.clone(),
+    };
+    out.emit(&line, || println!("added skill {} {} (sha256 {})", line.name, line.version, line.digest));
     Ok(())
 }

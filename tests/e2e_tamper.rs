@@ -1,0 +1,100 @@
+//! Someone with superuser rights on the database edits a finished trace. The proof must
+//! never say VERIFIED afterwards. (The triggers stop ordinary writes; these attacks turn
+//! them off first, as a database administrator could.)
+
+mod support;
+
+use support::http::Server;
+use support::*;
+
+/// A fresh, verified run to attack; returns (tenant, run_id).
+fn verified_run(name: &str) -> (String, String) {
+    let server = Server::start();
+    let tenant = tenant(name);
+    let agent_id = agent(&tenant, &["http://127.0.0.1:*"]);
+    let plan = serde_json::json!({"planner": "e2e", "steps": [{"step_id": "get", "skill": "http_call", "params": {"url": server.url("/ok")}}]});
+    let run_id = run_plan(&agent_id, &tenant, &plan).ok().json()["run_id"].as_str().unwrap().to_string();
+    let (code, p) = proof(&run_id, &tenant);
+    assert_eq!((code, p["integrity"]["verification_status"].as_str()), (0, Some("VERIFIED")));
+    (tenant, run_id)
+}
+
+fn assert_not_verified(run_id: &str, tenant: &str, reason_contains: &str) {
+    let (code, p) = proof(run_id, tenant);
+    assert_eq!(code, 4, "{p}");
+    assert_eq!(p["integrity"]["verification_status"], "FAILED", "{p}");
+    let reason = p["integrity"]["failure_reason"].as_str().unwrap();
+    assert!(reason.contains(reason_contains), "reason {reason:?} should mention {reason_contains:?}");
+}
+
+#[tokio::test]
+async fn ordinary_writes_to_steps_and_sealed_traces_are_refused() {
+    let (_, run_id) = verified_run("appendonly");
+    let db = superuser().await;
+    let update = sqlx::query("UPDATE aos_trace_steps SET status = 'success' WHERE run_id = $1").bind(&run_id).execute(&db).await;
+    assert!(update.unwrap_err().to_string().contains("append-only"));
+    let delete = sqlx::query("DELETE FROM aos_trace_steps WHERE run_id = $1").bind(&run_id).execute(&db).await;
+    assert!(delete.unwrap_err().to_string().contains("append-only"));
+    let reseal = sqlx::query("UPDATE aos_traces SET chain_length = 1 WHERE run_id = $1").bind(&run_id).execute(&db).await;
+    assert!(reseal.unwrap_err().to_string().contains("sealed"));
+}
+
+#[tokio::test]
+async fn one_payload_byte_changed() {
+    let (tenant, run_id) = verified_run("payload");
+    let db = superuser().await;
+    // Flip the first byte of the http step's payload ('{' becomes 'z').
+    tamper(&db, &format!(
+        "UPDATE aos_trace_steps SET payload = set_byte(payload, 0, 122) WHERE run_id = '{run_id}' AND kind = 'host.http'"
+    ))
+    .await;
+    let index: i64 = sqlx::query_scalar("SELECT step_index FROM aos_trace_steps WHERE run_id = $1 AND kind = 'host.http'")
+        .bind(&run_id)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_not_verified(&run_id, &tenant, &format!("step_index {index}"));
+}
+
+#[tokio::test]
+async fn last_step_deleted() {
+    let (tenant, run_id) = verified_run("droplast");
+    let db = superuser().await;
+    tamper(&db, &format!(
+        "DELETE FROM aos_trace_steps WHERE run_id = '{run_id}' AND step_index = (SELECT max(step_index) FROM aos_trace_steps WHERE run_id = '{run_id}')"
+    ))
+    .await;
+    assert_not_verified(&run_id, &tenant, "missing");
+}
+
+#[tokio::test]
+async fn failure_status_rewritten_as_success() {
+    // The original system's own bug, attempted on purpose: the column says success, the
+    // hashed bytes say otherwise.
+    let (tenant, run_id) = verified_run("status");
+    let db = superuser().await;
+    tamper(&db, &format!("UPDATE aos_trace_steps SET status = 'failure' WHERE run_id = '{run_id}' AND kind = 'host.log'")).await;
+    assert_not_verified(&run_id, &tenant, "status column");
+}
+
+#[tokio::test]
+async fn another_tenant_gets_not_found() {
+    let (_, run_id) = verified_run("tenant");
+    let r = runtime(&["--json", "proof", "--run-id", &run_id, "--tenant-id", "someone-else"]);
+    assert_eq!(r.code, 1);
+    assert!(r.json()["error"].as_str().unwrap().contains("not found"));
+    let r = runtime(&["runs", "show", "--run-id", &run_id, "--tenant-id", "someone-else"]);
+    assert_eq!(r.code, 1);
+}
+
+#[tokio::test]
+async fn unsealed_trace_is_never_verified() {
+    // A crash leaves the trace unsealed; simulate by clearing the seal.
+    let (tenant, run_id) = verified_run("unsealed");
+    let db = superuser().await;
+    tamper(&db, &format!(
+        "UPDATE aos_traces SET chain_length = NULL, root_hash = NULL, sealed_at = NULL, status = 'running' WHERE run_id = '{run_id}'"
+    ))
+    .await;
+    assert_not_verified(&run_id, &tenant, "not sealed");
+}

@@ -1,0 +1,180 @@
+//! Shared by the end-to-end tests: the real `runtime` binary, the real built-in Postgres
+//! (one cluster shared by all tests, each test in its own tenant), real skill components
+//! built from `tests/skills/`, and a real HTTP server on loopback.
+#![allow(dead_code)]
+
+pub mod http;
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
+}
+
+/// RUNPROOF_HOME for the tests. Under the target dir when the `postgres` user can reach it
+/// (it must, when tests run as root), else under /tmp.
+pub fn home() -> PathBuf {
+    static HOME: OnceLock<PathBuf> = OnceLock::new();
+    HOME.get_or_init(|| {
+        if let Ok(h) = std::env::var("RUNPROOF_TEST_HOME") {
+            return PathBuf::from(h);
+        }
+        let preferred = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-home");
+        if world_traversable(&preferred) {
+            preferred
+        } else {
+            std::env::temp_dir().join("runproof-e2e-home")
+        }
+    })
+    .clone()
+}
+
+fn world_traversable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.ancestors()
+        .skip(1)
+        .filter(|p| p.exists())
+        .all(|p| std::fs::metadata(p).map(|m| m.permissions().mode() & 0o001 != 0).unwrap_or(false))
+}
+
+/// The result of one `runtime` invocation.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+    }
+
+    #[track_caller]
+    pub fn ok(self) -> Self {
+        assert_eq!(self.code, 0, "runtime failed:\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        self
+    }
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+/// `runtime` with the test home and no DATABASE_URL: the built-in database.
+pub fn runtime_cmd() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_runtime"));
+    c.env("RUNPROOF_HOME", home()).env_remove("DATABASE_URL").env_remove("RUNPROOF_LOG");
+    c
+}
+
+pub fn runtime(args: &[&str]) -> Run {
+    runtime_cmd().args(args).output().expect("runtime starts").into()
+}
+
+/// A tenant id no other test uses.
+pub fn tenant(name: &str) -> String {
+    format!("t-{name}-{}", &uuid_like()[..12])
+}
+
+fn uuid_like() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let n = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    format!("{:032x}", n ^ ((std::process::id() as u128) << 64))
+}
+
+/// Creates an agent for `tenant` granted `hosts`; returns its id.
+pub fn agent(tenant: &str, hosts: &[&str]) -> String {
+    let mut args = vec!["--json", "agent", "create", "--name", "e2e-agent", "--tenant-id", tenant];
+    for h in hosts {
+        args.extend(["--allow-host", h]);
+    }
+    runtime(&args).ok().json()["agent_id"].as_str().expect("agent_id").to_string()
+}
+
+/// `runtime run` with a plan file; returns the invocation (exit 0 or 3 both print JSON).
+pub fn run_plan(agent_id: &str, tenant: &str, plan: &Value) -> Run {
+    let file = tempfile(&plan.to_string());
+    runtime(&[
+        "--json",
+        "-q",
+        "run",
+        "--agent-id",
+        agent_id,
+        "--goal",
+        "e2e",
+        "--tenant-id",
+        tenant,
+        "--origin-system-id",
+        "e2e-tests",
+        "--plan",
+        file.to_str().unwrap(),
+    ])
+}
+
+/// `runtime proof` as JSON, with its exit code.
+pub fn proof(run_id: &str, tenant: &str) -> (i32, Value) {
+    let r = runtime(&["--json", "proof", "--run-id", run_id, "--tenant-id", tenant]);
+    let code = r.code;
+    (code, r.json())
+}
+
+pub fn tempfile(contents: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-files");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{}.json", uuid_like()));
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+/// Builds the test skill components (once per test process; cargo serializes concurrent
+/// builds) and adds `name` to the test database. Returns the component path.
+pub fn add_test_skill(name: &str) -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        let root = repo_root();
+        let target = root.join("target/test-skills");
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
+            .arg(root.join("tests/skills/Cargo.toml"))
+            .arg("--target-dir")
+            .arg(&target)
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building tests/skills failed (is the wasm32-wasip2 target installed?)");
+        target.join("wasm32-wasip2/release")
+    });
+    let path = dir.join(format!("{name}.wasm"));
+    runtime(&["skill", "add", path.to_str().unwrap()]).ok();
+    path
+}
+
+/// A superuser connection to the test database, for the checks the seed plans do by SQL
+/// and for the attacks a database administrator could make.
+pub async fn superuser() -> sqlx::PgPool {
+    let url = runtime(&["db", "url"]).ok().stdout.trim().to_string();
+    sqlx::postgres::PgPoolOptions::new().max_connections(2).connect(&url).await.expect("connect as superuser")
+}
+
+/// Runs `sql` with triggers disabled for this session, as an attacker with superuser
+/// rights would (the append-only and seal-once triggers would otherwise refuse).
+pub async fn tamper(db: &sqlx::PgPool, sql: &str) {
+    let mut conn = db.acquire().await.unwrap();
+    sqlx::query("SET session_replication_role = replica").execute(&mut *conn).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string())).execute(&mut *conn).await.unwrap();
+    sqlx::query("SET session_replication_role = DEFAULT").execute(&mut *conn).await.unwrap();
+}
