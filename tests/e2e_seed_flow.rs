@@ -175,6 +175,19 @@ async fn bad_input_is_one_line_nonzero_and_writes_nothing() {
 }
 
 #[test]
+fn database_url_selects_an_existing_database() {
+    // The built-in database, addressed as an external one: DATABASE_URL wins over the
+    // private cluster, and its (already migrated) schema is accepted.
+    let url = runtime(&["db", "url"]).ok().stdout.trim().to_string();
+    let status: Run = runtime_cmd().env("DATABASE_URL", &url).args(["--json", "db", "status"]).output().unwrap().into();
+    let status = status.ok().json();
+    assert_eq!(status["server"]["kind"], "external");
+    assert_eq!(status["schema"]["pending"], 0);
+    let listed: Run = runtime_cmd().env("DATABASE_URL", &url).args(["--json", "agent", "list"]).output().unwrap().into();
+    assert!(listed.ok().json().is_array());
+}
+
+#[test]
 fn unreachable_database_is_a_clear_error() {
     let r: Run = runtime_cmd()
         .env("DATABASE_URL", format!("postgres://nobody@127.0.0.1:{}/nothing", support::http::closed_port()))

@@ -35,7 +35,13 @@ impl Database {
     pub fn url(&self) -> Result<String> {
         match self {
             Database::External(u) => Ok(u.clone()),
-            Database::Embedded(pg) => Ok(pg.ensure_running()?.url),
+            Database::Embedded(pg) => {
+                if matches!(pg.state(), Ok(runproof_pgembed::ClusterState::NotInitialized)) {
+                    // First use takes a few seconds; say why the command is quiet.
+                    eprintln!("initializing the built-in database (first use; set DATABASE_URL to use your own)...");
+                }
+                Ok(pg.ensure_running()?.url)
+            }
         }
     }
 

@@ -30,7 +30,11 @@ pub async fn run(cmd: &DbCommand, db: &Database, out: &Out) -> Result<()> {
                     serde_json::json!({"kind": "built-in", "state": state})
                 }
             };
-            let store = db.connect().await?;
+            // The built-in database is kept migrated by every command, this one included.
+            let store = match db {
+                Database::Embedded(_) => db.ready_store().await?,
+                Database::External(_) => db.connect().await?,
+            };
             let status = store.schema_status().await?;
             out.emit(&serde_json::json!({"server": server, "schema": status}), || {
                 println!("database: {}", server["kind"].as_str().unwrap_or("?"));
