@@ -138,7 +138,6 @@ impl Runner {
     /// skill) write nothing; once the run exists, a failing skill is a `failed` run with a
     /// sealed trace, not an error.
     pub async fn run(&self, req: &RunRequest, observer: &dyn RunObserver) -> Result<RunReport, RunError> {
-        let started = Instant::now();
         // 1. Everything that can be refused, refused before any write.
         let agent = self.store.agent_for_tenant(&req.agent_id, &req.tenant_id).await?;
         let plan = plan_goal(&req.goal, req.plan_json.as_deref(), agent.plan_json.as_deref())?;
@@ -159,7 +158,9 @@ impl Runner {
             self.store.record_skill(&skill_record(&s.skill, s.builtin)).await?;
         }
 
-        // 2. The run exists, with its plan, before anything executes.
+        // 2. The run exists, with its plan, before anything executes. Its duration counts
+        // from here (skill compilation above is not part of the run).
+        let started = Instant::now();
         let run = self
             .store
             .create_run(&NewRun {
