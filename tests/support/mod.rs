@@ -159,7 +159,8 @@ pub fn add_test_skill(name: &str) -> PathBuf {
         target.join("wasm32-wasip2/release")
     });
     let path = dir.join(format!("{name}.wasm"));
-    runtime(&["skill", "add", path.to_str().unwrap()]).ok();
+    // --replace: a developer's test database may hold an older build of the fixture.
+    runtime(&["skill", "add", "--replace", path.to_str().unwrap()]).ok();
     path
 }
 

@@ -95,6 +95,10 @@ pub enum SkillCommand {
     Add {
         /// A skill component built for wasm32-wasip2 (e.g. target/wasm32-wasip2/release/my_skill.wasm).
         file: PathBuf,
+        /// Allow new bytes under a name already added (new runs use the newest; old runs
+        /// keep pointing at the digest they ran).
+        #[arg(long)]
+        replace: bool,
     },
 }
 

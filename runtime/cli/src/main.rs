@@ -44,7 +44,7 @@ async fn dispatch(cli: &Cli, out: &Out) -> anyhow::Result<i32> {
         Command::Db(cmd) => commands::db::run(cmd, &db, out).await.map(|_| 0),
         Command::Agent(cmd) => commands::agent::run(cmd, &db, out).await.map(|_| 0),
         Command::Skill(SkillCommand::List) => commands::skill::list(&db, cli.home.as_ref(), out).await.map(|_| 0),
-        Command::Skill(SkillCommand::Add { file }) => commands::skill::add(file, &db, cli.home.as_ref(), out).await.map(|_| 0),
+        Command::Skill(SkillCommand::Add { file, replace }) => commands::skill::add(file, *replace, &db, cli.home.as_ref(), out).await.map(|_| 0),
         Command::Run(args) => commands::run::run(args, &db, cli.home.as_ref(), out).await,
         Command::Runs(cmd) => commands::runs::run(cmd, &db, out).await.map(|_| 0),
         Command::Proof(args) => commands::proof::run(args, &db, out).await,

@@ -56,6 +56,31 @@ pub struct StepOutcome {
     pub output: Option<serde_json::Value>,
 }
 
+impl StepOutcome {
+    /// A step that ran (`attempts` times since `started`) and ended with `result`.
+    fn ended(
+        step: &crate::plan::PlanStep,
+        skill: &str,
+        attempts: u32,
+        started: Instant,
+        result: Result<serde_json::Value, String>,
+    ) -> Self {
+        let (status, output, error) = match result {
+            Ok(output) => ("succeeded", Some(output), None),
+            Err(e) => ("failed", None, Some(e)),
+        };
+        StepOutcome {
+            step_id: step.step_id.clone(),
+            skill: skill.to_string(),
+            status,
+            attempts,
+            duration_ms: started.elapsed().as_millis() as u64,
+            error,
+            output,
+        }
+    }
+}
+
 /// The end of a run, as `runtime run` prints it.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
@@ -333,15 +358,7 @@ impl Runner {
                     let end = serde_json::json!({"step_id": step.step_id, "attempt": attempt, "outcome": "bad-params", "error": e});
                     let duration = call_started.elapsed().as_millis() as u64;
                     writer.append(StepKind::SkillEnd, Some(name), StepStatus::Failure, Some(duration), None, end);
-                    return StepOutcome {
-                        step_id: step.step_id.clone(),
-                        skill: name.to_string(),
-                        status: "failed",
-                        attempts: attempt,
-                        duration_ms: started.elapsed().as_millis() as u64,
-                        error: Some(format!("params: {e}")),
-                        output: None,
-                    };
+                    return StepOutcome::ended(step, name, attempt, started, Err(format!("params: {e}")));
                 }
                 Ok(v) => {
                     let recorder: Arc<dyn runproof_host::TraceRecorder> = writer.clone();
@@ -358,34 +375,14 @@ impl Runner {
             };
             writer.append(StepKind::SkillEnd, Some(name), status, Some(duration), None, end_body);
             match result {
-                Ok(output) => {
-                    return StepOutcome {
-                        step_id: step.step_id.clone(),
-                        skill: name.to_string(),
-                        status: "succeeded",
-                        attempts: attempt,
-                        duration_ms: started.elapsed().as_millis() as u64,
-                        error: None,
-                        output: Some(output),
-                    };
-                }
+                Ok(output) => return StepOutcome::ended(step, name, attempt, started, Ok(output)),
                 Err(reason) if retry => {
                     // Back-off as in the original system: 0.5 s * 2^(n-1).
                     let after = Duration::from_millis(500) * 2u32.pow(attempt - 1);
                     observer.event(&RunEvent::Retrying { step_id: &step.step_id, attempt, after, reason: &reason });
                     tokio::time::sleep(after).await;
                 }
-                Err(reason) => {
-                    return StepOutcome {
-                        step_id: step.step_id.clone(),
-                        skill: name.to_string(),
-                        status: "failed",
-                        attempts: attempt,
-                        duration_ms: started.elapsed().as_millis() as u64,
-                        error: Some(reason),
-                        output: None,
-                    };
-                }
+                Err(reason) => return StepOutcome::ended(step, name, attempt, started, Err(reason)),
             }
         }
     }

@@ -64,7 +64,7 @@ pub async fn list(db: &Database, home: Option<&std::path::PathBuf>, out: &Out) -
 /// Largest component `skill add` accepts.
 const MAX_COMPONENT_BYTES: u64 = 64 << 20;
 
-pub async fn add(file: &std::path::Path, db: &Database, home: Option<&std::path::PathBuf>, out: &Out) -> Result<()> {
+pub async fn add(file: &std::path::Path, replace: bool, db: &Database, home: Option<&std::path::PathBuf>, out: &Out) -> Result<()> {
     let size = std::fs::metadata(file).with_context(|| format!("reading {}", file.display()))?.len();
     if size > MAX_COMPONENT_BYTES {
         bail!("{} is {size} bytes; the limit for a skill component is {MAX_COMPONENT_BYTES} bytes", file.display());
@@ -80,9 +80,10 @@ pub async fn add(file: &std::path::Path, db: &Database, home: Option<&std::path:
     let store = db.ready_store().await?;
     if let Some(existing) = store.added_skill(name).await?
         && existing.digest != skill.digest
+        && !replace
     {
         bail!(
-            "a different component named {name:?} is already added (digest {}); change the skill's name or version",
+            "a different component named {name:?} is already added (digest {}); rename the skill, or pass --replace to make this one current",
             short(&existing.digest)
         );
     }
