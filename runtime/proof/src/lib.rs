@@ -1,5 +1,5 @@
 //! The RunProof proof core: how trace steps are hashed and chained, and how a stored trace
-//! is verified. Pure: bytes in, verdict out. No database, no clock, no wasm.
+//! is verified. Pure: bytes in, verdict out. No database, no clock, no wasm, no RNG.
 //!
 //! The writer side ([`ChainBuilder`]) and the checking side ([`ChainVerifier`]) share one
 //! definition of the hash ([`hash`]), so they cannot drift apart.
@@ -8,15 +8,26 @@
 //! A trace is *sealed* once, at the end of its run, with `chain_length = n` and
 //! `root_hash = h[n-1]`; only a sealed trace whose every stored byte re-hashes to the sealed
 //! head is reported [`VerificationStatus::Verified`].
+//!
+//! Alongside the chain:
+//! - [`merkle`]: an RFC 6962 Merkle tree over the same steps ([`MerkleBuilder`] on the
+//!   writer side, in O(log n) memory), with inclusion proofs for single steps;
+//! - [`seal`]: the signed trace head, a DSSE envelope (Ed25519) carrying an in-toto
+//!   Statement v1 whose predicate is the [`TraceHeadClaims`] (chain head, Merkle root,
+//!   skill digests, status), checked against pinned keys by [`verify_head`].
 
 mod chain;
 pub mod hash;
+pub mod merkle;
 mod model;
+pub mod seal;
 mod step;
 mod verify;
 
 pub use chain::{AppendedStep, ChainBuilder};
 pub use hash::{Digest, DIGEST_LEN};
+pub use merkle::{MerkleBuilder, MerkleError};
 pub use model::{Integrity, IntegrityModel, VerificationStatus};
+pub use seal::{SealError, TraceHeadClaims, VerifiedHead, sign_head, verify_head};
 pub use step::{StepEnvelope, StepHeader, StepKind, StepStatus};
 pub use verify::{ChainVerifier, StoredStep, TraceHead, TraceIds, verify_trace};
