@@ -11,7 +11,8 @@ pub struct Server {
 }
 
 impl Server {
-    /// Serves: `/ok` 200 JSON, `/status/N` status N, `/redirect` 302 to `/ok`, else 404.
+    /// Serves: `/ok` 200 JSON, `/status/N` status N, `/redirect` 302 to `/ok`, `/slow` 200
+    /// after 5 s, else 404.
     pub fn start() -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let port = listener.local_addr().unwrap().port();
@@ -61,6 +62,10 @@ fn serve(stream: TcpStream, hits: &AtomicUsize) -> std::io::Result<()> {
         (200, "Content-Type: application/json\r\n".to_string(), r#"{"hello":"world"}"#.to_string())
     } else if let Some(code) = path.strip_prefix("/status/") {
         (code.parse().unwrap_or(500), String::new(), format!("status {code}"))
+    } else if path == "/slow" {
+        // Long enough for a test to interrupt the run; bounded so nothing hangs.
+        std::thread::sleep(std::time::Duration::from_secs(5));
+        (200, String::new(), "late".to_string())
     } else if path == "/redirect" {
         (302, "Location: /ok\r\n".to_string(), String::new())
     } else {

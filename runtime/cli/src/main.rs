@@ -2,7 +2,7 @@
 //! stderr (and `{"error": ...}` on stdout with --json) and a non-zero exit.
 //!
 //! Exit codes: 0 ok; 1 error (nothing was run); 2 usage; 3 the run ended `failed`;
-//! 4 the proof is not VERIFIED.
+//! 4 the proof is not VERIFIED; 130 interrupted (Ctrl-C).
 
 mod args;
 mod commands;

@@ -9,26 +9,36 @@ use std::sync::Arc;
 /// Exit code of a run that ended `failed` (it still printed its run_id and status).
 pub const EXIT_RUN_FAILED: i32 = 3;
 
-struct Progress<'a>(&'a Out);
+/// Exit code after Ctrl-C (128 + SIGINT, as shells report it).
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+struct Progress<'a> {
+    out: &'a Out,
+    /// The run once it exists, so an interrupt can mark it.
+    run_id: std::sync::Mutex<Option<String>>,
+}
 
 impl RunObserver for Progress<'_> {
     fn event(&self, e: &RunEvent<'_>) {
         match e {
-            RunEvent::Started { run_id, trace_id, plan } => self.0.progress(format!(
+            RunEvent::Started { run_id, trace_id, plan } => {
+                *self.run_id.lock().unwrap_or_else(|p| p.into_inner()) = Some(run_id.to_string());
+                self.out.progress(format!(
                 "run {run_id} started (trace {trace_id}, planner {}, {} step(s))",
                 plan.planner,
                 plan.steps.len()
-            )),
+            ));
+            }
             RunEvent::StepStarted { index, total, step_id, skill, attempt } => {
                 let again = if *attempt > 1 { format!(" (attempt {attempt})") } else { String::new() };
-                self.0.progress(format!("  [{}/{total}] {step_id}: {skill}{again} ...", index + 1));
+                self.out.progress(format!("  [{}/{total}] {step_id}: {skill}{again} ...", index + 1));
             }
             RunEvent::StepFinished { index, total, outcome } => {
                 let detail = match &outcome.error {
                     Some(e) => format!(": {e}"),
                     None => String::new(),
                 };
-                self.0.progress(format!(
+                self.out.progress(format!(
                     "  [{}/{total}] {}: {} in {} ms{detail}",
                     index + 1,
                     outcome.step_id,
@@ -36,7 +46,7 @@ impl RunObserver for Progress<'_> {
                     outcome.duration_ms
                 ));
             }
-            RunEvent::Retrying { step_id, attempt, after, reason } => self.0.progress(format!(
+            RunEvent::Retrying { step_id, attempt, after, reason } => self.out.progress(format!(
                 "  {step_id}: attempt {attempt} failed ({reason}); retrying in {:.1} s",
                 after.as_secs_f64()
             )),
@@ -61,19 +71,33 @@ pub async fn run(args: &RunArgs, db: &Database, home: Option<&std::path::PathBuf
     let store = db.ready_store().await?;
     let host = Arc::new(SkillHost::new(crate::database::host_config(home))?);
     let runner = Runner::new(store.clone(), host);
-    let report = runner
-        .run(
-            &RunRequest {
-                agent_id: args.agent_id.clone(),
-                tenant_id: args.tenant_id.clone(),
-                origin_system_id: args.origin_system_id.clone(),
-                goal: args.goal.clone(),
-                plan_json,
-                idempotency_key: args.idempotency_key.clone(),
-            },
-            &Progress(out),
-        )
-        .await?;
+    let progress = Progress { out, run_id: std::sync::Mutex::new(None) };
+    let request = RunRequest {
+        agent_id: args.agent_id.clone(),
+        tenant_id: args.tenant_id.clone(),
+        origin_system_id: args.origin_system_id.clone(),
+        goal: args.goal.clone(),
+        plan_json,
+        idempotency_key: args.idempotency_key.clone(),
+    };
+    let report = tokio::select! {
+        report = runner.run(&request, &progress) => report?,
+        _ = tokio::signal::ctrl_c() => {
+            // The trace is left unsealed on purpose: it is incomplete, and its proof must
+            // say so. The run row is marked so operators see why.
+            let run_id = progress.run_id.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            if let Some(run_id) = &run_id {
+                store.abandon_run(run_id, "interrupted by the operator (Ctrl-C); trace left unsealed").await?;
+            }
+            out.emit(&serde_json::json!({"run_id": run_id, "status": "failed", "error_message": "interrupted"}), || {
+                if let Some(r) = &run_id {
+                    println!("run_id: {r}");
+                }
+                println!("status: failed (interrupted; the trace is unsealed and will not verify)");
+            });
+            return Ok(EXIT_INTERRUPTED);
+        }
+    };
     store.close().await;
     out.emit(&report, || {
         println!("run_id: {}", report.run_id);
