@@ -52,6 +52,16 @@ impl Store {
         .await?)
     }
 
+    /// The agent `id`, whoever it belongs to (operator view: `runtime agent show`).
+    pub async fn agent(&self, id: &str) -> Result<Option<Agent>, StoreError> {
+        Ok(sqlx::query_as::<_, Agent>(
+            "SELECT id, tenant_id, name, allowed_hosts, plan_json, created_at FROM agents WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     /// The agent `id` if `tenant` may use it. Another tenant's agent is "not found", the same
     /// answer as a missing one, so ids of other tenants cannot be probed.
     pub async fn agent_for_tenant(&self, id: &str, tenant: &str) -> Result<Agent, StoreError> {

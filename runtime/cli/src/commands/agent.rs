@@ -29,8 +29,7 @@ pub async fn run(cmd: &AgentCommand, db: &Database, out: &Out) -> Result<()> {
         }
         AgentCommand::Show { agent_id } => {
             let store = db.ready_store().await?;
-            let agents = store.list_agents(None).await?;
-            let Some(a) = agents.into_iter().find(|a| &a.id == agent_id) else {
+            let Some(a) = store.agent(agent_id).await? else {
                 bail!("agent {agent_id} not found; `runtime agent list` shows the agents");
             };
             out.emit(&a, || print_agent(&a));
