@@ -6,28 +6,38 @@
 //!
 //! A chain is `h[-1] = genesis(tenant, run, trace)`, `h[i] = H(tag, h[i-1], i, payload[i])`.
 //! A trace is *sealed* once, at the end of its run, with `chain_length = n` and
-//! `root_hash = h[n-1]`; only a sealed trace whose every stored byte re-hashes to the sealed
-//! head is reported [`VerificationStatus::Verified`].
+//! `root_hash = h[n-1]` (or the Merkle root, for `MERKLE_TREE`), and its head is signed.
+//! Only a sealed trace whose every stored byte re-hashes to the sealed head, and whose head
+//! is signed by a key the caller pinned over exactly those facts, is reported
+//! [`VerificationStatus::Verified`].
 //!
 //! Alongside the chain:
 //! - [`merkle`]: an RFC 6962 Merkle tree over the same steps ([`MerkleBuilder`] on the
 //!   writer side, in O(log n) memory), with inclusion proofs for single steps;
+//! - [`bundle`] and [`inclusion`]: the offline forms a reviewer carries away (the whole
+//!   trace; one step with its audit path), read strictly and checked by the same verifier;
 //! - [`seal`]: the signed trace head, a DSSE envelope (Ed25519) carrying an in-toto
 //!   Statement v1 whose predicate is the [`TraceHeadClaims`] (chain head, Merkle root,
 //!   skill digests, status), checked against pinned keys by [`verify_head`].
 
+pub mod bundle;
 mod chain;
 pub mod hash;
+pub mod inclusion;
 pub mod merkle;
 mod model;
 pub mod seal;
 mod step;
+mod strict;
 mod verify;
 
+pub use bundle::{Bundle, BundleError, BundleStep, BundleTrace, BundleVerdict, parse_bundle, verify_bundle};
 pub use chain::{AppendedStep, ChainBuilder};
+pub use inclusion::{InclusionProof, InclusionVerdict, parse_inclusion, verify_inclusion_proof};
 pub use hash::{Digest, DIGEST_LEN};
 pub use merkle::{MerkleBuilder, MerkleError};
 pub use model::{Integrity, IntegrityModel, VerificationStatus};
-pub use seal::{SealError, TraceHeadClaims, VerifiedHead, sign_head, verify_head};
+pub use seal::{SealError, SigningKey, TraceHeadClaims, VerifiedHead, VerifyingKey, sign_head, verify_head};
+pub use strict::StrictError;
 pub use step::{StepEnvelope, StepHeader, StepKind, StepStatus};
 pub use verify::{ChainVerifier, StoredStep, TraceHead, TraceIds, verify_trace};

@@ -9,9 +9,10 @@ use serde::{Deserialize, Serialize};
 pub enum IntegrityModel {
     /// Nothing to verify (no trace).
     None,
-    /// Each step's hash links to the previous one; the head is sealed in the trace row.
+    /// Each step's hash links to the previous one; `root_hash` is the chain head.
     HashChain,
-    /// RFC 6962 tree over the steps (reserved; not produced yet).
+    /// The same chain, and `root_hash` is the RFC 6962 Merkle root over the steps. (Both
+    /// roots are in every signed head; the model says which one the trace row carries.)
     MerkleTree,
 }
 
@@ -54,6 +55,11 @@ pub struct Integrity {
     pub chain_length: u64,
     /// Hex of the recomputed head (the last linked step's hash); `null` with no steps.
     pub root_hash: Option<String>,
+    /// Hex of the recomputed RFC 6962 root over the steps; `null` with no steps.
+    pub merkle_root: Option<String>,
+    /// Key id of the pinned key whose signature over the trace head verified; `null` unless
+    /// the signature verified.
+    pub signed_by: Option<String>,
     /// Why the status is not `VERIFIED`; names the first bad `step_index` where there is one.
     pub failure_reason: Option<String>,
 }

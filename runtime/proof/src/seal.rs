@@ -17,18 +17,15 @@
 //! What the claims *say* (model, length, digests) is for the caller to compare with the
 //! stored trace; [`TraceHeadClaims::validate`] checks that they are sensible on their own.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::Signer as _;
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, KeypairBytes};
-use serde::de::{self, DeserializeOwned, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
 pub use ed25519_dalek::pkcs8::spki::der::zeroize::Zeroizing;
@@ -36,6 +33,7 @@ pub use ed25519_dalek::pkcs8::spki::der::zeroize::Zeroizing;
 pub use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
 
 use crate::model::IntegrityModel;
+use crate::strict::{StrictError, check_object, clip, fields_of, parse_strict, typed};
 
 /// DSSE `payloadType` of an in-toto statement.
 pub const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
@@ -55,7 +53,8 @@ pub struct TraceHeadClaims {
     pub tenant_id: String,
     pub run_id: String,
     pub trace_id: String,
-    /// `HASH_CHAIN` for every trace sealed today.
+    /// `HASH_CHAIN` or `MERKLE_TREE`: which root the trace row's `root_hash` holds. Both roots
+    /// are always signed; the model is signed so it cannot be downgraded in the database.
     pub integrity_model: String,
     /// Steps in the chain (the sealed `chain_length`).
     pub chain_length: u64,
@@ -79,13 +78,17 @@ impl TraceHeadClaims {
         format!("{SUBJECT_PREFIX}{}/{}", self.tenant_id, self.run_id)
     }
 
-    /// Checks the claims on their own: a model a trace head can claim (`HASH_CHAIN`), digests
+    /// Checks the claims on their own: a model a trace head can claim (`HASH_CHAIN` or
+    /// `MERKLE_TREE`), digests
     /// in 64 lower-case hex, `chain_length` in `1..=2^53-1`, no empty id, status or time.
     /// [`verify_head`] checks only the digests and the range, and returns claims with any
     /// model so the caller can say what was claimed; call this before trusting them.
     pub fn validate(&self) -> Result<(), SealError> {
         self.check_well_formed()?;
-        if IntegrityModel::parse(&self.integrity_model) != Some(IntegrityModel::HashChain) {
+        if !matches!(
+            IntegrityModel::parse(&self.integrity_model),
+            Some(IntegrityModel::HashChain | IntegrityModel::MerkleTree)
+        ) {
             return Err(SealError::UnsupportedIntegrityModel { found: clip(&self.integrity_model) });
         }
         if self.chain_length == 0 {
@@ -176,7 +179,7 @@ pub enum SealError {
     SubjectMismatch { reason: String },
     #[error("claim {field} {reason}")]
     InvalidClaim { field: String, reason: String },
-    #[error("integrity model \"{found}\" cannot be claimed by a trace head (expected \"HASH_CHAIN\")")]
+    #[error("integrity model \"{found}\" cannot be claimed by a trace head (expected \"HASH_CHAIN\" or \"MERKLE_TREE\")")]
     UnsupportedIntegrityModel { found: String },
     #[error("invalid key: {reason}")]
     Key { reason: String },
@@ -397,210 +400,19 @@ pub fn verify_head_detailed(envelope_json: &str, trusted: &[VerifyingKey]) -> Re
     Ok(VerifiedHead { claims, key_id: signer })
 }
 
-/// Checks that `value` is an object with exactly the fields `fields`.
-fn check_object<'v>(
-    value: &'v Value,
-    fields: &[&'static str],
-    what: &'static str,
-) -> Result<&'v Map<String, Value>, SealError> {
-    let Value::Object(map) = value else {
-        return Err(SealError::Malformed { what, reason: "not a JSON object".into() });
-    };
-    if let Some(unknown) = map.keys().find(|k| !fields.contains(&k.as_str())) {
-        return Err(SealError::UnknownField { what, field: clip(unknown) });
-    }
-    if let Some(missing) = fields.iter().find(|f| !map.contains_key(**f)) {
-        return Err(SealError::MissingField { what, field: missing });
-    }
-    Ok(map)
-}
 
-fn typed<T: DeserializeOwned>(value: Value, what: &'static str) -> Result<T, SealError> {
-    serde_json::from_value(value).map_err(|e| SealError::Malformed { what, reason: clip_long(&e.to_string()) })
-}
-
-// ---------------------------------------------------------------------------------------
-// Strict JSON: one value, no duplicate keys, integers within ±(2^53-1), nothing after it.
-
-enum Violation {
-    DuplicateKey(String),
-    Number,
-}
-
-/// Parses one JSON document into a `Value`, rejecting what `serde_json` lets through: a
-/// duplicate key (it keeps the last), a number it would round, and trailing data.
-fn parse_strict(bytes: &[u8], what: &'static str) -> Result<Value, SealError> {
-    let violation = RefCell::new(None);
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    match (StrictValue { violation: &violation }).deserialize(&mut de) {
-        Ok(value) => {
-            de.end().map_err(|_| SealError::TrailingData { what })?;
-            Ok(value)
-        }
-        Err(e) => Err(match violation.into_inner() {
-            Some(Violation::DuplicateKey(key)) => SealError::DuplicateKey { what, key: clip(&key) },
-            Some(Violation::Number) => SealError::NumberOutOfRange { what },
-            None => SealError::Json { what, reason: clip_long(&e.to_string()) },
-        }),
-    }
-}
-
-#[derive(Clone, Copy)]
-struct StrictValue<'a> {
-    violation: &'a RefCell<Option<Violation>>,
-}
-
-impl StrictValue<'_> {
-    fn fail<E: de::Error>(self, v: Violation) -> E {
-        let msg = match &v {
-            Violation::DuplicateKey(_) => "duplicate key",
-            Violation::Number => "number out of range",
-        };
-        *self.violation.borrow_mut() = Some(v);
-        E::custom(msg)
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for StrictValue<'_> {
-    type Value = Value;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for StrictValue<'_> {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
-        if v.unsigned_abs() > MAX_SAFE_INTEGER {
-            return Err(self.fail(Violation::Number));
-        }
-        Ok(Value::from(v))
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        if v > MAX_SAFE_INTEGER {
-            return Err(self.fail(Violation::Number));
-        }
-        Ok(Value::from(v))
-    }
-
-    /// Fractions, exponents and integers too large for 64 bits: none belong in a head.
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Value, E> {
-        Err(self.fail(Violation::Number))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element_seed(self)? {
-            items.push(item);
-        }
-        Ok(Value::Array(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = Map::new();
-        // Keys are compared after unescaping: "a" and "\u0061" are the same key.
-        while let Some(key) = map.next_key::<String>()? {
-            if out.contains_key(&key) {
-                return Err(self.fail(Violation::DuplicateKey(key)));
-            }
-            let value = map.next_value_seed(self)?;
-            out.insert(key, value);
-        }
-        Ok(Value::Object(out))
-    }
-}
-
-/// The field names a derived `Deserialize` struct accepts (after renames), read from the
-/// derive itself so the strict checks cannot drift from the types.
-fn fields_of<T: DeserializeOwned>() -> &'static [&'static str] {
-    struct Grab<'a>(&'a mut &'static [&'static str]);
-
-    #[derive(Debug)]
-    struct Stop;
-    impl fmt::Display for Stop {
-        fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("field names read")
+impl From<StrictError> for SealError {
+    fn from(e: StrictError) -> Self {
+        match e {
+            StrictError::Json { what, reason } => SealError::Json { what, reason },
+            StrictError::DuplicateKey { what, key } => SealError::DuplicateKey { what, key },
+            StrictError::NumberOutOfRange { what } => SealError::NumberOutOfRange { what },
+            StrictError::TrailingData { what } => SealError::TrailingData { what },
+            StrictError::UnknownField { what, field } => SealError::UnknownField { what, field },
+            StrictError::MissingField { what, field } => SealError::MissingField { what, field },
+            StrictError::Malformed { what, reason } => SealError::Malformed { what, reason },
         }
     }
-    impl std::error::Error for Stop {}
-    impl de::Error for Stop {
-        fn custom<M: fmt::Display>(_: M) -> Self {
-            Stop
-        }
-    }
-
-    impl<'de> de::Deserializer<'de> for Grab<'_> {
-        type Error = Stop;
-        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Stop> {
-            Err(Stop)
-        }
-        fn deserialize_struct<V: Visitor<'de>>(
-            self,
-            _: &'static str,
-            fields: &'static [&'static str],
-            _: V,
-        ) -> Result<V::Value, Stop> {
-            *self.0 = fields;
-            Err(Stop)
-        }
-        serde::forward_to_deserialize_any! {
-            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
-            option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
-            ignored_any
-        }
-    }
-
-    let mut fields: &'static [&'static str] = &[];
-    let _ = T::deserialize(Grab(&mut fields));
-    fields
-}
-
-/// Input text made safe for a one-line message: escaped, and cut at 80 characters.
-fn clip(s: &str) -> String {
-    clip_to(s, 80)
-}
-
-fn clip_long(s: &str) -> String {
-    clip_to(s, 200)
-}
-
-fn clip_to(s: &str, max: usize) -> String {
-    let mut out = String::new();
-    for (n, c) in s.chars().flat_map(char::escape_debug).enumerate() {
-        if n == max {
-            out.push('…');
-            break;
-        }
-        out.push(c);
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------------------
@@ -700,35 +512,5 @@ mod tests {
         serialized.sort_unstable();
         declared.sort_unstable();
         assert_eq!(serialized, declared);
-    }
-
-    #[test]
-    fn strict_parse_rejects_what_serde_json_allows() {
-        assert!(matches!(
-            parse_strict(br#"{"a":1,"a":2}"#, "x"),
-            Err(SealError::DuplicateKey { key, .. }) if key == "a"
-        ));
-        assert!(matches!(
-            parse_strict(br#"{"a":{"b":[{"c":1,"\u0063":2}]}}"#, "x"),
-            Err(SealError::DuplicateKey { key, .. }) if key == "c"
-        ));
-        assert!(matches!(parse_strict(b"{} {}", "x"), Err(SealError::TrailingData { .. })));
-        assert!(parse_strict(b"{}\n\t ", "x").is_ok());
-        for n in ["9007199254740992", "-9007199254740992", "1.0", "1e3", "18446744073709551616"] {
-            assert!(matches!(parse_strict(n.as_bytes(), "x"), Err(SealError::NumberOutOfRange { .. })), "{n}");
-        }
-        assert!(parse_strict(b"9007199254740991", "x").is_ok());
-        assert!(parse_strict(b"-9007199254740991", "x").is_ok());
-        // Deep nesting hits serde_json's recursion limit, not the stack.
-        let deep = "[".repeat(100_000);
-        assert!(matches!(parse_strict(deep.as_bytes(), "x"), Err(SealError::Json { .. })));
-    }
-
-    #[test]
-    fn clip_escapes_and_shortens() {
-        assert_eq!(clip("a\nb\"c"), "a\\nb\\\"c");
-        let long = clip(&"x".repeat(500));
-        assert_eq!(long.chars().count(), 81);
-        assert!(long.ends_with('…'));
     }
 }

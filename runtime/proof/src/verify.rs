@@ -3,8 +3,14 @@
 //! Fail closed: every path that is not a complete, matching check ends in `FAILED` or
 //! `UNSUPPORTED`, and the reason names the first bad `step_index` when there is one.
 
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
 use crate::hash::{self, Digest, DIGEST_LEN, genesis, step_hash};
+use crate::merkle::{MerkleBuilder, leaf_hash};
 use crate::model::{Integrity, IntegrityModel, VerificationStatus};
+use crate::seal::{TraceHeadClaims, VerifyingKey, verify_head_detailed};
 use crate::step::{ENVELOPE_VERSION, StepHeader, StepKind, StepStatus};
 
 /// The identity every step of a trace must carry.
@@ -25,8 +31,11 @@ pub struct TraceHead {
     pub status: String,
     /// Sealed `chain_length`; `None` while unsealed.
     pub chain_length: Option<i64>,
-    /// Sealed `root_hash`; `None` while unsealed.
+    /// Sealed `root_hash`; `None` while unsealed. The chain head for `HASH_CHAIN`, the
+    /// Merkle root for `MERKLE_TREE`.
     pub root_hash: Option<Vec<u8>>,
+    /// The signed trace head (DSSE envelope JSON) stored at seal time; `None` if unsigned.
+    pub signed_head: Option<String>,
 }
 
 /// One `aos_trace_steps` row as stored. Every column that means something is checked
@@ -54,9 +63,29 @@ pub struct ChainVerifier {
     ids: TraceIds,
     expected_index: u64,
     prev: Digest,
+    tree: MerkleBuilder,
     last_kind: Option<StepKind>,
     last_run_status: Option<String>,
+    /// Skill name → component digest, as recorded (and hashed) in `run.start`.
+    skill_digests: BTreeMap<String, String>,
     failure: Option<String>,
+}
+
+/// The part of `run.start` the signed head repeats: which component ran under each name.
+#[derive(Deserialize)]
+struct RunStartPayload {
+    body: RunStartBody,
+}
+
+#[derive(Deserialize)]
+struct RunStartBody {
+    #[serde(default)]
+    skills: BTreeMap<String, RunStartSkill>,
+}
+
+#[derive(Deserialize)]
+struct RunStartSkill {
+    digest: String,
 }
 
 impl ChainVerifier {
@@ -66,8 +95,10 @@ impl ChainVerifier {
             ids,
             expected_index: 0,
             prev,
+            tree: MerkleBuilder::new(),
             last_kind: None,
             last_run_status: None,
+            skill_digests: BTreeMap::new(),
             failure: None,
         }
     }
@@ -118,7 +149,11 @@ impl ChainVerifier {
             .map_err(|e| format!("step_index {i}: payload is not a step envelope ({e})"))?;
         check_columns(i, step, &header)?;
         match (i, header.kind) {
-            (0, StepKind::RunStart) => {}
+            (0, StepKind::RunStart) => {
+                let start: RunStartPayload = serde_json::from_slice(&step.payload)
+                    .map_err(|e| format!("step_index 0: run.start does not list its skills ({e})"))?;
+                self.skill_digests = start.body.skills.into_iter().map(|(name, s)| (name, s.digest)).collect();
+            }
             (0, other) => {
                 return Err(format!("step_index 0 is {} but a trace starts with run.start", other.as_str()));
             }
@@ -131,80 +166,172 @@ impl ChainVerifier {
         self.last_kind = Some(header.kind);
         self.last_run_status = header.run_status;
         self.prev = recomputed;
+        self.tree.push(leaf_hash(i, &step.payload));
         self.expected_index += 1;
         Ok(())
     }
 
-    /// Compares what was recomputed with the sealed head and gives the verdict.
-    pub fn finish(self, head: &TraceHead) -> Integrity {
-        let chain_length = self.expected_index;
-        let root_hash = (chain_length > 0).then(|| hash::to_hex(&self.prev));
-        let verdict = |status, model, reason: Option<String>| Integrity {
-            model,
-            verification_status: status,
-            chain_length,
-            root_hash: root_hash.clone(),
-            failure_reason: reason,
-        };
-        match IntegrityModel::parse(&head.integrity_model) {
-            Some(IntegrityModel::HashChain) => {}
+    /// Compares what was recomputed with the sealed head and its signature, and gives the
+    /// verdict. `trusted` are the keys the reviewer pinned: a head signed by any other key,
+    /// or not signed at all, is never `VERIFIED`.
+    pub fn finish(self, head: &TraceHead, trusted: &[VerifyingKey]) -> Integrity {
+        let chain_head = hash::to_hex(&self.prev);
+        let merkle_root = hash::to_hex(&self.tree.root());
+        let model = match IntegrityModel::parse(&head.integrity_model) {
+            Some(m @ (IntegrityModel::HashChain | IntegrityModel::MerkleTree)) => m,
             Some(other) => {
-                return verdict(
+                return self.verdict(
                     VerificationStatus::Unsupported,
                     other,
-                    Some(format!("integrity model {} cannot be verified here", head.integrity_model)),
+                    None,
+                    Some(format!("integrity model {} cannot be verified", head.integrity_model)),
                 );
             }
             None => {
-                return verdict(
+                return self.verdict(
                     VerificationStatus::Unsupported,
                     IntegrityModel::None,
+                    None,
                     Some(format!("unknown integrity model {:?}", head.integrity_model)),
                 );
             }
+        };
+        match self.check_head(head, model, trusted, &chain_head, &merkle_root) {
+            Ok(key_id) => self.verdict(VerificationStatus::Verified, model, Some(key_id), None),
+            Err(reason) => self.verdict(VerificationStatus::Failed, model, None, Some(reason)),
         }
-        let fail = |reason: String| verdict(VerificationStatus::Failed, IntegrityModel::HashChain, Some(reason));
+    }
+
+    fn verdict(
+        &self,
+        status: VerificationStatus,
+        model: IntegrityModel,
+        signed_by: Option<String>,
+        reason: Option<String>,
+    ) -> Integrity {
+        let has_steps = self.expected_index > 0;
+        let chain_head = has_steps.then(|| hash::to_hex(&self.prev));
+        let merkle_root = has_steps.then(|| hash::to_hex(&self.tree.root()));
+        Integrity {
+            model,
+            verification_status: status,
+            chain_length: self.expected_index,
+            root_hash: if model == IntegrityModel::MerkleTree { merkle_root.clone() } else { chain_head },
+            merkle_root,
+            signed_by,
+            failure_reason: reason,
+        }
+    }
+
+    /// Every check after the steps themselves, in the order a reader would ask: is this the
+    /// trace, did the steps link, was it sealed, does the seal match what was recomputed, and
+    /// is the seal signed by a pinned key over exactly these facts. Returns the signer.
+    fn check_head(
+        &self,
+        head: &TraceHead,
+        model: IntegrityModel,
+        trusted: &[VerifyingKey],
+        chain_head: &str,
+        merkle_root: &str,
+    ) -> Result<String, String> {
+        let chain_length = self.expected_index;
         if head.ids != self.ids {
-            return fail("the trace row does not match the trace being verified".into());
+            return Err("the trace row does not match the trace being verified".into());
         }
-        if let Some(reason) = self.failure {
-            return fail(reason);
+        if let Some(reason) = &self.failure {
+            return Err(reason.clone());
         }
         let (Some(sealed_len), Some(sealed_root)) = (head.chain_length, head.root_hash.as_ref()) else {
-            return fail(format!(
+            return Err(format!(
                 "trace {} is not sealed (status {}): the run is still going or was interrupted",
                 head.ids.trace_id, head.status
             ));
         };
         if sealed_len < 0 {
-            return fail(format!("sealed chain_length {sealed_len} is negative"));
+            return Err(format!("sealed chain_length {sealed_len} is negative"));
         }
         let sealed_len = sealed_len as u64;
         if sealed_len > chain_length {
-            return fail(format!(
+            return Err(format!(
                 "step_index {chain_length} is missing: sealed chain_length is {sealed_len}, {chain_length} steps stored"
             ));
         }
         if sealed_len < chain_length {
-            return fail(format!("step_index {sealed_len} is beyond the sealed chain_length {sealed_len}"));
+            return Err(format!("step_index {sealed_len} is beyond the sealed chain_length {sealed_len}"));
         }
-        match digest(sealed_root) {
-            Some(root) if root == self.prev && chain_length > 0 => {}
-            _ => return fail("sealed root_hash does not match the recomputed head of the chain".into()),
+        let model_root = if model == IntegrityModel::MerkleTree { merkle_root } else { chain_head };
+        if chain_length == 0 || hash::to_hex(sealed_root) != model_root {
+            return Err(format!(
+                "sealed root_hash does not match the recomputed {} root",
+                if model == IntegrityModel::MerkleTree { "Merkle" } else { "chain" }
+            ));
         }
         if self.last_kind != Some(StepKind::RunEnd) {
-            return fail(format!("step_index {} is not run.end: the trace is cut short", chain_length - 1));
+            return Err(format!("step_index {} is not run.end: the trace is cut short", chain_length - 1));
         }
         match self.last_run_status.as_deref() {
             Some(s) if s == head.status => {}
             other => {
-                return fail(format!(
+                return Err(format!(
                     "trace status {:?} differs from the status sealed in run.end ({:?})",
                     head.status, other
                 ));
             }
         }
-        verdict(VerificationStatus::Verified, IntegrityModel::HashChain, None)
+        let Some(envelope) = head.signed_head.as_deref() else {
+            return Err("the trace head is not signed, so nothing outside the database vouches for it".into());
+        };
+        let signed = verify_head_detailed(envelope, trusted).map_err(|e| format!("signed head rejected: {e}"))?;
+        signed.claims.validate().map_err(|e| format!("signed head rejected: {e}"))?;
+        self.compare_claims(&signed.claims, head, chain_head, merkle_root)?;
+        Ok(signed.key_id)
+    }
+
+    /// The signed claims must say exactly what was recomputed and what the row says.
+    fn compare_claims(
+        &self,
+        c: &TraceHeadClaims,
+        head: &TraceHead,
+        chain_head: &str,
+        merkle_root: &str,
+    ) -> Result<(), String> {
+        let differs = |what: &str, signed: &dyn std::fmt::Debug, found: &dyn std::fmt::Debug| {
+            Err(format!("signed head is for another trace: signed {what} {signed:?}, found {found:?}"))
+        };
+        if c.tenant_id != self.ids.tenant_id {
+            return differs("tenant_id", &c.tenant_id, &self.ids.tenant_id);
+        }
+        if c.run_id != self.ids.run_id {
+            return differs("run_id", &c.run_id, &self.ids.run_id);
+        }
+        if c.trace_id != self.ids.trace_id {
+            return differs("trace_id", &c.trace_id, &self.ids.trace_id);
+        }
+        if c.integrity_model != head.integrity_model {
+            return Err(format!(
+                "integrity model {:?} differs from the signed {:?} (a downgrade is refused)",
+                head.integrity_model, c.integrity_model
+            ));
+        }
+        if c.chain_length != self.expected_index {
+            return Err(format!(
+                "signed chain_length {} differs from the {} steps recomputed",
+                c.chain_length, self.expected_index
+            ));
+        }
+        if c.root_hash != chain_head {
+            return Err("signed chain head differs from the recomputed chain head".into());
+        }
+        if c.merkle_root != merkle_root {
+            return Err("signed Merkle root differs from the recomputed Merkle root".into());
+        }
+        if c.status != head.status {
+            return Err(format!("trace status {:?} differs from the signed status {:?}", head.status, c.status));
+        }
+        if c.skill_digests != self.skill_digests {
+            return Err("signed skill digests differ from the skills recorded in run.start".into());
+        }
+        Ok(())
     }
 }
 
@@ -236,7 +363,11 @@ fn digest(bytes: &[u8]) -> Option<Digest> {
 
 /// Verifies a whole trace given as an iterator in stored order (the caller orders by
 /// `step_index`; the verifier does not re-sort, so reordering is caught).
-pub fn verify_trace<'a>(head: &TraceHead, steps: impl IntoIterator<Item = &'a StoredStep>) -> Integrity {
+pub fn verify_trace<'a>(
+    head: &TraceHead,
+    steps: impl IntoIterator<Item = &'a StoredStep>,
+    trusted: &[VerifyingKey],
+) -> Integrity {
     let mut v = ChainVerifier::new(head.ids.clone());
     for s in steps {
         v.push(s);
@@ -244,5 +375,5 @@ pub fn verify_trace<'a>(head: &TraceHead, steps: impl IntoIterator<Item = &'a St
             break;
         }
     }
-    v.finish(head)
+    v.finish(head, trusted)
 }

@@ -1,7 +1,18 @@
 //! The proof core against every way a stored trace can be altered. Each case must end
 //! `FAILED` (or `UNSUPPORTED`), never `VERIFIED`.
 
+use runproof_proof::seal::signing_key_from_seed;
 use runproof_proof::*;
+
+const DIGEST: &str = "1111111111111111111111111111111111111111111111111111111111111111";
+
+fn runtime_key() -> SigningKey {
+    signing_key_from_seed([7; 32])
+}
+
+fn attacker_key() -> SigningKey {
+    signing_key_from_seed([9; 32])
+}
 
 fn ids() -> TraceIds {
     TraceIds { tenant_id: "tenant-a".into(), run_id: "run-1".into(), trace_id: "trace-1".into() }
@@ -17,7 +28,11 @@ fn envelope(kind: StepKind, status: StepStatus, run_status: Option<&str>) -> Vec
         run_status,
         cost_cents: 0,
         at: "2026-11-23T00:00:00Z",
-        body: serde_json::json!({"n": kind.as_str()}),
+        body: if kind == StepKind::RunStart {
+            serde_json::json!({"skills": {"http_call": {"digest": DIGEST, "version": "0.1.0"}}})
+        } else {
+            serde_json::json!({"n": kind.as_str()})
+        },
     }
     .to_bytes()
 }
@@ -55,18 +70,51 @@ fn sealed_trace() -> (TraceHead, Vec<StoredStep>) {
             }
         })
         .collect();
+    let claims = claims_for(&ids, &chain, "HASH_CHAIN");
     let head = TraceHead {
         ids,
         integrity_model: "HASH_CHAIN".into(),
         status: "failed".into(),
         chain_length: Some(chain.len() as i64),
         root_hash: Some(chain.head().to_vec()),
+        signed_head: Some(sign_head(&claims, &runtime_key())),
     };
     (head, steps)
 }
 
+fn claims_for(ids: &TraceIds, chain: &ChainBuilder, model: &str) -> TraceHeadClaims {
+    TraceHeadClaims {
+        tenant_id: ids.tenant_id.clone(),
+        run_id: ids.run_id.clone(),
+        trace_id: ids.trace_id.clone(),
+        integrity_model: model.into(),
+        chain_length: chain.len(),
+        root_hash: hex::encode(chain.head()),
+        merkle_root: hex::encode(chain.merkle_root()),
+        skill_digests: [("http_call".to_string(), DIGEST.to_string())].into(),
+        status: "failed".into(),
+        started_at: "2026-11-23T00:00:00Z".into(),
+        completed_at: "2026-11-23T00:00:01Z".into(),
+    }
+}
+
+/// Rebuilds the chain of `steps` from their payloads, as someone with write access but
+/// without the signing key could, and fixes up the row to match.
+fn rebuild(head: &mut TraceHead, steps: &mut [StoredStep]) -> ChainBuilder {
+    let mut chain = ChainBuilder::new(&head.ids.tenant_id, &head.ids.run_id, &head.ids.trace_id);
+    for s in steps.iter_mut() {
+        let a = chain.append(&s.payload);
+        s.step_index = a.step_index as i64;
+        s.prev_hash = a.prev_hash.to_vec();
+        s.hash = a.hash.to_vec();
+    }
+    head.chain_length = Some(chain.len() as i64);
+    head.root_hash = Some(chain.head().to_vec());
+    chain
+}
+
 fn verdict(head: &TraceHead, steps: &[StoredStep]) -> Integrity {
-    verify_trace(head, steps.iter())
+    verify_trace(head, steps.iter(), &[runtime_key().verifying_key()])
 }
 
 fn assert_failed(head: &TraceHead, steps: &[StoredStep], reason_contains: &str) {
@@ -237,13 +285,111 @@ fn trace_status_rewritten_to_succeeded() {
 }
 
 #[test]
-fn model_downgrade_or_unknown_is_unsupported_not_verified() {
+fn unknown_model_is_unsupported_not_verified() {
     let (mut head, steps) = sealed_trace();
-    for model in ["NONE", "MERKLE_TREE", "hash_chain", ""] {
+    for model in ["NONE", "hash_chain", ""] {
         head.integrity_model = model.into();
         let v = verdict(&head, &steps);
         assert_eq!(v.verification_status, VerificationStatus::Unsupported, "{model}: {v:?}");
     }
+}
+
+#[test]
+fn model_switched_in_the_row_against_the_signed_model() {
+    // HASH_CHAIN signed, row says MERKLE_TREE (root column no longer matches its model).
+    let (mut head, steps) = sealed_trace();
+    head.integrity_model = "MERKLE_TREE".into();
+    assert_failed(&head, &steps, "root_hash");
+    // MERKLE_TREE signed, row downgraded to HASH_CHAIN with the chain head as root.
+    let (mut head, steps) = sealed_trace();
+    let mut chain = ChainBuilder::new("tenant-a", "run-1", "trace-1");
+    steps.iter().for_each(|s| {
+        chain.append(&s.payload);
+    });
+    head.signed_head = Some(sign_head(&claims_for(&head.ids, &chain, "MERKLE_TREE"), &runtime_key()));
+    assert_failed(&head, &steps, "downgrade");
+}
+
+#[test]
+fn merkle_tree_model_verifies_with_the_merkle_root_in_the_row() {
+    let (mut head, steps) = sealed_trace();
+    let mut chain = ChainBuilder::new("tenant-a", "run-1", "trace-1");
+    steps.iter().for_each(|s| {
+        chain.append(&s.payload);
+    });
+    head.integrity_model = "MERKLE_TREE".into();
+    head.root_hash = Some(chain.merkle_root().to_vec());
+    head.signed_head = Some(sign_head(&claims_for(&head.ids, &chain, "MERKLE_TREE"), &runtime_key()));
+    let v = verdict(&head, &steps);
+    assert!(v.is_verified(), "{v:?}");
+    assert_eq!(v.root_hash, v.merkle_root);
+}
+
+#[test]
+fn signature_stripped() {
+    let (mut head, steps) = sealed_trace();
+    head.signed_head = None;
+    assert_failed(&head, &steps, "not signed");
+}
+
+#[test]
+fn signed_by_an_unpinned_key() {
+    let (mut head, steps) = sealed_trace();
+    let mut chain = ChainBuilder::new("tenant-a", "run-1", "trace-1");
+    steps.iter().for_each(|s| {
+        chain.append(&s.payload);
+    });
+    head.signed_head = Some(sign_head(&claims_for(&head.ids, &chain, "HASH_CHAIN"), &attacker_key()));
+    assert_failed(&head, &steps, "not trusted");
+    // And with no pinned key at all.
+    let v = verify_trace(&head, steps.iter(), &[]);
+    assert_eq!(v.verification_status, VerificationStatus::Failed);
+}
+
+#[test]
+fn whole_chain_rebuilt_without_the_key() {
+    let (mut head, mut steps) = sealed_trace();
+    // Edit a payload, then rebuild every hash and the row: only the signature is left over.
+    let p = String::from_utf8(steps[2].payload.clone()).unwrap().replace("host.http\"}", "host.httq\"}");
+    steps[2].payload = p.into_bytes();
+    rebuild(&mut head, &mut steps);
+    assert_failed(&head, &steps, "signed chain head differs");
+}
+
+#[test]
+fn tail_cut_and_chain_rebuilt_is_caught_by_the_signature() {
+    let (mut head, mut steps) = sealed_trace();
+    steps.remove(3);
+    rebuild(&mut head, &mut steps);
+    assert_failed(&head, &steps, "signed chain_length");
+}
+
+#[test]
+fn signed_head_of_another_run_or_tenant() {
+    for (tenant, run) in [("tenant-a", "run-2"), ("tenant-b", "run-1")] {
+        let (head, steps) = sealed_trace();
+        let other_ids = TraceIds { tenant_id: tenant.into(), run_id: run.into(), trace_id: "trace-1".into() };
+        let mut chain = ChainBuilder::new(tenant, run, "trace-1");
+        steps.iter().for_each(|s| {
+            chain.append(&s.payload);
+        });
+        let mut moved = head.clone();
+        moved.signed_head = Some(sign_head(&claims_for(&other_ids, &chain, "HASH_CHAIN"), &runtime_key()));
+        assert_failed(&moved, &steps, "another trace");
+    }
+}
+
+#[test]
+fn signed_skill_digests_must_match_run_start() {
+    let (mut head, steps) = sealed_trace();
+    let mut chain = ChainBuilder::new("tenant-a", "run-1", "trace-1");
+    steps.iter().for_each(|s| {
+        chain.append(&s.payload);
+    });
+    let mut claims = claims_for(&head.ids, &chain, "HASH_CHAIN");
+    claims.skill_digests.insert("http_call".into(), "2".repeat(64));
+    head.signed_head = Some(sign_head(&claims, &runtime_key()));
+    assert_failed(&head, &steps, "skill digests");
 }
 
 #[test]

@@ -1,0 +1,276 @@
+//! The offline proof bundle: one JSON file with everything needed to verify a run's trace
+//! away from the database: the trace row as sealed, the signed head (DSSE envelope), and
+//! every step's stored bytes and hashes.
+//!
+//! A bundle is untrusted input. [`parse_bundle`] reads it strictly (see [`crate::strict`]):
+//! no duplicate keys, no unknown fields, no trailing data, integers within ±(2^53−1),
+//! hashes as exactly 64 lower-case hex characters, payloads as strict padded base64. Then
+//! [`verify_bundle`] runs the same [`ChainVerifier`] the coordinator runs over Postgres, so
+//! the offline verdict and the online one cannot disagree.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
+
+use crate::hash::DIGEST_LEN;
+use crate::model::{Integrity, IntegrityModel, VerificationStatus};
+use crate::seal::{TraceHeadClaims, VerifyingKey, verify_head_detailed};
+use crate::strict::{StrictError, check_object, clip, fields_of, parse_strict, typed};
+use crate::verify::{ChainVerifier, StoredStep, TraceHead, TraceIds};
+
+/// The `format` of a bundle this version writes and reads.
+pub const BUNDLE_FORMAT: &str = "runproof-bundle/v1";
+
+/// Why a bundle could not be read. One line each; input text is escaped and cut.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BundleError {
+    #[error(transparent)]
+    Json(#[from] StrictError),
+    #[error("format is \"{found}\", expected \"{BUNDLE_FORMAT}\"")]
+    WrongFormat { found: String },
+    #[error("{field} is not {DIGEST_LEN} bytes of lower-case hex ({reason})")]
+    Hash { field: String, reason: &'static str },
+    #[error("{field} is not strict standard base64 (RFC 4648 §4 alphabet, with padding)")]
+    Base64 { field: String },
+}
+
+/// The sealed trace row, as exported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleTrace {
+    pub tenant_id: String,
+    pub run_id: String,
+    pub trace_id: String,
+    pub integrity_model: String,
+    pub status: String,
+    pub chain_length: Option<u64>,
+    /// Lower-case hex; `null` if the trace was never sealed.
+    pub root_hash: Option<String>,
+}
+
+/// One stored step, as exported: every column the verifier checks, and the exact bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleStep {
+    pub step_index: u64,
+    pub kind: String,
+    pub skill_name: Option<String>,
+    pub status: String,
+    pub duration_ms: Option<u64>,
+    pub cost_cents: u64,
+    /// Standard base64 (padded) of the stored payload bytes.
+    pub payload: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// A whole bundle, as written to and read from the file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bundle {
+    pub format: String,
+    pub trace: BundleTrace,
+    /// The DSSE envelope exactly as stored (JSON text), `null` if the trace was not signed.
+    pub signed_head: Option<String>,
+    /// Skill name → component digest, as the run recorded them.
+    pub skill_digests: BTreeMap<String, String>,
+    pub steps: Vec<BundleStep>,
+}
+
+impl Bundle {
+    /// The bundle's JSON text (pretty, so a reviewer can read it; whitespace is not signed).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a bundle of strings and integers always serializes")
+    }
+}
+
+/// What the offline verifier concluded about a bundle.
+#[derive(Debug, Clone, Serialize)]
+pub struct BundleVerdict {
+    pub format: &'static str,
+    pub tenant_id: Option<String>,
+    pub run_id: Option<String>,
+    pub trace_id: Option<String>,
+    pub integrity: Integrity,
+    /// The signed claims, when the signature verified against a pinned key.
+    pub signed_head: Option<TraceHeadClaims>,
+}
+
+/// Reads a bundle strictly. Never panics, whatever the bytes.
+pub fn parse_bundle(bytes: &[u8]) -> Result<Bundle, BundleError> {
+    let value = parse_strict(bytes, "bundle")?;
+    let top = check_object(&value, fields_of::<Bundle>(), "bundle")?;
+    if let Some(t) = top.get("trace") {
+        check_object(t, fields_of::<BundleTrace>(), "bundle trace")?;
+    }
+    if let Some(serde_json::Value::Array(steps)) = top.get("steps") {
+        for s in steps {
+            check_object(s, fields_of::<BundleStep>(), "bundle step")?;
+        }
+    }
+    let bundle: Bundle = typed(value, "bundle")?;
+    if bundle.format != BUNDLE_FORMAT {
+        return Err(BundleError::WrongFormat { found: clip(&bundle.format) });
+    }
+    if let Some(root) = &bundle.trace.root_hash {
+        decode_digest(root, "trace.root_hash")?;
+    }
+    for (name, digest) in &bundle.skill_digests {
+        decode_digest(digest, &format!("skill_digests[\"{}\"]", clip(name)))?;
+    }
+    for (n, s) in bundle.steps.iter().enumerate() {
+        decode_digest(&s.prev_hash, &format!("steps[{n}].prev_hash"))?;
+        decode_digest(&s.hash, &format!("steps[{n}].hash"))?;
+        decode_payload(&s.payload, n)?;
+    }
+    Ok(bundle)
+}
+
+/// Verifies a bundle's bytes against the pinned keys, with no database and no network.
+/// Anything unreadable or unverifiable is `FAILED` with the first reason; never panics.
+pub fn verify_bundle(bytes: &[u8], trusted: &[VerifyingKey]) -> BundleVerdict {
+    let bundle = match parse_bundle(bytes) {
+        Ok(b) => b,
+        Err(e) => {
+            return BundleVerdict {
+                format: BUNDLE_FORMAT,
+                tenant_id: None,
+                run_id: None,
+                trace_id: None,
+                integrity: rejected(format!("bundle rejected: {e}")),
+                signed_head: None,
+            };
+        }
+    };
+    let ids = TraceIds {
+        tenant_id: bundle.trace.tenant_id.clone(),
+        run_id: bundle.trace.run_id.clone(),
+        trace_id: bundle.trace.trace_id.clone(),
+    };
+    let head = TraceHead {
+        ids: ids.clone(),
+        integrity_model: bundle.trace.integrity_model.clone(),
+        status: bundle.trace.status.clone(),
+        chain_length: bundle.trace.chain_length.map(|n| n as i64),
+        root_hash: bundle.trace.root_hash.as_deref().and_then(|h| hex::decode(h).ok()),
+        signed_head: bundle.signed_head.clone(),
+    };
+    let mut verifier = ChainVerifier::new(ids.clone());
+    for s in &bundle.steps {
+        verifier.push(&stored_step(&ids, s));
+        if verifier.has_failed() {
+            break;
+        }
+    }
+    let mut integrity = verifier.finish(&head, trusted);
+    // The claims, for display, and the bundle's own list of digests checked against them
+    // (a bundle whose summary disagrees with its signed head is not passed off as fine).
+    let claims = bundle
+        .signed_head
+        .as_deref()
+        .and_then(|env| verify_head_detailed(env, trusted).ok())
+        .map(|v| v.claims);
+    if integrity.is_verified() {
+        match &claims {
+            Some(c) if c.skill_digests == bundle.skill_digests => {}
+            _ => {
+                integrity.verification_status = VerificationStatus::Failed;
+                integrity.signed_by = None;
+                integrity.failure_reason =
+                    Some("the bundle's skill_digests differ from the signed skill digests".into());
+            }
+        }
+    }
+    BundleVerdict {
+        format: BUNDLE_FORMAT,
+        tenant_id: Some(ids.tenant_id),
+        run_id: Some(ids.run_id),
+        trace_id: Some(ids.trace_id),
+        signed_head: if integrity.is_verified() { claims } else { None },
+        integrity,
+    }
+}
+
+fn stored_step(ids: &TraceIds, s: &BundleStep) -> StoredStep {
+    StoredStep {
+        trace_id: ids.trace_id.clone(),
+        run_id: ids.run_id.clone(),
+        tenant_id: ids.tenant_id.clone(),
+        // Values were range-checked (≤ 2^53−1) by the strict parser, so they fit an i64.
+        step_index: s.step_index as i64,
+        kind: s.kind.clone(),
+        skill_name: s.skill_name.clone(),
+        status: s.status.clone(),
+        duration_ms: s.duration_ms.map(|d| d as i64),
+        cost_cents: s.cost_cents as i64,
+        // Decoding was checked by `parse_bundle`; an empty payload here would fail hashing.
+        payload: STANDARD.decode(&s.payload).unwrap_or_default(),
+        prev_hash: hex::decode(&s.prev_hash).unwrap_or_default(),
+        hash: hex::decode(&s.hash).unwrap_or_default(),
+    }
+}
+
+pub(crate) fn rejected(reason: String) -> Integrity {
+    Integrity {
+        model: IntegrityModel::None,
+        verification_status: VerificationStatus::Failed,
+        chain_length: 0,
+        root_hash: None,
+        merkle_root: None,
+        signed_by: None,
+        failure_reason: Some(reason),
+    }
+}
+
+/// Exactly 64 lower-case hex characters: one spelling per digest, so a bundle cannot carry
+/// the same hash two ways.
+pub(crate) fn decode_digest(s: &str, field: &str) -> Result<[u8; DIGEST_LEN], BundleError> {
+    let err = |reason| BundleError::Hash { field: field.to_owned(), reason };
+    if s.len() != DIGEST_LEN * 2 {
+        return Err(err("wrong length"));
+    }
+    if !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return Err(err("not lower-case hex"));
+    }
+    let mut out = [0u8; DIGEST_LEN];
+    hex::decode_to_slice(s, &mut out).map_err(|_| err("not lower-case hex"))?;
+    Ok(out)
+}
+
+pub(crate) fn decode_payload(s: &str, n: usize) -> Result<Vec<u8>, BundleError> {
+    STANDARD.decode(s).map_err(|_| BundleError::Base64 { field: format!("steps[{n}].payload") })
+}
+
+/// Builds a bundle from stored rows (the exporter's side).
+pub fn bundle_from_rows(
+    trace: BundleTrace,
+    signed_head: Option<String>,
+    skill_digests: BTreeMap<String, String>,
+    steps: impl IntoIterator<Item = StoredStep>,
+) -> Bundle {
+    Bundle {
+        format: BUNDLE_FORMAT.to_owned(),
+        trace,
+        signed_head,
+        skill_digests,
+        steps: steps.into_iter().map(|s| bundle_step(&s)).collect(),
+    }
+}
+
+/// One stored row as a bundle step. Negative values cannot come from our writer; they are
+/// exported as 0 only if a row was tampered with, and then the hash check fails anyway.
+pub fn bundle_step(s: &StoredStep) -> BundleStep {
+    BundleStep {
+        step_index: s.step_index.max(0) as u64,
+        kind: s.kind.clone(),
+        skill_name: s.skill_name.clone(),
+        status: s.status.clone(),
+        duration_ms: s.duration_ms.map(|d| d.max(0) as u64),
+        cost_cents: s.cost_cents.max(0) as u64,
+        payload: STANDARD.encode(&s.payload),
+        prev_hash: hex::encode(&s.prev_hash),
+        hash: hex::encode(&s.hash),
+    }
+}
