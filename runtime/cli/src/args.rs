@@ -18,6 +18,10 @@ pub struct Cli {
     /// Where the private database and local state live.
     #[arg(long, env = "RUNPROOF_HOME", global = true)]
     pub home: Option<PathBuf>,
+    /// The Ed25519 private key that signs trace heads (PKCS#8 PEM, mode 0600).
+    /// Default: RUNPROOF_HOME/keys/signing-key.pem, created on first `runtime run`.
+    #[arg(long, env = "RUNPROOF_SIGNING_KEY", global = true, value_name = "FILE")]
+    pub signing_key: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -38,8 +42,47 @@ pub enum Command {
     /// Inspect runs.
     #[command(subcommand)]
     Runs(RunsCommand),
-    /// Verify a run's trace and print its proof.
+    /// Verify a run's trace and print its proof; export it for offline review.
     Proof(ProofArgs),
+    /// Verify an exported bundle or inclusion proof offline: no database, no network.
+    Verify(VerifyArgs),
+    /// Signing keys: the runtime's Ed25519 key that signs every trace head.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create the signing key (refuses to overwrite one; --rotate retires the old key).
+    Generate {
+        /// Write the private key here instead of the signing key path.
+        #[arg(long, short, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Replace the current signing key; the old private key moves to keys/retired/.
+        /// Proofs it signed stay checkable with its public key (`keys export-public --key-id`).
+        #[arg(long)]
+        rotate: bool,
+    },
+    /// List the public keys that have signed trace heads in this database.
+    List,
+    /// Print a public key (PEM) for reviewers to pin with --trusted-key.
+    ExportPublic {
+        /// A key listed by `keys list` (default: the local signing key).
+        #[arg(long)]
+        key_id: Option<String>,
+        /// Write the PEM here instead of stdout.
+        #[arg(long, short, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// A bundle (`runtime proof export`) or an inclusion proof (`runtime proof inclusion`).
+    pub file: PathBuf,
+    /// Public key (SPKI PEM) whose signature you accept. Repeatable; at least one.
+    #[arg(long = "trusted-key", value_name = "FILE", required = true)]
+    pub trusted_keys: Vec<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -119,6 +162,18 @@ pub struct RunArgs {
     /// Per-tenant key that makes a retried submission not run twice.
     #[arg(long)]
     pub idempotency_key: Option<String>,
+    /// Which root the trace row carries: HASH_CHAIN (chain head) or MERKLE_TREE (RFC 6962
+    /// root). Both roots are signed either way, so inclusion proofs work for both.
+    #[arg(long, value_name = "MODEL", default_value = "HASH_CHAIN", value_parser = parse_model)]
+    pub integrity_model: runproof_proof::IntegrityModel,
+}
+
+fn parse_model(s: &str) -> Result<runproof_proof::IntegrityModel, String> {
+    match s.to_ascii_uppercase().replace('-', "_").as_str() {
+        "HASH_CHAIN" => Ok(runproof_proof::IntegrityModel::HashChain),
+        "MERKLE_TREE" => Ok(runproof_proof::IntegrityModel::MerkleTree),
+        _ => Err(format!("{s:?} is not an integrity model; use HASH_CHAIN or MERKLE_TREE")),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -140,9 +195,52 @@ pub enum RunsCommand {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct ProofArgs {
-    #[arg(long)]
-    pub run_id: String,
-    #[arg(long)]
-    pub tenant_id: String,
+    #[command(subcommand)]
+    pub action: Option<ProofAction>,
+    #[arg(long, required = true)]
+    pub run_id: Option<String>,
+    #[arg(long, required = true)]
+    pub tenant_id: Option<String>,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// Also write the execution report (environment, SQL evidence, verdict, signed head).
+    #[arg(long, value_name = "FILE.md")]
+    pub report: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    /// Public key (SPKI PEM) whose signature over a trace head you accept. Repeatable.
+    /// Default: the public half of the local signing key. Never a key from the database.
+    #[arg(long = "trusted-key", value_name = "FILE")]
+    pub trusted_keys: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProofAction {
+    /// Write one JSON bundle (signed head, every step's bytes and hashes) for `runtime verify`.
+    Export {
+        #[arg(long)]
+        run_id: String,
+        #[arg(long)]
+        tenant_id: String,
+        /// The bundle file to write.
+        #[arg(long, short, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Print the inclusion proof of one step against the signed head (for `runtime verify`).
+    Inclusion {
+        #[arg(long)]
+        run_id: String,
+        #[arg(long)]
+        tenant_id: String,
+        /// The step_index to prove.
+        #[arg(long)]
+        step: u64,
+        /// Write the proof here instead of stdout.
+        #[arg(long, short, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }

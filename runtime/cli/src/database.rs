@@ -59,9 +59,28 @@ impl Database {
         Ok(store)
     }
 
+    /// Which database, for people (never the password).
+    pub fn describe(&self) -> String {
+        match self {
+            Database::External(url) => format!("external ({})", redact_password(url)),
+            Database::Embedded(_) => "built-in (a private cluster under RUNPROOF_HOME, 127.0.0.1 only)".to_string(),
+        }
+    }
+
     /// A store with no schema check (for `db migrate` and `db status`).
     pub async fn connect(&self) -> Result<Store> {
         let url = self.url()?;
         Ok(Store::connect(&url).await?)
     }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return "(unparsed URL)".into() };
+    let (auth, host) = match rest.rsplit_once('@') {
+        Some(parts) => parts,
+        None => return url.to_string(),
+    };
+    let user = auth.split(':').next().unwrap_or("");
+    format!("{scheme}://{user}:***@{host}")
 }

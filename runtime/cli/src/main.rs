@@ -8,6 +8,8 @@ mod args;
 mod commands;
 mod database;
 mod output;
+mod report;
+mod signing;
 
 use args::{Cli, Command, SkillCommand};
 use clap::Parser;
@@ -40,14 +42,18 @@ fn main() {
 
 async fn dispatch(cli: &Cli, out: &Out) -> anyhow::Result<i32> {
     let db = Database::from_cli(cli.database_url.as_deref(), cli.home.as_ref());
+    let key = signing::KeyLocation::from_cli(cli.signing_key.as_ref(), cli.home.as_ref());
     match &cli.command {
         Command::Db(cmd) => commands::db::run(cmd, &db, out).await.map(|_| 0),
         Command::Agent(cmd) => commands::agent::run(cmd, &db, out).await.map(|_| 0),
         Command::Skill(SkillCommand::List) => commands::skill::list(&db, cli.home.as_ref(), out).await.map(|_| 0),
         Command::Skill(SkillCommand::Add { file, replace }) => commands::skill::add(file, *replace, &db, cli.home.as_ref(), out).await.map(|_| 0),
-        Command::Run(args) => commands::run::run(args, &db, cli.home.as_ref(), out).await,
+        Command::Run(args) => commands::run::run(args, &db, cli.home.as_ref(), &key, out).await,
         Command::Runs(cmd) => commands::runs::run(cmd, &db, out).await.map(|_| 0),
-        Command::Proof(args) => commands::proof::run(args, &db, out).await,
+        Command::Proof(args) => commands::proof::run(args, &db, &key, out).await,
+        // Offline by design: no database handle is passed.
+        Command::Verify(args) => commands::verify::run(args, out),
+        Command::Keys(cmd) => commands::keys::run(cmd, &db, &key, out).await.map(|_| 0),
     }
 }
 

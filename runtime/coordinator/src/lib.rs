@@ -5,9 +5,11 @@
 //! object the seed plans name (`run_id`, `integrity`, `aos_traces`, `aos_trace_steps`,
 //! `verified_at`). It never writes.
 
+mod export;
+
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
-use runproof_proof::{ChainVerifier, Integrity, IntegrityModel, TraceHead, TraceIds, VerificationStatus};
+use runproof_proof::{ChainVerifier, Integrity, IntegrityModel, TraceHead, TraceIds, VerificationStatus, VerifyingKey};
 use runproof_store::{Store, StoreError, TraceRow};
 use serde::Serialize;
 use thiserror::Error;
@@ -17,6 +19,12 @@ pub enum CoordinatorError {
     /// Missing, or belongs to another tenant: the same answer, so ids cannot be probed.
     #[error("run {run_id} not found for tenant {tenant_id}")]
     NotFound { tenant_id: String, run_id: String },
+    #[error("step {step} is not in run {run_id} (its trace has {steps} steps, numbered from 0)")]
+    NoSuchStep { run_id: String, step: u64, steps: u64 },
+    #[error("run {run_id} has no sealed, signed trace to export; `runtime proof` says why")]
+    NotSealed { run_id: String },
+    #[error("run {run_id} has {count} traces; export handles runs with exactly one")]
+    ManyTraces { run_id: String, count: usize },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -33,7 +41,10 @@ pub struct TraceSummary {
     pub integrity_model: String,
     pub chain_length: Option<i64>,
     pub root_hash: Option<String>,
+    pub merkle_root: Option<String>,
     pub sealed_at: Option<DateTime<Utc>>,
+    /// Key id that signed the head (as stored; only a pinned key makes it trusted).
+    pub signing_key_id: Option<String>,
 }
 
 /// Step summary, as the original system named it (plus `kind` and `hash`).
@@ -71,11 +82,24 @@ pub enum StepListing {
 
 pub struct RunProofCoordinator {
     store: Store,
+    trusted: Vec<VerifyingKey>,
 }
 
 impl RunProofCoordinator {
+    /// A coordinator that trusts no key yet: every proof is `FAILED` until keys are pinned
+    /// with [`RunProofCoordinator::trusting`]. Keys are never taken from the database.
     pub fn new(store: Store) -> Self {
-        RunProofCoordinator { store }
+        RunProofCoordinator { store, trusted: Vec::new() }
+    }
+
+    /// Pins the public keys whose signatures over a trace head are accepted.
+    pub fn trusting(mut self, keys: Vec<VerifyingKey>) -> Self {
+        self.trusted = keys;
+        self
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     /// Verifies every trace of `run_id`, as seen by `tenant_id`.
@@ -128,6 +152,7 @@ impl RunProofCoordinator {
             status: trace.status.clone(),
             chain_length: trace.chain_length,
             root_hash: trace.root_hash.clone(),
+            signed_head: trace.signed_head.clone(),
         };
         let mut verifier = ChainVerifier::new(ids);
         let mut stream = self.store.stream_steps(&trace.trace_id);
@@ -147,7 +172,7 @@ impl RunProofCoordinator {
             }
             verifier.push(&step);
         }
-        Ok(verifier.finish(&head))
+        Ok(verifier.finish(&head, &self.trusted))
     }
 }
 
@@ -162,7 +187,9 @@ fn summary(t: &TraceRow) -> TraceSummary {
         integrity_model: t.integrity_model.clone(),
         chain_length: t.chain_length,
         root_hash: t.root_hash.as_deref().map(hex::encode),
+        merkle_root: t.merkle_root.as_deref().map(hex::encode),
         sealed_at: t.sealed_at,
+        signing_key_id: t.signing_key_id.clone(),
     }
 }
 
@@ -175,6 +202,8 @@ fn combine(verdicts: Vec<Integrity>) -> Integrity {
             verification_status: VerificationStatus::Unsupported,
             chain_length: 0,
             root_hash: None,
+            merkle_root: None,
+            signed_by: None,
             failure_reason: Some("no trace was recorded for this run".into()),
         },
         1 => verdicts.into_iter().next().expect("one verdict"),

@@ -3,9 +3,10 @@
 use crate::outputs::{self, Outputs};
 use crate::plan::{OnError, Plan, PlanError};
 use crate::planner::plan_goal;
-use crate::writer::TraceWriter;
+use crate::writer::{SealedHead, TraceWriter};
 use runproof_host::{HostPattern, InvocationLimits, InvocationOutcome, LoadedSkill, SkillHost};
-use runproof_proof::{StepKind, StepStatus, TraceIds};
+use runproof_proof::seal::{SigningKey, key_id, verifying_key_to_pem};
+use runproof_proof::{IntegrityModel, StepKind, StepStatus, TraceHeadClaims, TraceIds, sign_head};
 use runproof_store::{NewRun, RunFinish, SkillRecord, Store, StoreError};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -27,6 +28,10 @@ pub enum RunError {
     Store(#[from] StoreError),
     #[error("run {run_id}: its trace could not be made durable ({reason}); the trace is left unsealed and will not verify")]
     TraceNotDurable { run_id: String, reason: String },
+    #[error("no signing key: a run's trace head must be signed; create one with `runtime keys generate`")]
+    NoSigningKey,
+    #[error("integrity model {0} cannot be produced; use HASH_CHAIN or MERKLE_TREE")]
+    UnsupportedModel(&'static str),
 }
 
 /// What to run.
@@ -39,6 +44,8 @@ pub struct RunRequest {
     /// Plan JSON given by the operator (`--plan FILE`); else the agent's, else the stub.
     pub plan_json: Option<String>,
     pub idempotency_key: Option<String>,
+    /// Which root the trace row carries (`HASH_CHAIN` by default). Both roots are signed.
+    pub integrity_model: IntegrityModel,
 }
 
 /// How one plan step ended.
@@ -92,7 +99,12 @@ pub struct RunReport {
     pub error_message: Option<String>,
     pub steps: Vec<StepOutcome>,
     pub chain_length: u64,
+    pub integrity_model: IntegrityModel,
+    /// The root the integrity model names (hex).
     pub root_hash: String,
+    pub merkle_root: String,
+    /// Id of the key that signed the trace head.
+    pub signing_key_id: String,
     pub duration_ms: u64,
 }
 
@@ -118,6 +130,15 @@ pub struct Runner {
     store: Store,
     host: Arc<SkillHost>,
     limits: InvocationLimits,
+    signer: Option<Signer>,
+}
+
+/// The key that signs trace heads, with its id and whether its public half is listed in the
+/// database yet (once per process).
+struct Signer {
+    key: SigningKey,
+    key_id: String,
+    registered: tokio::sync::OnceCell<()>,
 }
 
 struct ResolvedSkill {
@@ -127,7 +148,15 @@ struct ResolvedSkill {
 
 impl Runner {
     pub fn new(store: Store, host: Arc<SkillHost>) -> Self {
-        Runner { store, host, limits: InvocationLimits::default() }
+        Runner { store, host, limits: InvocationLimits::default(), signer: None }
+    }
+
+    /// The key that signs every trace head this runner seals. Without one, `run` refuses
+    /// before writing anything: an unsigned trace could never verify.
+    pub fn with_signer(mut self, key: SigningKey) -> Self {
+        let key_id = key_id(&key.verifying_key());
+        self.signer = Some(Signer { key, key_id, registered: tokio::sync::OnceCell::new() });
+        self
     }
 
     /// Overrides per-invocation limits (tests, operators with special needs).
@@ -164,6 +193,10 @@ impl Runner {
     /// sealed trace, not an error.
     pub async fn run(&self, req: &RunRequest, observer: &dyn RunObserver) -> Result<RunReport, RunError> {
         // 1. Everything that can be refused, refused before any write.
+        let signer = self.signer.as_ref().ok_or(RunError::NoSigningKey)?;
+        if !matches!(req.integrity_model, IntegrityModel::HashChain | IntegrityModel::MerkleTree) {
+            return Err(RunError::UnsupportedModel(req.integrity_model.as_str()));
+        }
         let agent = self.store.agent_for_tenant(&req.agent_id, &req.tenant_id).await?;
         let plan = plan_goal(&req.goal, req.plan_json.as_deref(), agent.plan_json.as_deref())?;
         let granted = agent
@@ -182,6 +215,14 @@ impl Runner {
         for s in skills.values() {
             self.store.record_skill(&skill_record(&s.skill, s.builtin)).await?;
         }
+        signer
+            .registered
+            .get_or_try_init(|| async {
+                let pem = verifying_key_to_pem(&signer.key.verifying_key())
+                    .map_err(|e| StoreError::Rejected(format!("signing key: {e}")))?;
+                self.store.register_signing_key(&signer.key_id, &pem).await
+            })
+            .await?;
 
         // 2. The run exists, with its plan, before anything executes. Its duration counts
         // from here (skill compilation above is not part of the run).
@@ -199,7 +240,7 @@ impl Runner {
             })
             .await?;
         let trace_id = crate::new_id();
-        self.store.start_run(&run, &trace_id).await?;
+        let trace_started_at = self.store.start_run(&run, &trace_id, req.integrity_model.as_str()).await?;
         observer.event(&RunEvent::Started { run_id: &run.id, trace_id: &trace_id, plan: &plan });
 
         let writer = Arc::new(TraceWriter::new(
@@ -301,15 +342,36 @@ impl Runner {
             let _ = self.store.abandon_run(&run.id, &format!("trace not durable: {reason}")).await;
             return Err(RunError::TraceNotDurable { run_id: run.id, reason });
         }
-        let (chain_length, root) = writer.head();
+        let head = writer.head();
+        let root = match req.integrity_model {
+            IntegrityModel::MerkleTree => head.merkle_root,
+            _ => head.chain_head,
+        };
+        let completed_at = chrono::Utc::now();
+        let claims = head_claims(
+            writer.ids(),
+            req.integrity_model,
+            &head,
+            &skills,
+            status,
+            trace_started_at,
+            completed_at,
+        );
+        // Signed here, in the runner's process, with a key the database never sees: whoever
+        // can write to Postgres can rebuild a chain, but cannot make this signature.
+        let signed_head = sign_head(&claims, &signer.key);
         self.store
             .finish_run(&RunFinish {
                 run_id: &run.id,
                 trace_id: &trace_id,
                 succeeded,
                 error_message: run_error.as_deref(),
-                chain_length: chain_length as i64,
+                chain_length: head.chain_length as i64,
                 root_hash: &root,
+                merkle_root: &head.merkle_root,
+                signed_head: &signed_head,
+                signing_key_id: &signer.key_id,
+                completed_at,
             })
             .await?;
         Ok(RunReport {
@@ -319,8 +381,11 @@ impl Runner {
             status,
             error_message: run_error,
             steps: outcomes,
-            chain_length,
+            chain_length: head.chain_length,
+            integrity_model: req.integrity_model,
             root_hash: hex::encode(root),
+            merkle_root: hex::encode(head.merkle_root),
+            signing_key_id: signer.key_id.clone(),
             duration_ms: started.elapsed().as_millis() as u64,
         })
     }
@@ -416,6 +481,33 @@ fn classify(step_id: &str, attempt: u32, outcome: InvocationOutcome) -> (Result<
             b["error"] = reason.clone().into();
             (Err(format!("aborted: {reason}")), b)
         }
+    }
+}
+
+/// What the signed head states. Times are RFC 3339 with microseconds, the precision the
+/// trace row keeps, so the row and the claim agree.
+fn head_claims(
+    ids: &TraceIds,
+    model: IntegrityModel,
+    head: &SealedHead,
+    skills: &HashMap<String, ResolvedSkill>,
+    status: &str,
+    started_at: chrono::DateTime<chrono::Utc>,
+    completed_at: chrono::DateTime<chrono::Utc>,
+) -> TraceHeadClaims {
+    let rfc3339 = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    TraceHeadClaims {
+        tenant_id: ids.tenant_id.clone(),
+        run_id: ids.run_id.clone(),
+        trace_id: ids.trace_id.clone(),
+        integrity_model: model.as_str().to_string(),
+        chain_length: head.chain_length,
+        root_hash: hex::encode(head.chain_head),
+        merkle_root: hex::encode(head.merkle_root),
+        skill_digests: skills.iter().map(|(name, s)| (name.clone(), s.skill.digest.clone())).collect(),
+        status: status.to_string(),
+        started_at: rfc3339(started_at),
+        completed_at: rfc3339(completed_at),
     }
 }
 

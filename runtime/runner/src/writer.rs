@@ -14,6 +14,14 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Mutex;
 
+/// What a trace's seal states about its steps.
+#[derive(Debug, Clone, Copy)]
+pub struct SealedHead {
+    pub chain_length: u64,
+    pub chain_head: Digest,
+    pub merkle_root: Digest,
+}
+
 /// Rows per INSERT round trip.
 const BATCH: usize = 512;
 
@@ -100,10 +108,10 @@ impl TraceWriter {
         }
     }
 
-    /// Steps recorded so far and the current head: what the seal will say.
-    pub fn head(&self) -> (u64, Digest) {
+    /// Steps recorded so far, the chain head and the Merkle root: what the seal will say.
+    pub fn head(&self) -> SealedHead {
         let p = self.lock();
-        (p.chain.len(), p.chain.head())
+        SealedHead { chain_length: p.chain.len(), chain_head: p.chain.head(), merkle_root: p.chain.merkle_root() }
     }
 
     pub fn ids(&self) -> &TraceIds {

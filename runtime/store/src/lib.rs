@@ -7,6 +7,8 @@
 
 mod agents;
 mod error;
+mod evidence;
+mod keys;
 mod runs;
 mod schema;
 mod skills;
@@ -14,6 +16,8 @@ mod traces;
 
 pub use agents::{Agent, NewAgent};
 pub use error::StoreError;
+pub use evidence::{Evidence, STEP_COUNT_SQL, TRACE_ROWS_SQL, TraceEvidenceRow};
+pub use keys::SigningKeyRow;
 pub use runs::{NewRun, Run, RunFinish};
 pub use schema::{MigrationState, SchemaStatus};
 pub use skills::SkillRecord;

@@ -49,7 +49,14 @@ pub struct RunFinish<'a> {
     pub succeeded: bool,
     pub error_message: Option<&'a str>,
     pub chain_length: i64,
+    /// The root the trace's integrity model names (chain head, or Merkle root).
     pub root_hash: &'a [u8],
+    pub merkle_root: &'a [u8],
+    /// The DSSE envelope over the head, and the id of the key that signed it.
+    pub signed_head: &'a str,
+    pub signing_key_id: &'a str,
+    /// The completion time the signed head states, so the row and the claim agree.
+    pub completed_at: DateTime<Utc>,
 }
 
 impl Store {
@@ -71,8 +78,14 @@ impl Store {
             .await?)
     }
 
-    /// Moves a queued run to `running` and opens its trace, in one transaction.
-    pub async fn start_run(&self, run: &Run, trace_id: &str) -> Result<(), StoreError> {
+    /// Moves a queued run to `running` and opens its trace, in one transaction. Returns the
+    /// trace's `started_at` (the signed head repeats it).
+    pub async fn start_run(
+        &self,
+        run: &Run,
+        trace_id: &str,
+        integrity_model: &str,
+    ) -> Result<DateTime<Utc>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let moved = sqlx::query(
             "UPDATE runs SET status = 'running', started_at = now(), attempts = attempts + 1
@@ -84,15 +97,19 @@ impl Store {
         if moved.rows_affected() != 1 {
             return Err(StoreError::Rejected(format!("run {} is not queued", run.id)));
         }
-        sqlx::query("INSERT INTO aos_traces (trace_id, run_id, tenant_id, agent_id) VALUES ($1, $2, $3, $4)")
-            .bind(trace_id)
-            .bind(&run.id)
-            .bind(&run.tenant_id)
-            .bind(&run.agent_id)
-            .execute(&mut *tx)
-            .await?;
+        let started_at: DateTime<Utc> = sqlx::query_scalar(
+            "INSERT INTO aos_traces (trace_id, run_id, tenant_id, agent_id, integrity_model)
+             VALUES ($1, $2, $3, $4, $5) RETURNING started_at",
+        )
+        .bind(trace_id)
+        .bind(&run.id)
+        .bind(&run.tenant_id)
+        .bind(&run.agent_id)
+        .bind(integrity_model)
+        .fetch_one(&mut *tx)
+        .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(started_at)
     }
 
     /// Seals the trace and finishes the run, in one transaction: a reader never sees a
@@ -100,8 +117,9 @@ impl Store {
     pub async fn finish_run(&self, f: &RunFinish<'_>) -> Result<(), StoreError> {
         let status = if f.succeeded { "succeeded" } else { "failed" };
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "UPDATE aos_traces SET status = $2, completed_at = now(), chain_length = $3, root_hash = $4, sealed_at = now()
+        let sealed = sqlx::query(
+            "UPDATE aos_traces SET status = $2, completed_at = $6, chain_length = $3, root_hash = $4, sealed_at = now(),
+                    merkle_root = $7, signed_head = $8, signing_key_id = $9
              WHERE trace_id = $1 AND run_id = $5 AND sealed_at IS NULL",
         )
         .bind(f.trace_id)
@@ -109,8 +127,15 @@ impl Store {
         .bind(f.chain_length)
         .bind(f.root_hash)
         .bind(f.run_id)
+        .bind(f.completed_at)
+        .bind(f.merkle_root)
+        .bind(f.signed_head)
+        .bind(f.signing_key_id)
         .execute(&mut *tx)
         .await?;
+        if sealed.rows_affected() != 1 {
+            return Err(StoreError::Rejected(format!("trace {} is not open for sealing", f.trace_id)));
+        }
         sqlx::query(
             "UPDATE runs SET status = $2, error_message = $3, completed_at = now(),
                  duration_ms = (EXTRACT(EPOCH FROM (now() - started_at)) * 1000)::bigint

@@ -19,6 +19,12 @@ pub struct TraceRow {
     #[serde(skip)]
     pub root_hash: Option<Vec<u8>>,
     pub sealed_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    pub merkle_root: Option<Vec<u8>>,
+    /// The DSSE envelope over the sealed head (JSON text).
+    #[serde(skip)]
+    pub signed_head: Option<String>,
+    pub signing_key_id: Option<String>,
     /// Number of stored steps (not part of the row; counted when read).
     pub step_count: i64,
 }
@@ -118,7 +124,8 @@ impl Store {
     pub async fn traces_for_run(&self, tenant: &str, run_id: &str) -> Result<Vec<TraceRow>, StoreError> {
         Ok(sqlx::query_as::<_, TraceRow>(
             "SELECT t.trace_id, t.run_id, t.tenant_id, t.agent_id, t.status, t.integrity_model, t.started_at,
-                    t.completed_at, t.chain_length, t.root_hash, t.sealed_at,
+                    t.completed_at, t.chain_length, t.root_hash, t.sealed_at, t.merkle_root, t.signed_head,
+                    t.signing_key_id,
                     (SELECT count(*) FROM aos_trace_steps s WHERE s.trace_id = t.trace_id) AS step_count
              FROM aos_traces t JOIN runs r ON r.id = t.run_id
              WHERE t.run_id = $1 AND r.tenant_id = $2 AND t.tenant_id = $2

@@ -1,28 +1,137 @@
-use crate::args::ProofArgs;
+//! `runtime proof`: verify a run's trace against the pinned keys; export it for offline
+//! review (`proof export`, `proof inclusion`); write the execution report (`--report`).
+
+use crate::args::{ProofAction, ProofArgs};
 use crate::database::Database;
 use crate::output::Out;
-use anyhow::Result;
+use crate::signing::{KeyLocation, trusted_or_local};
+use anyhow::{Context, Result};
 use runproof_coordinator::RunProofCoordinator;
+use runproof_proof::VerificationStatus;
 
 /// Exit code when the proof is anything but VERIFIED.
 pub const EXIT_NOT_VERIFIED: i32 = 4;
 
-pub async fn run(args: &ProofArgs, db: &Database, out: &Out) -> Result<i32> {
+pub fn status_word(s: VerificationStatus) -> &'static str {
+    match s {
+        VerificationStatus::Verified => "VERIFIED",
+        VerificationStatus::Failed => "FAILED",
+        VerificationStatus::Unsupported => "UNSUPPORTED",
+    }
+}
+
+pub async fn run(args: &ProofArgs, db: &Database, local: &KeyLocation, out: &Out) -> Result<i32> {
+    match &args.action {
+        Some(ProofAction::Export { run_id, tenant_id, out: path }) => export(run_id, tenant_id, path, db, out).await,
+        Some(ProofAction::Inclusion { run_id, tenant_id, step, out: path }) => {
+            inclusion(run_id, tenant_id, *step, path.as_ref(), db, out).await
+        }
+        None => {
+            // clap requires both flags when no subcommand is given.
+            let (Some(run_id), Some(tenant_id)) = (&args.run_id, &args.tenant_id) else {
+                anyhow::bail!("--run-id and --tenant-id are required");
+            };
+            verify(run_id, tenant_id, args, db, local, out).await
+        }
+    }
+}
+
+async fn verify(
+    run_id: &str,
+    tenant_id: &str,
+    args: &ProofArgs,
+    db: &Database,
+    local: &KeyLocation,
+    out: &Out,
+) -> Result<i32> {
+    let (trusted, trust_note) = trusted_or_local(&args.trust.trusted_keys, local)?;
     let store = db.ready_store().await?;
-    let proof = RunProofCoordinator::new(store).get_run_proof(&args.tenant_id, &args.run_id).await?;
+    let coordinator = RunProofCoordinator::new(store.clone()).trusting(trusted);
+    let proof = coordinator.get_run_proof(tenant_id, run_id).await?;
+    if let Some(path) = &args.report {
+        let evidence = store.evidence(run_id).await?;
+        let traces = store.traces_for_run(tenant_id, run_id).await?;
+        let signed_head = traces.iter().find_map(|t| t.signed_head.clone());
+        let text = crate::report::render(&crate::report::ReportInput {
+            proof: &proof,
+            evidence: &evidence,
+            signed_head: signed_head.as_deref(),
+            trust_note: &trust_note,
+            database: &db.describe(),
+        });
+        std::fs::write(path, text).with_context(|| format!("writing report {}", path.display()))?;
+        out.progress(format!("report written to {}", path.display()));
+    }
+    store.close().await;
     let i = &proof.integrity;
     out.emit(&proof, || {
         println!("run_id: {}", proof.run_id);
         println!("integrity_model: {}", i.model.as_str());
-        println!("verification_status: {}", serde_json::to_value(i.verification_status).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default());
+        println!("verification_status: {}", status_word(i.verification_status));
         println!("chain_length: {}", i.chain_length);
         println!("root_hash: {}", i.root_hash.as_deref().unwrap_or("-"));
+        println!("merkle_root: {}", i.merkle_root.as_deref().unwrap_or("-"));
         println!("trace_count: {}", proof.aos_traces.len());
         println!("step_count: {}", proof.aos_trace_steps.len());
+        println!("signed_by: {}", i.signed_by.as_deref().unwrap_or("-"));
+        println!("trusted_keys: {trust_note}");
         if let Some(r) = &i.failure_reason {
             println!("failure_reason: {r}");
         }
         println!("verified_at: {}", proof.verified_at.to_rfc3339());
     });
     Ok(if i.is_verified() { 0 } else { EXIT_NOT_VERIFIED })
+}
+
+async fn export(run_id: &str, tenant_id: &str, path: &std::path::Path, db: &Database, out: &Out) -> Result<i32> {
+    let store = db.ready_store().await?;
+    let bundle = RunProofCoordinator::new(store.clone()).export_bundle(tenant_id, run_id).await?;
+    store.close().await;
+    let json = bundle.to_json();
+    std::fs::write(path, &json).with_context(|| format!("writing bundle {}", path.display()))?;
+    let summary = serde_json::json!({
+        "run_id": run_id,
+        "tenant_id": tenant_id,
+        "bundle": path,
+        "steps": bundle.steps.len(),
+        "bytes": json.len(),
+        "signed": bundle.signed_head.is_some(),
+    });
+    out.emit(&summary, || {
+        println!("bundle: {} ({} steps, {} bytes)", path.display(), bundle.steps.len(), json.len());
+        if bundle.signed_head.is_none() {
+            println!("warning: the trace head is not signed; this bundle will not verify");
+        }
+        println!("verify offline: runtime verify {} --trusted-key runproof-signing.pub", path.display());
+    });
+    Ok(0)
+}
+
+async fn inclusion(
+    run_id: &str,
+    tenant_id: &str,
+    step: u64,
+    path: Option<&std::path::PathBuf>,
+    db: &Database,
+    out: &Out,
+) -> Result<i32> {
+    let store = db.ready_store().await?;
+    let proof = RunProofCoordinator::new(store.clone()).inclusion_proof(tenant_id, run_id, step).await?;
+    store.close().await;
+    let json = proof.to_json();
+    match path {
+        Some(p) => {
+            std::fs::write(p, &json).with_context(|| format!("writing inclusion proof {}", p.display()))?;
+            out.emit(
+                &serde_json::json!({"run_id": run_id, "step": step, "tree_size": proof.tree_size, "file": p}),
+                || {
+                    println!("inclusion proof of step {step} of {}: {}", proof.tree_size, p.display());
+                    println!("verify offline: runtime verify {} --trusted-key runproof-signing.pub", p.display());
+                },
+            );
+        }
+        // The proof is itself JSON: print it as is, with or without --json.
+        None => println!("{json}"),
+    }
+    Ok(0)
 }

@@ -55,7 +55,13 @@ impl RunObserver for Progress<'_> {
 }
 
 /// Returns the process exit code: 0 succeeded, EXIT_RUN_FAILED failed.
-pub async fn run(args: &RunArgs, db: &Database, home: Option<&std::path::PathBuf>, out: &Out) -> Result<i32> {
+pub async fn run(
+    args: &RunArgs,
+    db: &Database,
+    home: Option<&std::path::PathBuf>,
+    key: &crate::signing::KeyLocation,
+    out: &Out,
+) -> Result<i32> {
     // Checked here too (the database trigger is the backstop) so the message is about the
     // flag, not a constraint.
     if args.origin_system_id.trim().is_empty() {
@@ -68,9 +74,10 @@ pub async fn run(args: &RunArgs, db: &Database, home: Option<&std::path::PathBuf
         Some(path) => Some(std::fs::read_to_string(path).with_context(|| format!("reading plan {}", path.display()))?),
         None => None,
     };
+    let signing_key = key.load_or_create(out)?;
     let store = db.ready_store().await?;
     let host = Arc::new(SkillHost::new(crate::database::host_config(home))?);
-    let runner = Runner::new(store.clone(), host);
+    let runner = Runner::new(store.clone(), host).with_signer(signing_key);
     let progress = Progress { out, run_id: std::sync::Mutex::new(None) };
     let request = RunRequest {
         agent_id: args.agent_id.clone(),
@@ -79,6 +86,7 @@ pub async fn run(args: &RunArgs, db: &Database, home: Option<&std::path::PathBuf
         goal: args.goal.clone(),
         plan_json,
         idempotency_key: args.idempotency_key.clone(),
+        integrity_model: args.integrity_model,
     };
     let report = tokio::select! {
         report = runner.run(&request, &progress) => report?,
@@ -105,7 +113,12 @@ pub async fn run(args: &RunArgs, db: &Database, home: Option<&std::path::PathBuf
         if let Some(e) = &report.error_message {
             println!("error:  {e}");
         }
-        println!("trace_id: {} ({} steps recorded, sealed)", report.trace_id, report.chain_length);
+        println!(
+            "trace_id: {} ({} steps recorded, sealed and signed by {})",
+            report.trace_id,
+            report.chain_length,
+            crate::output::short(&report.signing_key_id)
+        );
         println!("verify: runtime proof --run-id {} --tenant-id {}", report.run_id, report.tenant_id);
     });
     Ok(if report.status == "succeeded" { 0 } else { EXIT_RUN_FAILED })
