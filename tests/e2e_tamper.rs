@@ -93,7 +93,8 @@ async fn unsealed_trace_is_never_verified() {
     let (tenant, run_id) = verified_run("unsealed");
     let db = superuser().await;
     tamper(&db, &format!(
-        "UPDATE aos_traces SET chain_length = NULL, root_hash = NULL, sealed_at = NULL, status = 'running' WHERE run_id = '{run_id}'"
+        "UPDATE aos_traces SET chain_length = NULL, root_hash = NULL, sealed_at = NULL, status = 'running',
+                signed_head = NULL, signing_key_id = NULL, merkle_root = NULL WHERE run_id = '{run_id}'"
     ))
     .await;
     assert_not_verified(&run_id, &tenant, "not sealed");
