@@ -11,33 +11,8 @@ use sqlx::{PgPool, Row};
 use support::http::Server;
 use support::*;
 
-/// A fresh, verified one-step http_call run; returns (tenant, run_id).
 fn verified_run(name: &str) -> (String, String) {
-    verified_run_with(name, "HASH_CHAIN")
-}
-
-fn verified_run_with(name: &str, model: &str) -> (String, String) {
-    let server = Server::start();
-    let tenant = tenant(name);
-    let agent_id = agent(&tenant, &["http://127.0.0.1:*"]);
-    let r = runtime(&[
-        "--json", "-q", "run", "--agent-id", &agent_id, "--tenant-id", &tenant, "--origin-system-id", "e2e-attacks",
-        "--integrity-model", model, "--goal", &format!("fetch {}", server.url("/ok")),
-    ])
-    .ok();
-    let run_id = r.json()["run_id"].as_str().unwrap().to_string();
-    let (code, p) = proof(&run_id, &tenant);
-    assert_eq!((code, p["integrity"]["verification_status"].as_str()), (0, Some("VERIFIED")), "{p}");
-    (tenant, run_id)
-}
-
-#[track_caller]
-fn assert_not_verified(run_id: &str, tenant: &str, reason_contains: &str) {
-    let (code, p) = proof(run_id, tenant);
-    assert_eq!(code, 4, "{p}");
-    assert_eq!(p["integrity"]["verification_status"], "FAILED", "{p}");
-    let reason = p["integrity"]["failure_reason"].as_str().unwrap();
-    assert!(reason.contains(reason_contains), "reason {reason:?} should mention {reason_contains:?}");
+    verified_http_run(name, "HASH_CHAIN")
 }
 
 fn hex_lit(bytes: &[u8]) -> String {
@@ -420,7 +395,7 @@ async fn attack_genuine_run_checked_against_another_pinned_key() {
 
 #[tokio::test]
 async fn attack_integrity_model_downgraded() {
-    let (tenant, run_id) = verified_run_with("a-downgrade", "MERKLE_TREE");
+    let (tenant, run_id) = verified_http_run("a-downgrade", "MERKLE_TREE");
     let db = superuser().await;
     let ids = trace_of(&db, &run_id).await;
     let mut chain = ChainBuilder::new(&ids.tenant, &ids.run, &ids.trace);
@@ -458,19 +433,7 @@ async fn attack_crashed_unsealed_trace_marked_completed() {
     let server = Server::start();
     let tenant = tenant("a-crash");
     let agent_id = agent(&tenant, &["http://127.0.0.1:*"]);
-    let child = runtime_cmd()
-        .args(["--json", "-q", "run", "--agent-id", &agent_id, "--tenant-id", &tenant, "--origin-system-id", "e2e", "--goal"])
-        .arg(format!("wait for {}", server.url("/slow")))
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while server.hits() == 0 && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    // SAFETY: sending a signal to our own child process by its pid.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
-    let r: Run = child.wait_with_output().unwrap().into();
+    let r = interrupted_run(&server, &tenant, &agent_id);
     assert_eq!(r.code, 130, "{r:?}");
     let run_id = r.json()["run_id"].as_str().unwrap().to_string();
     let db = superuser().await;

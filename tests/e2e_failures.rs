@@ -100,20 +100,7 @@ fn ctrl_c_marks_the_run_failed_and_leaves_the_trace_unverifiable() {
     let server = Server::start();
     let tenant = tenant("sigint");
     let agent_id = agent(&tenant, &["http://127.0.0.1:*"]);
-    let child = runtime_cmd()
-        .args(["--json", "-q", "run", "--agent-id", &agent_id, "--tenant-id", &tenant, "--origin-system-id", "e2e", "--goal"])
-        .arg(format!("wait for {}", server.url("/slow")))
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait until the skill's request is in flight, then interrupt as a terminal would.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while server.hits() == 0 && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    // SAFETY: sending a signal to our own child process by its pid.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
-    let r: Run = child.wait_with_output().unwrap().into();
+    let r = interrupted_run(&server, &tenant, &agent_id);
     assert_eq!(r.code, 130, "{r:?}");
     let run_id = r.json()["run_id"].as_str().unwrap().to_string();
     let shown = runtime(&["--json", "runs", "show", "--run-id", &run_id, "--tenant-id", &tenant]).ok().json();

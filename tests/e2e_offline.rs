@@ -10,17 +10,8 @@ use std::process::Command;
 use support::http::{Server, closed_port};
 use support::*;
 
-/// A verified one-step run in the shared test database; returns (tenant, run_id).
 fn verified_run(name: &str) -> (String, String) {
-    let server = Server::start();
-    let tenant = tenant(name);
-    let agent_id = agent(&tenant, &["http://127.0.0.1:*"]);
-    let r = runtime(&[
-        "--json", "-q", "run", "--agent-id", &agent_id, "--tenant-id", &tenant, "--origin-system-id", "e2e-offline",
-        "--goal", &format!("fetch {}", server.url("/ok")),
-    ])
-    .ok();
-    (tenant, r.json()["run_id"].as_str().unwrap().to_string())
+    verified_http_run(name, "HASH_CHAIN")
 }
 
 fn scratch(name: &str) -> PathBuf {

@@ -4,27 +4,10 @@
 
 mod support;
 
-use support::http::Server;
 use support::*;
 
-/// A fresh, verified run to attack; returns (tenant, run_id).
 fn verified_run(name: &str) -> (String, String) {
-    let server = Server::start();
-    let tenant = tenant(name);
-    let agent_id = agent(&tenant, &["http://127.0.0.1:*"]);
-    let plan = serde_json::json!({"planner": "e2e", "steps": [{"step_id": "get", "skill": "http_call", "params": {"url": server.url("/ok")}}]});
-    let run_id = run_plan(&agent_id, &tenant, &plan).ok().json()["run_id"].as_str().unwrap().to_string();
-    let (code, p) = proof(&run_id, &tenant);
-    assert_eq!((code, p["integrity"]["verification_status"].as_str()), (0, Some("VERIFIED")));
-    (tenant, run_id)
-}
-
-fn assert_not_verified(run_id: &str, tenant: &str, reason_contains: &str) {
-    let (code, p) = proof(run_id, tenant);
-    assert_eq!(code, 4, "{p}");
-    assert_eq!(p["integrity"]["verification_status"], "FAILED", "{p}");
-    let reason = p["integrity"]["failure_reason"].as_str().unwrap();
-    assert!(reason.contains(reason_contains), "reason {reason:?} should mention {reason_contains:?}");
+    verified_http_run(name, "HASH_CHAIN")
 }
 
 #[tokio::test]

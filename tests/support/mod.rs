@@ -179,3 +179,48 @@ pub async fn tamper(db: &sqlx::PgPool, sql: &str) {
     sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string())).execute(&mut *conn).await.unwrap();
     sqlx::query("SET session_replication_role = DEFAULT").execute(&mut *conn).await.unwrap();
 }
+
+/// A fresh one-step `http_call` run for a new tenant, checked `VERIFIED`; returns
+/// (tenant, run_id). `model` is the `--integrity-model`.
+pub fn verified_http_run(name: &str, model: &str) -> (String, String) {
+    let server = http::Server::start();
+    let tenant = tenant(name);
+    let agent_id = agent(&tenant, &["http://127.0.0.1:*"]);
+    let r = runtime(&[
+        "--json", "-q", "run", "--agent-id", &agent_id, "--tenant-id", &tenant, "--origin-system-id", "e2e",
+        "--integrity-model", model, "--goal", &format!("fetch {}", server.url("/ok")),
+    ])
+    .ok();
+    let run_id = r.json()["run_id"].as_str().expect("run_id").to_string();
+    let (code, p) = proof(&run_id, &tenant);
+    assert_eq!((code, p["integrity"]["verification_status"].as_str()), (0, Some("VERIFIED")), "{p}");
+    (tenant, run_id)
+}
+
+/// `runtime proof` must say FAILED (exit 4) with a reason that mentions `reason_contains`.
+#[track_caller]
+pub fn assert_not_verified(run_id: &str, tenant: &str, reason_contains: &str) {
+    let (code, p) = proof(run_id, tenant);
+    assert_eq!(code, 4, "{p}");
+    assert_eq!(p["integrity"]["verification_status"], "FAILED", "{p}");
+    let reason = p["integrity"]["failure_reason"].as_str().expect("failure_reason");
+    assert!(reason.contains(reason_contains), "reason {reason:?} should mention {reason_contains:?}");
+}
+
+/// Starts a run whose skill waits on `server`'s `/slow`, and interrupts it with SIGINT (as a
+/// terminal's Ctrl-C would) once the request is in flight. Returns the finished invocation.
+pub fn interrupted_run(server: &http::Server, tenant: &str, agent_id: &str) -> Run {
+    let child = runtime_cmd()
+        .args(["--json", "-q", "run", "--agent-id", agent_id, "--tenant-id", tenant, "--origin-system-id", "e2e", "--goal"])
+        .arg(format!("wait for {}", server.url("/slow")))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("runtime starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while server.hits() == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SAFETY: sending a signal to our own child process by its pid.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    child.wait_with_output().expect("runtime exits").into()
+}

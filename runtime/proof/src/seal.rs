@@ -141,20 +141,9 @@ fn invalid_claim(field: &str, reason: &str) -> SealError {
 pub enum SealError {
     #[error("no trusted keys were given, so no trace head can verify")]
     NoTrustedKeys,
-    #[error("{what} is not valid JSON: {reason}")]
-    Json { what: &'static str, reason: String },
-    #[error("duplicate JSON key \"{key}\" in {what}")]
-    DuplicateKey { what: &'static str, key: String },
-    #[error("{what} has a number that is not an integer within ±(2^53-1)")]
-    NumberOutOfRange { what: &'static str },
-    #[error("{what} has trailing data after the JSON value")]
-    TrailingData { what: &'static str },
-    #[error("{what} has unknown field \"{field}\"")]
-    UnknownField { what: &'static str, field: String },
-    #[error("{what} is missing field \"{field}\"")]
-    MissingField { what: &'static str, field: &'static str },
-    #[error("{what} is malformed: {reason}")]
-    Malformed { what: &'static str, reason: String },
+    /// The envelope or statement is not strict JSON of the expected shape.
+    #[error(transparent)]
+    Json(#[from] StrictError),
     #[error("payloadType is \"{found}\", expected \"{PAYLOAD_TYPE}\"")]
     WrongPayloadType { found: String },
     #[error("{field} is not strict standard base64 (RFC 4648 §4 alphabet, with padding)")]
@@ -400,20 +389,6 @@ pub fn verify_head_detailed(envelope_json: &str, trusted: &[VerifyingKey]) -> Re
     Ok(VerifiedHead { claims, key_id: signer })
 }
 
-
-impl From<StrictError> for SealError {
-    fn from(e: StrictError) -> Self {
-        match e {
-            StrictError::Json { what, reason } => SealError::Json { what, reason },
-            StrictError::DuplicateKey { what, key } => SealError::DuplicateKey { what, key },
-            StrictError::NumberOutOfRange { what } => SealError::NumberOutOfRange { what },
-            StrictError::TrailingData { what } => SealError::TrailingData { what },
-            StrictError::UnknownField { what, field } => SealError::UnknownField { what, field },
-            StrictError::MissingField { what, field } => SealError::MissingField { what, field },
-            StrictError::Malformed { what, reason } => SealError::Malformed { what, reason },
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------------------
 // Keys.

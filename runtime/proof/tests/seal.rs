@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE};
 use proptest::prelude::*;
+use runproof_proof::StrictError;
 use runproof_proof::seal::{
     self, MAX_SAFE_INTEGER, PAYLOAD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE, SealError, Signature, SigningKey,
     TraceHeadClaims, VerifyingKey, key_id, pae, sign_envelope, sign_head, signing_key_from_pem, signing_key_from_seed,
@@ -265,10 +266,10 @@ fn signature_stripped_or_doubled() {
 
     let mut v = envelope_value(&env);
     v["signatures"] = Value::Null;
-    assert!(matches!(reject(&v.to_string(), &trusted()), SealError::Malformed { what: "envelope", .. }));
+    assert!(matches!(reject(&v.to_string(), &trusted()), SealError::Json(StrictError::Malformed { what: "envelope", .. })));
     let mut v = envelope_value(&env);
     v.as_object_mut().unwrap().remove("signatures");
-    assert_eq!(reject(&v.to_string(), &trusted()), SealError::MissingField { what: "envelope", field: "signatures" });
+    assert_eq!(reject(&v.to_string(), &trusted()), SealError::Json(StrictError::MissingField { what: "envelope", field: "signatures" }));
 }
 
 #[test]
@@ -406,16 +407,16 @@ fn duplicate_keys_in_the_envelope() {
         ),
     ];
     for (text, key) in cases {
-        assert_eq!(reject(&text, &trusted()), SealError::DuplicateKey { what: "envelope", key: key.into() });
+        assert_eq!(reject(&text, &trusted()), SealError::Json(StrictError::DuplicateKey { what: "envelope", key: key.into() }));
     }
     let sig = v["signatures"][0]["sig"].as_str().unwrap();
     let text = format!(
         r#"{{"payloadType":"{PAYLOAD_TYPE}","payload":"{payload}","signatures":[{{"keyid":"{}","sig":"AAAA","sig":"{sig}"}}]}}"#,
         id(&signer())
     );
-    assert_eq!(reject(&text, &trusted()), SealError::DuplicateKey { what: "envelope", key: "sig".into() });
+    assert_eq!(reject(&text, &trusted()), SealError::Json(StrictError::DuplicateKey { what: "envelope", key: "sig".into() }));
     assert_eq!(
-        SealError::DuplicateKey { what: "envelope", key: "payload".into() }.to_string(),
+        SealError::Json(StrictError::DuplicateKey { what: "envelope", key: "payload".into() }).to_string(),
         "duplicate JSON key \"payload\" in envelope"
     );
 }
@@ -437,7 +438,7 @@ fn duplicate_keys_in_the_statement() {
     for (text, key) in cases {
         assert_ne!(text, body, "the case must change the statement");
         let env = signed_by(&signer(), text.as_bytes());
-        assert_eq!(reject(&env, &trusted()), SealError::DuplicateKey { what: "statement", key: key.into() });
+        assert_eq!(reject(&env, &trusted()), SealError::Json(StrictError::DuplicateKey { what: "statement", key: key.into() }));
     }
 }
 
@@ -446,14 +447,14 @@ fn unknown_fields_anywhere() {
     let env = sign_head(&claims(), &signer());
     let mut v = envelope_value(&env);
     v["x"] = json!(1);
-    assert_eq!(reject(&v.to_string(), &trusted()), SealError::UnknownField { what: "envelope", field: "x".into() });
+    assert_eq!(reject(&v.to_string(), &trusted()), SealError::Json(StrictError::UnknownField { what: "envelope", field: "x".into() }));
     assert_eq!(
-        SealError::UnknownField { what: "envelope", field: "x".into() }.to_string(),
+        SealError::Json(StrictError::UnknownField { what: "envelope", field: "x".into() }).to_string(),
         "envelope has unknown field \"x\""
     );
     let mut v = envelope_value(&env);
     v["signatures"][0]["cert"] = json!("...");
-    assert_eq!(reject(&v.to_string(), &trusted()), SealError::UnknownField { what: "signature", field: "cert".into() });
+    assert_eq!(reject(&v.to_string(), &trusted()), SealError::Json(StrictError::UnknownField { what: "signature", field: "cert".into() }));
 
     let st = statement_of(&env);
     let cases: Vec<(&str, &str, JsonEdit)> = vec![
@@ -467,7 +468,7 @@ fn unknown_fields_anywhere() {
         let mut s = st.clone();
         change(&mut s);
         let e = reject(&signed_value(&signer(), &s), &trusted());
-        assert_eq!(e, SealError::UnknownField { what, field: field.into() });
+        assert_eq!(e, SealError::Json(StrictError::UnknownField { what, field: field.into() }));
     }
 
     // Missing fields are named too.
@@ -475,13 +476,13 @@ fn unknown_fields_anywhere() {
         let mut s = st.clone();
         s["predicate"].as_object_mut().unwrap().remove(field);
         let e = reject(&signed_value(&signer(), &s), &trusted());
-        assert!(matches!(e, SealError::MissingField { what: "predicate", field: f } if f == field), "{e:?}");
+        assert!(matches!(e, SealError::Json(StrictError::MissingField { what: "predicate", field: f }) if f == field), "{e:?}");
     }
     let mut s = st.clone();
     s.as_object_mut().unwrap().remove("predicateType");
     assert_eq!(
         reject(&signed_value(&signer(), &s), &trusted()),
-        SealError::MissingField { what: "statement", field: "predicateType" }
+        SealError::Json(StrictError::MissingField { what: "statement", field: "predicateType" })
     );
 }
 
@@ -491,14 +492,14 @@ fn trailing_garbage() {
     for tail in ["x", "{}", "\n{}", "]", "\0", " null"] {
         assert_eq!(
             reject(&format!("{env}{tail}"), &trusted()),
-            SealError::TrailingData { what: "envelope" },
+            SealError::Json(StrictError::TrailingData { what: "envelope" }),
             "{tail:?}"
         );
     }
     let body = serde_json::to_vec(&statement_of(&env)).unwrap();
     for tail in [&b" x"[..], b"{}", b"\0"] {
         let e = reject(&signed_by(&signer(), &[body.as_slice(), tail].concat()), &trusted());
-        assert_eq!(e, SealError::TrailingData { what: "statement" });
+        assert_eq!(e, SealError::Json(StrictError::TrailingData { what: "statement" }));
     }
 }
 
@@ -507,14 +508,14 @@ fn not_json_at_all() {
     for text in ["", " ", "null", "[]", "\"x\"", "{", "{\"payloadType\":", "\u{feff}{}"] {
         let e = reject(text, &trusted());
         assert!(
-            matches!(e, SealError::Json { what: "envelope", .. } | SealError::Malformed { what: "envelope", .. }),
+            matches!(e, SealError::Json(StrictError::Json { what: "envelope", .. }) | SealError::Json(StrictError::Malformed { what: "envelope", .. })),
             "{text:?}: {e:?}"
         );
     }
     for body in [&b""[..], b"[]", b"\xff\xfe", b"{\"_type\":\"\xff\"}", b"\"x\""] {
         let e = reject(&signed_by(&signer(), body), &trusted());
         assert!(
-            matches!(e, SealError::Json { what: "statement", .. } | SealError::Malformed { what: "statement", .. }),
+            matches!(e, SealError::Json(StrictError::Json { what: "statement", .. }) | SealError::Json(StrictError::Malformed { what: "statement", .. })),
             "{e:?}"
         );
     }
@@ -581,7 +582,7 @@ fn statement_and_predicate_types_are_exact() {
     }
     let mut s = st.clone();
     s["_type"] = json!(1);
-    assert!(matches!(reject(&signed_value(&signer(), &s), &trusted()), SealError::Malformed { what: "statement", .. }));
+    assert!(matches!(reject(&signed_value(&signer(), &s), &trusted()), SealError::Json(StrictError::Malformed { what: "statement", .. })));
 }
 
 #[test]
@@ -650,7 +651,7 @@ fn chain_length_beyond_2_pow_53() {
     for n in [(1u64 << 53) + 1, 1 << 53, u64::MAX] {
         let mut c = claims();
         c.chain_length = n;
-        assert_eq!(reject(&sign_head(&c, &signer()), &trusted()), SealError::NumberOutOfRange { what: "statement" });
+        assert_eq!(reject(&sign_head(&c, &signer()), &trusted()), SealError::Json(StrictError::NumberOutOfRange { what: "statement" }));
         assert!(c.validate().is_err());
     }
     let mut c = claims();
@@ -664,10 +665,10 @@ fn chain_length_beyond_2_pow_53() {
         assert_ne!(text, body);
         let e = reject(&signed_by(&signer(), text.as_bytes()), &trusted());
         match spelling {
-            "5.0" | "5e0" | "99999999999999999999" => assert_eq!(e, SealError::NumberOutOfRange { what: "statement" }),
+            "5.0" | "5e0" | "99999999999999999999" => assert_eq!(e, SealError::Json(StrictError::NumberOutOfRange { what: "statement" })),
             // serde_json itself refuses a float beyond f64.
-            "1e400" => assert!(matches!(e, SealError::Json { what: "statement", .. }), "{e:?}"),
-            _ => assert!(matches!(e, SealError::Malformed { what: "statement", .. }), "{spelling}: {e:?}"),
+            "1e400" => assert!(matches!(e, SealError::Json(StrictError::Json { what: "statement", .. })), "{e:?}"),
+            _ => assert!(matches!(e, SealError::Json(StrictError::Malformed { what: "statement", .. })), "{spelling}: {e:?}"),
         }
     }
 }
