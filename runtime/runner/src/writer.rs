@@ -1,11 +1,19 @@
-//! The recorder of one trace: turns events into exact bytes, chains them, and writes them
-//! to Postgres in batches.
+//! The recorder of one trace: turns events into exact bytes, chains them, and hands them to a
+//! background task that writes them to Postgres in batches.
 //!
-//! Serializing and hashing happen in `record`, on the calling task, under one lock, so the
-//! order of `step_index` is the order of the calls. Rows are written in batches (one round
-//! trip each); a full batch is written before the skill's next async host call returns,
-//! which bounds memory. `flush` makes every recorded step durable; the runner calls it
-//! before sealing.
+//! - **On the calling task** (`record`/`append`), under one lock: serialize the step once,
+//!   hash it into the chain (`ChainBuilder`), push the row. The order of `step_index` is
+//!   the order of the calls, and what is hashed is what will be stored.
+//! - **Off the hot path**: every `BATCH` rows are handed to the writer task through a
+//!   bounded queue of `QUEUE_BATCHES` batches. The task writes what is queued in one round
+//!   trip (coalescing queued batches up to `MAX_ROWS_PER_ROUND_TRIP`), in queue order.
+//! - **Back-pressure**: when the queue is full, the skill's next async host call waits
+//!   (`TraceRecorder::backpressure`) until the task has caught up, so memory is bounded by
+//!   the queue, not by the length of the run.
+//! - **Durable before done**: `flush` queues what is left plus a marker, and returns only
+//!   when the task has written everything before the marker. The runner seals after that.
+//!   The first write error is kept: later rows are dropped (the trace can never be sealed)
+//!   and every later `flush` returns the error, so the run fails with an unsealed trace.
 
 use runproof_host::{HostEvent, TraceRecorder};
 use runproof_proof::{ChainBuilder, Digest, StepEnvelope, StepKind, StepStatus, TraceIds};
@@ -13,39 +21,45 @@ use runproof_store::{StepRow, Store, StoreError};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Mutex;
+use tokio::sync::{mpsc, oneshot};
 
-/// Rows per INSERT round trip.
+/// Rows the calling task hands to the writer task at once.
 const BATCH: usize = 512;
+/// Batches that may wait in the queue; a skill that outruns the database waits beyond this.
+const QUEUE_BATCHES: usize = 8;
+/// Rows the writer task puts in one INSERT when it has fallen behind.
+const MAX_ROWS_PER_ROUND_TRIP: usize = 4096;
+
+enum Msg {
+    Rows(Vec<StepRow>),
+    /// Answered once every row queued before it is written (or with the first error).
+    Flush(oneshot::Sender<Result<(), String>>),
+}
 
 pub struct TraceWriter {
     ids: TraceIds,
-    store: Store,
     state: Mutex<Pending>,
-    /// Serializes flushes so batches reach the database in index order.
-    flushing: tokio::sync::Mutex<()>,
+    queue: mpsc::Sender<Msg>,
 }
 
 struct Pending {
     chain: ChainBuilder,
+    /// Rows recorded but not yet handed to the writer task.
     rows: Vec<StepRow>,
-    /// The first write error; once set the trace can never be sealed.
-    failed: Option<String>,
 }
 
 impl TraceWriter {
+    /// Starts the writer task on the current tokio runtime.
     pub fn new(store: Store, ids: TraceIds) -> Self {
         let chain = ChainBuilder::new(&ids.tenant_id, &ids.run_id, &ids.trace_id);
-        TraceWriter {
-            ids,
-            store,
-            state: Mutex::new(Pending { chain, rows: Vec::new(), failed: None }),
-            flushing: tokio::sync::Mutex::new(()),
-        }
+        let (queue, rx) = mpsc::channel(QUEUE_BATCHES);
+        tokio::spawn(write_loop(store, rx));
+        TraceWriter { ids, state: Mutex::new(Pending { chain, rows: Vec::with_capacity(BATCH) }), queue }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
-        // A panic while holding the lock cannot leave a half-appended step (append is one
-        // call), so the state is still consistent.
+        // A panic while holding the lock cannot leave a half-appended step (the chain and
+        // the row are updated after the only fallible work), so the state is consistent.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -76,27 +90,36 @@ impl TraceWriter {
             prev_hash: linked.prev_hash.to_vec(),
             hash: linked.hash.to_vec(),
         });
+        if p.rows.len() >= BATCH {
+            // Non-blocking hand-off (this may run inside a clock read). If the queue is
+            // full the rows stay here and the next async host call waits for room.
+            if let Ok(permit) = self.queue.try_reserve() {
+                permit.send(Msg::Rows(std::mem::replace(&mut p.rows, Vec::with_capacity(BATCH))));
+            }
+        }
     }
 
-    /// Writes every recorded step. Returns the first write error of this trace, if any.
+    /// Hands the pending rows to the writer task, waiting for room in the queue. Rows are
+    /// taken and sent under the lock, so batches enter the queue in `step_index` order.
+    async fn hand_off(&self, at_least: usize) -> Result<(), StoreError> {
+        let permit = self.queue.reserve().await.map_err(|_| stopped())?;
+        let mut p = self.lock();
+        if p.rows.len() >= at_least.max(1) {
+            permit.send(Msg::Rows(std::mem::replace(&mut p.rows, Vec::with_capacity(BATCH))));
+        }
+        Ok(())
+    }
+
+    /// Makes every recorded step durable. Returns the first write error of this trace, if
+    /// any; after one, the trace must stay unsealed.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        let _turn = self.flushing.lock().await;
-        loop {
-            let batch = {
-                let mut p = self.lock();
-                if let Some(e) = &p.failed {
-                    return Err(StoreError::Db(e.clone()));
-                }
-                if p.rows.is_empty() {
-                    return Ok(());
-                }
-                let n = p.rows.len().min(BATCH);
-                p.rows.drain(..n).collect::<Vec<_>>()
-            };
-            if let Err(e) = self.store.append_steps(&batch).await {
-                self.lock().failed = Some(e.to_string());
-                return Err(e);
-            }
+        self.hand_off(1).await?;
+        let (ack, done) = oneshot::channel();
+        self.queue.send(Msg::Flush(ack)).await.map_err(|_| stopped())?;
+        match done.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(StoreError::Db(e)),
+            Err(_) => Err(stopped()),
         }
     }
 
@@ -111,18 +134,71 @@ impl TraceWriter {
     }
 }
 
+fn stopped() -> StoreError {
+    StoreError::Db("the trace writer task stopped before the trace was durable".into())
+}
+
+/// The writer task: drains the queue in order until every sender is gone.
+async fn write_loop(store: Store, mut rx: mpsc::Receiver<Msg>) {
+    let mut failed: Option<String> = None;
+    let mut rows: Vec<StepRow> = Vec::new();
+    let mut acks: Vec<oneshot::Sender<Result<(), String>>> = Vec::new();
+    while let Some(first) = rx.recv().await {
+        // Take what is already queued too: one round trip for all of it when behind.
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            match msg {
+                Msg::Rows(mut batch) => {
+                    if rows.is_empty() {
+                        rows = batch;
+                    } else {
+                        rows.append(&mut batch);
+                    }
+                }
+                Msg::Flush(ack) => {
+                    // Everything queued before the marker must be written before it is
+                    // answered: stop coalescing here.
+                    acks.push(ack);
+                    break;
+                }
+            }
+            if rows.len() < MAX_ROWS_PER_ROUND_TRIP {
+                next = rx.try_recv().ok();
+            }
+        }
+        if !rows.is_empty() {
+            if failed.is_none()
+                && let Err(e) = store.append_steps(&rows).await
+            {
+                tracing::error!("trace steps could not be written; the trace will stay unsealed: {e}");
+                failed = Some(e.to_string());
+            }
+            rows.clear();
+        }
+        for ack in acks.drain(..) {
+            // The flusher may be gone (the run was dropped): nothing to tell.
+            let _ = ack.send(match &failed {
+                Some(e) => Err(e.clone()),
+                None => Ok(()),
+            });
+        }
+    }
+}
+
 impl TraceRecorder for TraceWriter {
     fn record(&self, skill: &str, e: HostEvent) {
         self.append(e.kind, Some(skill), e.status, e.duration_ms, None, e.body);
     }
 
     fn backpressure(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        if self.lock().rows.len() < BATCH {
+            return Box::pin(std::future::ready(()));
+        }
         Box::pin(async move {
-            if self.lock().rows.len() >= BATCH {
-                // A failure is kept in `failed` and surfaces at the final flush, which then
-                // refuses to seal: the run fails rather than claiming a complete trace.
-                let _ = self.flush().await;
-            }
+            // Only a stopped task fails here; the final flush reports it and the run
+            // fails rather than claiming a complete trace.
+            let _ = self.hand_off(BATCH).await;
         })
     }
 }
+
