@@ -40,6 +40,8 @@ pub enum Command {
     Runs(RunsCommand),
     /// Verify a run's trace and print its proof.
     Proof(ProofArgs),
+    /// Measure what proof costs: each figure beside its baseline, with the ratio.
+    Bench(BenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,4 +147,11 @@ pub struct ProofArgs {
     pub run_id: String,
     #[arg(long)]
     pub tenant_id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Smaller sizes: finishes in under a minute (the full run takes a few minutes).
+    #[arg(long)]
+    pub quick: bool,
 }

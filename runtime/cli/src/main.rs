@@ -5,6 +5,7 @@
 //! 4 the proof is not VERIFIED; 130 interrupted (Ctrl-C).
 
 mod args;
+mod bench;
 mod commands;
 mod database;
 mod output;
@@ -48,6 +49,7 @@ async fn dispatch(cli: &Cli, out: &Out) -> anyhow::Result<i32> {
         Command::Run(args) => commands::run::run(args, &db, cli.home.as_ref(), out).await,
         Command::Runs(cmd) => commands::runs::run(cmd, &db, out).await.map(|_| 0),
         Command::Proof(args) => commands::proof::run(args, &db, out).await,
+        Command::Bench(args) => commands::bench::run(args, &db, cli.database_url.as_deref(), cli.home.as_ref(), out).await,
     }
 }
 
