@@ -31,7 +31,7 @@ const QUEUE_BATCHES: usize = 8;
 const MAX_ROWS_PER_ROUND_TRIP: usize = 4096;
 
 enum Msg {
-    Rows(Vec<StepRow>),
+    Rows(Vec<PendingStep>),
     /// Answered once every row queued before it is written (or with the first error).
     Flush(oneshot::Sender<Result<(), String>>),
 }
@@ -44,8 +44,39 @@ pub struct TraceWriter {
 
 struct Pending {
     chain: ChainBuilder,
-    /// Rows recorded but not yet handed to the writer task.
-    rows: Vec<StepRow>,
+    /// Steps recorded but not yet handed to the writer task.
+    rows: Vec<PendingStep>,
+}
+
+/// A hashed step as the calling task leaves it: only what it had to compute. The writer
+/// task turns it into a `StepRow` (ids, column strings), off the hot path.
+struct PendingStep {
+    step_index: u64,
+    kind: StepKind,
+    skill: Option<String>,
+    status: StepStatus,
+    duration_ms: Option<u64>,
+    payload: Vec<u8>,
+    prev_hash: Digest,
+    hash: Digest,
+}
+
+impl PendingStep {
+    fn into_row(self, ids: &TraceIds) -> StepRow {
+        StepRow {
+            trace_id: ids.trace_id.clone(),
+            run_id: ids.run_id.clone(),
+            tenant_id: ids.tenant_id.clone(),
+            step_index: self.step_index as i64,
+            kind: self.kind.as_str(),
+            skill_name: self.skill,
+            status: self.status.as_str(),
+            duration_ms: self.duration_ms.map(|d| d as i64),
+            payload: self.payload,
+            prev_hash: self.prev_hash.to_vec(),
+            hash: self.hash.to_vec(),
+        }
+    }
 }
 
 impl TraceWriter {
@@ -53,7 +84,7 @@ impl TraceWriter {
     pub fn new(store: Store, ids: TraceIds) -> Self {
         let chain = ChainBuilder::new(&ids.tenant_id, &ids.run_id, &ids.trace_id);
         let (queue, rx) = mpsc::channel(QUEUE_BATCHES);
-        tokio::spawn(write_loop(store, rx));
+        tokio::spawn(write_loop(store, ids.clone(), rx));
         TraceWriter { ids, state: Mutex::new(Pending { chain, rows: Vec::with_capacity(BATCH) }), queue }
     }
 
@@ -73,22 +104,19 @@ impl TraceWriter {
         run_status: Option<&str>,
         body: serde_json::Value,
     ) {
-        let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let at = timestamp(std::time::SystemTime::now());
         let payload = StepEnvelope { v: 1, kind, skill, status, duration_ms, run_status, cost_cents: 0, at: &at, body }.to_bytes();
         let mut p = self.lock();
         let linked = p.chain.append(&payload);
-        p.rows.push(StepRow {
-            trace_id: self.ids.trace_id.clone(),
-            run_id: self.ids.run_id.clone(),
-            tenant_id: self.ids.tenant_id.clone(),
-            step_index: linked.step_index as i64,
-            kind: kind.as_str(),
-            skill_name: skill.map(str::to_string),
-            status: status.as_str(),
-            duration_ms: duration_ms.map(|d| d as i64),
+        p.rows.push(PendingStep {
+            step_index: linked.step_index,
+            kind,
+            skill: skill.map(str::to_string),
+            status,
+            duration_ms,
             payload,
-            prev_hash: linked.prev_hash.to_vec(),
-            hash: linked.hash.to_vec(),
+            prev_hash: linked.prev_hash,
+            hash: linked.hash,
         });
         if p.rows.len() >= BATCH {
             // Non-blocking hand-off (this may run inside a clock read). If the queue is
@@ -139,7 +167,7 @@ fn stopped() -> StoreError {
 }
 
 /// The writer task: drains the queue in order until every sender is gone.
-async fn write_loop(store: Store, mut rx: mpsc::Receiver<Msg>) {
+async fn write_loop(store: Store, ids: TraceIds, mut rx: mpsc::Receiver<Msg>) {
     let mut failed: Option<String> = None;
     let mut rows: Vec<StepRow> = Vec::new();
     let mut acks: Vec<oneshot::Sender<Result<(), String>>> = Vec::new();
@@ -148,13 +176,7 @@ async fn write_loop(store: Store, mut rx: mpsc::Receiver<Msg>) {
         let mut next = Some(first);
         while let Some(msg) = next.take() {
             match msg {
-                Msg::Rows(mut batch) => {
-                    if rows.is_empty() {
-                        rows = batch;
-                    } else {
-                        rows.append(&mut batch);
-                    }
-                }
+                Msg::Rows(batch) => rows.extend(batch.into_iter().map(|s| s.into_row(&ids))),
                 Msg::Flush(ack) => {
                     // Everything queued before the marker must be written before it is
                     // answered: stop coalescing here.
@@ -185,6 +207,43 @@ async fn write_loop(store: Store, mut rx: mpsc::Receiver<Msg>) {
     }
 }
 
+/// `at` of a step: RFC 3339 UTC with microseconds (`2026-11-23T12:00:00.123456Z`, as
+/// chrono's `to_rfc3339_opts(Micros, true)` writes it), formatted by hand because it runs
+/// once per host call on the calling task and chrono's formatter is several times slower.
+fn timestamp(t: std::time::SystemTime) -> String {
+    let since = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let mut out = [0u8; 27];
+    let mut put = |at: usize, width: usize, mut v: u64| {
+        for i in (0..width).rev() {
+            out[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, year.clamp(0, 9999) as u64);
+    put(5, 2, month as u64);
+    put(8, 2, day as u64);
+    put(11, 2, rem / 3_600);
+    put(14, 2, rem % 3_600 / 60);
+    put(17, 2, rem % 60);
+    put(20, 6, u64::from(since.subsec_micros()));
+    for (i, c) in [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':'), (19, b'.'), (26, b'Z')] {
+        out[i] = c;
+    }
+    out.iter().map(|&b| b as char).collect()
+}
+
 impl TraceRecorder for TraceWriter {
     fn record(&self, skill: &str, e: HostEvent) {
         self.append(e.kind, Some(skill), e.status, e.duration_ms, None, e.body);
@@ -202,3 +261,20 @@ impl TraceRecorder for TraceWriter {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::timestamp;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn timestamps_match_chrono() {
+        for secs in [0u64, 951_782_400, 1_700_000_000, 1_795_430_400, 4_102_444_799, 253_402_300_799] {
+            for micros in [0u32, 1, 999_999, 123_456] {
+                let t = UNIX_EPOCH + Duration::new(secs, micros * 1_000 + 789);
+                let want = chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+                assert_eq!(timestamp(t), want);
+            }
+        }
+    }
+}
