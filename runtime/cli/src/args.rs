@@ -49,6 +49,8 @@ pub enum Command {
     /// Signing keys: the runtime's Ed25519 key that signs every trace head.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Measure what proof costs: each figure beside its baseline, with the ratio.
+    Bench(BenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -243,4 +245,11 @@ pub enum ProofAction {
         #[arg(long, short, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Smaller sizes: finishes in under a minute (the full run takes a few minutes).
+    #[arg(long)]
+    pub quick: bool,
 }

@@ -5,6 +5,7 @@
 //! 4 the proof is not VERIFIED; 130 interrupted (Ctrl-C).
 
 mod args;
+mod bench;
 mod commands;
 mod database;
 mod output;
@@ -54,6 +55,7 @@ async fn dispatch(cli: &Cli, out: &Out) -> anyhow::Result<i32> {
         // Offline by design: no database handle is passed.
         Command::Verify(args) => commands::verify::run(args, out),
         Command::Keys(cmd) => commands::keys::run(cmd, &db, &key, out).await.map(|_| 0),
+        Command::Bench(args) => commands::bench::run(args, &db, cli.database_url.as_deref(), cli.home.as_ref(), &key, out).await,
     }
 }
 

@@ -39,7 +39,19 @@ pub struct HostConfig {
     /// Where compiled components are cached between processes (keyed by component digest
     /// and the engine's compatibility hash). `None`: compile in every process.
     pub cache_dir: Option<PathBuf>,
+    /// Allocate instances on demand instead of from the pre-reserved pool. The pool is the
+    /// default (and faster); `runtime bench` uses this as a baseline, and the host falls
+    /// back to it by itself when the pool's address space cannot be reserved.
+    pub on_demand_allocator: bool,
 }
+
+/// Concurrent invocations the instance pool is sized for (with head room for `describe`
+/// calls of skills being loaded at the same time). An invocation that finds the pool full
+/// ends with an abort reason naming the pool, like any other limit.
+pub const POOL_CONCURRENT_INSTANCES: u32 = 128;
+/// Largest linear memory one pooled memory slot holds: the default per-invocation memory
+/// limit. A skill's `memory.grow` past it fails like a grow past the store limiter's.
+pub const POOL_MAX_MEMORY_BYTES: usize = 64 << 20;
 
 /// Limits of one invocation. A limit hit ends the invocation with a reason naming it.
 #[derive(Debug, Clone, Copy)]
@@ -91,6 +103,7 @@ pub struct SkillHost {
     cache: Mutex<HashMap<String, Arc<LoadedSkill>>>,
     config: HostConfig,
     ticker_stop: Arc<AtomicBool>,
+    pooled: bool,
 }
 
 /// SHA-256 hex of component bytes.
@@ -100,13 +113,20 @@ pub fn component_digest(wasm: &[u8]) -> String {
 
 impl SkillHost {
     pub fn new(config: HostConfig) -> Result<Self, HostError> {
-        let mut wasm_config = Config::new();
-        wasm_config.wasm_component_model(true);
-        // Deadlines: the ticker thread below advances the epoch; each store sets how many
-        // ticks it may run. This interrupts even a tight loop that makes no host call.
-        wasm_config.epoch_interruption(true);
-        wasm_config.max_wasm_stack(2 << 20);
-        let engine = Engine::new(&wasm_config).map_err(|e| HostError::Engine(e.to_string()))?;
+        let (engine, pooled) = if config.on_demand_allocator {
+            (Engine::new(&engine_config(false)).map_err(|e| HostError::Engine(e.to_string()))?, false)
+        } else {
+            match Engine::new(&engine_config(true)) {
+                Ok(engine) => (engine, true),
+                // The pool reserves its address space up front (about 4 GiB per memory
+                // slot); under a tight `ulimit -v` that fails. Slower instantiation beats
+                // not running at all.
+                Err(e) => {
+                    tracing::warn!("instance pool unavailable, allocating instances on demand: {e}");
+                    (Engine::new(&engine_config(false)).map_err(|e| HostError::Engine(e.to_string()))?, false)
+                }
+            }
+        };
 
         let mut linker = Linker::<SkillState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| HostError::Engine(e.to_string()))?;
@@ -125,7 +145,12 @@ impl SkillHost {
             })
             .map_err(|e| HostError::Engine(format!("cannot start the epoch ticker: {e}")))?;
 
-        Ok(SkillHost { engine, linker, cache: Mutex::new(HashMap::new()), config, ticker_stop })
+        Ok(SkillHost { engine, linker, cache: Mutex::new(HashMap::new()), config, ticker_stop, pooled })
+    }
+
+    /// `pooling` or `on-demand`: how this host allocates instances.
+    pub fn allocator(&self) -> &'static str {
+        if self.pooled { "pooling" } else { "on-demand" }
     }
 
     /// Compiles and links `wasm` (once per digest per process) and asks it to describe itself.
@@ -277,6 +302,36 @@ impl Drop for SkillHost {
     fn drop(&mut self) {
         self.ticker_stop.store(true, Ordering::Relaxed);
     }
+}
+
+/// The engine configuration. Per-invocation limits (memory, tables, instances, deadline)
+/// are set per store in `new_store`; the pool only bounds what all stores share.
+fn engine_config(pooled: bool) -> Config {
+    let mut wasm_config = Config::new();
+    wasm_config.wasm_component_model(true);
+    // Deadlines: the ticker thread advances the epoch; each store sets how many ticks it
+    // may run. This interrupts even a tight loop that makes no host call.
+    wasm_config.epoch_interruption(true);
+    wasm_config.max_wasm_stack(2 << 20);
+    // Linear memories start as copy-on-write mappings of the component's data segments
+    // instead of being copied in at every instantiation.
+    wasm_config.memory_init_cow(true);
+    if pooled {
+        let mut pool = wasmtime::PoolingAllocationConfig::default();
+        // A Rust skill component has a handful of core instances (the skill, the WASI
+        // adapter shims) and one memory; these leave room for heavier components.
+        pool.total_component_instances(POOL_CONCURRENT_INSTANCES)
+            .total_core_instances(POOL_CONCURRENT_INSTANCES * 16)
+            .total_memories(POOL_CONCURRENT_INSTANCES * 2)
+            .total_tables(POOL_CONCURRENT_INSTANCES * 8)
+            .total_stacks(POOL_CONCURRENT_INSTANCES)
+            .max_core_instances_per_component(32)
+            .max_memories_per_component(4)
+            .max_tables_per_component(16)
+            .max_memory_size(POOL_MAX_MEMORY_BYTES);
+        wasm_config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+    }
+    wasm_config
 }
 
 /// Writes atomically (temp file + rename) with mode 0600.

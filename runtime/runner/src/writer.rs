@@ -1,11 +1,19 @@
-//! The recorder of one trace: turns events into exact bytes, chains them, and writes them
-//! to Postgres in batches.
+//! The recorder of one trace: turns events into exact bytes, chains them, and hands them to a
+//! background task that writes them to Postgres in batches.
 //!
-//! Serializing and hashing happen in `record`, on the calling task, under one lock, so the
-//! order of `step_index` is the order of the calls. Rows are written in batches (one round
-//! trip each); a full batch is written before the skill's next async host call returns,
-//! which bounds memory. `flush` makes every recorded step durable; the runner calls it
-//! before sealing.
+//! - **On the calling task** (`record`/`append`), under one lock: serialize the step once,
+//!   hash it into the chain (`ChainBuilder`), push the row. The order of `step_index` is
+//!   the order of the calls, and what is hashed is what will be stored.
+//! - **Off the hot path**: every `BATCH` rows are handed to the writer task through a
+//!   bounded queue of `QUEUE_BATCHES` batches. The task writes what is queued in one round
+//!   trip (coalescing queued batches up to `MAX_ROWS_PER_ROUND_TRIP`), in queue order.
+//! - **Back-pressure**: when the queue is full, the skill's next async host call waits
+//!   (`TraceRecorder::backpressure`) until the task has caught up, so memory is bounded by
+//!   the queue, not by the length of the run.
+//! - **Durable before done**: `flush` queues what is left plus a marker, and returns only
+//!   when the task has written everything before the marker. The runner seals after that.
+//!   The first write error is kept: later rows are dropped (the trace can never be sealed)
+//!   and every later `flush` returns the error, so the run fails with an unsealed trace.
 
 use runproof_host::{HostEvent, TraceRecorder};
 use runproof_proof::{ChainBuilder, Digest, StepEnvelope, StepKind, StepStatus, TraceIds};
@@ -13,6 +21,7 @@ use runproof_store::{StepRow, Store, StoreError};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Mutex;
+use tokio::sync::{mpsc, oneshot};
 
 /// What a trace's seal states about its steps.
 #[derive(Debug, Clone, Copy)]
@@ -22,38 +31,74 @@ pub struct SealedHead {
     pub merkle_root: Digest,
 }
 
-/// Rows per INSERT round trip.
+/// Rows the calling task hands to the writer task at once.
 const BATCH: usize = 512;
+/// Batches that may wait in the queue; a skill that outruns the database waits beyond this.
+const QUEUE_BATCHES: usize = 8;
+/// Rows the writer task puts in one INSERT when it has fallen behind.
+const MAX_ROWS_PER_ROUND_TRIP: usize = 4096;
+
+enum Msg {
+    Rows(Vec<PendingStep>),
+    /// Answered once every row queued before it is written (or with the first error).
+    Flush(oneshot::Sender<Result<(), String>>),
+}
 
 pub struct TraceWriter {
     ids: TraceIds,
-    store: Store,
     state: Mutex<Pending>,
-    /// Serializes flushes so batches reach the database in index order.
-    flushing: tokio::sync::Mutex<()>,
+    queue: mpsc::Sender<Msg>,
 }
 
 struct Pending {
     chain: ChainBuilder,
-    rows: Vec<StepRow>,
-    /// The first write error; once set the trace can never be sealed.
-    failed: Option<String>,
+    /// Steps recorded but not yet handed to the writer task.
+    rows: Vec<PendingStep>,
+}
+
+/// A hashed step as the calling task leaves it: only what it had to compute. The writer
+/// task turns it into a `StepRow` (ids, column strings), off the hot path.
+struct PendingStep {
+    step_index: u64,
+    kind: StepKind,
+    skill: Option<String>,
+    status: StepStatus,
+    duration_ms: Option<u64>,
+    payload: Vec<u8>,
+    prev_hash: Digest,
+    hash: Digest,
+}
+
+impl PendingStep {
+    fn into_row(self, ids: &TraceIds) -> StepRow {
+        StepRow {
+            trace_id: ids.trace_id.clone(),
+            run_id: ids.run_id.clone(),
+            tenant_id: ids.tenant_id.clone(),
+            step_index: self.step_index as i64,
+            kind: self.kind.as_str(),
+            skill_name: self.skill,
+            status: self.status.as_str(),
+            duration_ms: self.duration_ms.map(|d| d as i64),
+            payload: self.payload,
+            prev_hash: self.prev_hash.to_vec(),
+            hash: self.hash.to_vec(),
+        }
+    }
 }
 
 impl TraceWriter {
+    /// Starts the writer task on the current tokio runtime.
     pub fn new(store: Store, ids: TraceIds) -> Self {
         let chain = ChainBuilder::new(&ids.tenant_id, &ids.run_id, &ids.trace_id);
-        TraceWriter {
-            ids,
-            store,
-            state: Mutex::new(Pending { chain, rows: Vec::new(), failed: None }),
-            flushing: tokio::sync::Mutex::new(()),
-        }
+        let (queue, rx) = mpsc::channel(QUEUE_BATCHES);
+        tokio::spawn(write_loop(store, ids.clone(), rx));
+        TraceWriter { ids, state: Mutex::new(Pending { chain, rows: Vec::with_capacity(BATCH) }), queue }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
-        // A panic while holding the lock cannot leave a half-appended step (append is one
-        // call), so the state is still consistent.
+        // A panic while holding the lock cannot leave a half-appended step (the chain and
+        // the row are updated after the only fallible work), so the state is consistent.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -67,44 +112,50 @@ impl TraceWriter {
         run_status: Option<&str>,
         body: serde_json::Value,
     ) {
-        let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let at = timestamp(std::time::SystemTime::now());
         let payload = StepEnvelope { v: 1, kind, skill, status, duration_ms, run_status, cost_cents: 0, at: &at, body }.to_bytes();
         let mut p = self.lock();
         let linked = p.chain.append(&payload);
-        p.rows.push(StepRow {
-            trace_id: self.ids.trace_id.clone(),
-            run_id: self.ids.run_id.clone(),
-            tenant_id: self.ids.tenant_id.clone(),
-            step_index: linked.step_index as i64,
-            kind: kind.as_str(),
-            skill_name: skill.map(str::to_string),
-            status: status.as_str(),
-            duration_ms: duration_ms.map(|d| d as i64),
+        p.rows.push(PendingStep {
+            step_index: linked.step_index,
+            kind,
+            skill: skill.map(str::to_string),
+            status,
+            duration_ms,
             payload,
-            prev_hash: linked.prev_hash.to_vec(),
-            hash: linked.hash.to_vec(),
+            prev_hash: linked.prev_hash,
+            hash: linked.hash,
         });
+        if p.rows.len() >= BATCH {
+            // Non-blocking hand-off (this may run inside a clock read). If the queue is
+            // full the rows stay here and the next async host call waits for room.
+            if let Ok(permit) = self.queue.try_reserve() {
+                permit.send(Msg::Rows(std::mem::replace(&mut p.rows, Vec::with_capacity(BATCH))));
+            }
+        }
     }
 
-    /// Writes every recorded step. Returns the first write error of this trace, if any.
+    /// Hands the pending rows to the writer task, waiting for room in the queue. Rows are
+    /// taken and sent under the lock, so batches enter the queue in `step_index` order.
+    async fn hand_off(&self, at_least: usize) -> Result<(), StoreError> {
+        let permit = self.queue.reserve().await.map_err(|_| stopped())?;
+        let mut p = self.lock();
+        if p.rows.len() >= at_least.max(1) {
+            permit.send(Msg::Rows(std::mem::replace(&mut p.rows, Vec::with_capacity(BATCH))));
+        }
+        Ok(())
+    }
+
+    /// Makes every recorded step durable. Returns the first write error of this trace, if
+    /// any; after one, the trace must stay unsealed.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        let _turn = self.flushing.lock().await;
-        loop {
-            let batch = {
-                let mut p = self.lock();
-                if let Some(e) = &p.failed {
-                    return Err(StoreError::Db(e.clone()));
-                }
-                if p.rows.is_empty() {
-                    return Ok(());
-                }
-                let n = p.rows.len().min(BATCH);
-                p.rows.drain(..n).collect::<Vec<_>>()
-            };
-            if let Err(e) = self.store.append_steps(&batch).await {
-                self.lock().failed = Some(e.to_string());
-                return Err(e);
-            }
+        self.hand_off(1).await?;
+        let (ack, done) = oneshot::channel();
+        self.queue.send(Msg::Flush(ack)).await.map_err(|_| stopped())?;
+        match done.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(StoreError::Db(e)),
+            Err(_) => Err(stopped()),
         }
     }
 
@@ -119,18 +170,119 @@ impl TraceWriter {
     }
 }
 
+fn stopped() -> StoreError {
+    StoreError::Db("the trace writer task stopped before the trace was durable".into())
+}
+
+/// The writer task: drains the queue in order until every sender is gone.
+async fn write_loop(store: Store, ids: TraceIds, mut rx: mpsc::Receiver<Msg>) {
+    let mut failed: Option<String> = None;
+    let mut rows: Vec<StepRow> = Vec::new();
+    let mut acks: Vec<oneshot::Sender<Result<(), String>>> = Vec::new();
+    while let Some(first) = rx.recv().await {
+        // Take what is already queued too: one round trip for all of it when behind.
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            match msg {
+                Msg::Rows(batch) => rows.extend(batch.into_iter().map(|s| s.into_row(&ids))),
+                Msg::Flush(ack) => {
+                    // Everything queued before the marker must be written before it is
+                    // answered: stop coalescing here.
+                    acks.push(ack);
+                    break;
+                }
+            }
+            if rows.len() < MAX_ROWS_PER_ROUND_TRIP {
+                next = rx.try_recv().ok();
+            }
+        }
+        if !rows.is_empty() {
+            if failed.is_none()
+                && let Err(e) = store.append_steps(&rows).await
+            {
+                tracing::error!("trace steps could not be written; the trace will stay unsealed: {e}");
+                failed = Some(e.to_string());
+            }
+            rows.clear();
+        }
+        for ack in acks.drain(..) {
+            // The flusher may be gone (the run was dropped): nothing to tell.
+            let _ = ack.send(match &failed {
+                Some(e) => Err(e.clone()),
+                None => Ok(()),
+            });
+        }
+    }
+}
+
+/// `at` of a step: RFC 3339 UTC with microseconds (`2026-11-23T12:00:00.123456Z`, as
+/// chrono's `to_rfc3339_opts(Micros, true)` writes it), formatted by hand because it runs
+/// once per host call on the calling task and chrono's formatter is several times slower.
+fn timestamp(t: std::time::SystemTime) -> String {
+    let since = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let mut out = [0u8; 27];
+    let mut put = |at: usize, width: usize, mut v: u64| {
+        for i in (0..width).rev() {
+            out[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, year.clamp(0, 9999) as u64);
+    put(5, 2, month as u64);
+    put(8, 2, day as u64);
+    put(11, 2, rem / 3_600);
+    put(14, 2, rem % 3_600 / 60);
+    put(17, 2, rem % 60);
+    put(20, 6, u64::from(since.subsec_micros()));
+    for (i, c) in [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':'), (19, b'.'), (26, b'Z')] {
+        out[i] = c;
+    }
+    out.iter().map(|&b| b as char).collect()
+}
+
 impl TraceRecorder for TraceWriter {
     fn record(&self, skill: &str, e: HostEvent) {
         self.append(e.kind, Some(skill), e.status, e.duration_ms, None, e.body);
     }
 
     fn backpressure(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        if self.lock().rows.len() < BATCH {
+            return Box::pin(std::future::ready(()));
+        }
         Box::pin(async move {
-            if self.lock().rows.len() >= BATCH {
-                // A failure is kept in `failed` and surfaces at the final flush, which then
-                // refuses to seal: the run fails rather than claiming a complete trace.
-                let _ = self.flush().await;
-            }
+            // Only a stopped task fails here; the final flush reports it and the run
+            // fails rather than claiming a complete trace.
+            let _ = self.hand_off(BATCH).await;
         })
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::timestamp;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn timestamps_match_chrono() {
+        for secs in [0u64, 951_782_400, 1_700_000_000, 1_795_430_400, 4_102_444_799, 253_402_300_799] {
+            for micros in [0u32, 1, 999_999, 123_456] {
+                let t = UNIX_EPOCH + Duration::new(secs, micros * 1_000 + 789);
+                let want = chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+                assert_eq!(timestamp(t), want);
+            }
+        }
     }
 }

@@ -34,6 +34,13 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: PgPool,
+    /// Connections that only append trace steps, with `synchronous_commit = off`: a step
+    /// batch's commit does not wait for its WAL to reach disk. Durability comes from the
+    /// seal, which commits synchronously on `pool` after every batch of the trace has
+    /// committed; flushing the seal's WAL flushes all WAL before it, so every step is on
+    /// disk when a run is reported finished. A crash before the seal may lose the last
+    /// batches, and the trace is then unsealed (never VERIFIED) either way.
+    steps: PgPool,
 }
 
 impl Store {
@@ -52,13 +59,17 @@ impl Store {
             .map_err(|_| unreachable(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs())))?
             .map_err(|e| unreachable(one_line(&e.to_string())))?;
         let _ = probe.close().await;
+        let steps = PgPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .connect_lazy_with(options.clone().options([("synchronous_commit", "off")]));
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(CONNECT_TIMEOUT)
             .connect_with(options)
             .await
             .map_err(|e| unreachable(one_line(&e.to_string())))?;
-        Ok(Store { pool })
+        Ok(Store { pool, steps })
     }
 
     /// The underlying pool, for callers that stream rows (the coordinator).
@@ -68,6 +79,7 @@ impl Store {
 
     /// Closes every connection (lets a CLI exit promptly).
     pub async fn close(&self) {
+        self.steps.close().await;
         self.pool.close().await;
     }
 }

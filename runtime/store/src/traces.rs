@@ -81,19 +81,22 @@ impl From<StepDbRow> for StoredStep {
 }
 
 impl Store {
-    /// Appends a batch of steps in one round trip (`UNNEST` of column arrays).
+    /// Appends a batch of steps in one round trip (`UNNEST` of column arrays), committed
+    /// asynchronously (see `Store::steps`): only a synchronous seal afterwards makes the
+    /// trace durable and complete.
     pub async fn append_steps(&self, steps: &[StepRow]) -> Result<(), StoreError> {
         if steps.is_empty() {
             return Ok(());
         }
-        let col = |f: fn(&StepRow) -> String| steps.iter().map(f).collect::<Vec<_>>();
-        let trace_ids = col(|s| s.trace_id.clone());
-        let run_ids = col(|s| s.run_id.clone());
-        let tenant_ids = col(|s| s.tenant_id.clone());
-        let kinds = col(|s| s.kind.to_string());
-        let statuses = col(|s| s.status.to_string());
+        // Borrowed columns: the rows are already in memory, nothing is copied to bind them.
+        let col = |f: fn(&StepRow) -> &str| steps.iter().map(f).collect::<Vec<&str>>();
+        let trace_ids = col(|s| &s.trace_id);
+        let run_ids = col(|s| &s.run_id);
+        let tenant_ids = col(|s| &s.tenant_id);
+        let kinds = col(|s| s.kind);
+        let statuses = col(|s| s.status);
         let indexes: Vec<i64> = steps.iter().map(|s| s.step_index).collect();
-        let skills: Vec<Option<String>> = steps.iter().map(|s| s.skill_name.clone()).collect();
+        let skills: Vec<Option<&str>> = steps.iter().map(|s| s.skill_name.as_deref()).collect();
         let durations: Vec<Option<i64>> = steps.iter().map(|s| s.duration_ms).collect();
         let payloads: Vec<&[u8]> = steps.iter().map(|s| s.payload.as_slice()).collect();
         let prevs: Vec<&[u8]> = steps.iter().map(|s| s.prev_hash.as_slice()).collect();
@@ -115,7 +118,7 @@ impl Store {
         .bind(&payloads)
         .bind(&prevs)
         .bind(&hashes)
-        .execute(&self.pool)
+        .execute(&self.steps)
         .await?;
         Ok(())
     }

@@ -1,4 +1,5 @@
 pub mod agent;
+pub mod bench;
 pub mod db;
 pub mod keys;
 pub mod proof;

@@ -1,0 +1,59 @@
+//! `runtime bench [--quick]`: measures what proof costs, each figure beside its baseline.
+//! The measuring lives in `crate::bench`; this prints it.
+
+use crate::args::BenchArgs;
+use crate::bench::{Bench, ChildEnv, Report};
+use crate::database::Database;
+use crate::output::Out;
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+
+pub async fn run(
+    args: &BenchArgs,
+    db: &Database,
+    database_url: Option<&str>,
+    home: Option<&PathBuf>,
+    key: &crate::signing::KeyLocation,
+    out: &Out,
+) -> Result<i32> {
+    // Bench runs are real runs: signed with the operator's key, like any other.
+    let signing_key = key.load_or_create(out)?;
+    let store = db.ready_store().await?;
+    let child = ChildEnv {
+        exe: std::env::current_exe().context("locating the runtime binary for the scaling runs")?,
+        database_url: database_url.map(str::to_string),
+        home: home.cloned(),
+        signing_key: key.path.clone(),
+    };
+    let progress = |line: String| out.progress(line);
+    let mode = if args.quick { "quick" } else { "full" };
+    out.progress(format!("runtime bench ({mode}): every figure beside its baseline, measured in this process"));
+    let report = Bench::new(store.clone(), crate::database::host_config(home), args.quick, child, &progress, signing_key)
+        .await?
+        .run_all()
+        .await?;
+    store.close().await;
+    out.emit(&report, || print_text(&report));
+    Ok(0)
+}
+
+fn print_text(r: &Report) {
+    println!(
+        "runtime bench ({}; {} CPUs; {} allocator; tenant {}; {:.1} s)",
+        if r.quick { "quick" } else { "full" },
+        r.cpus,
+        r.allocator,
+        r.tenant_id,
+        r.elapsed_s
+    );
+    for f in &r.figures {
+        let goal = match &f.goal {
+            Some(g) => format!("  goal ratio {} {}", g.ratio, if g.met { "met" } else { "NOT MET" }),
+            None => String::new(),
+        };
+        println!("{}", f.id);
+        println!("  {}: {:.3} {}", f.what, f.value, f.unit);
+        println!("  baseline, {}: {:.3} {}", f.baseline.what, f.baseline.value, f.unit);
+        println!("  ratio {:.3}{goal}", f.ratio);
+    }
+}
