@@ -138,30 +138,68 @@ pub fn tempfile(contents: &str) -> PathBuf {
     path
 }
 
-/// Builds the test skill components (once per test process; cargo serializes concurrent
-/// builds) and adds `name` to the test database. Returns the component path.
-pub fn add_test_skill(name: &str) -> PathBuf {
+/// Builds every test component in `tests/skills/` (once per test process; cargo
+/// serializes concurrent builds) and returns the directory holding `<name>.wasm`.
+pub fn test_skills_dir() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    let dir = BUILT.get_or_init(|| {
-        let root = repo_root();
-        let target = root.join("target/test-skills");
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
-            .arg(root.join("tests/skills/Cargo.toml"))
-            .arg("--target-dir")
-            .arg(&target)
-            .env_remove("CARGO_TARGET_DIR")
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building tests/skills failed (is the wasm32-wasip2 target installed?)");
-        target.join("wasm32-wasip2/release")
-    });
-    let path = dir.join(format!("{name}.wasm"));
+    BUILT
+        .get_or_init(|| {
+            let root = repo_root();
+            let target = root.join("target/test-skills");
+            let status = Command::new(env!("CARGO"))
+                .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
+                .arg(root.join("tests/skills/Cargo.toml"))
+                .arg("--target-dir")
+                .arg(&target)
+                .env_remove("CARGO_TARGET_DIR")
+                .env_remove("RUSTFLAGS")
+                .env_remove("CARGO_ENCODED_RUSTFLAGS")
+                .status()
+                .expect("cargo runs");
+            assert!(status.success(), "building tests/skills failed (is the wasm32-wasip2 target installed?)");
+            target.join("wasm32-wasip2/release")
+        })
+        .clone()
+}
+
+/// The built component `tests/skills/<name>`, not added to the database.
+pub fn test_skill_path(name: &str) -> PathBuf {
+    test_skills_dir().join(format!("{name}.wasm"))
+}
+
+/// Builds the test skill components and adds `name` to the test database. Returns the
+/// component path.
+pub fn add_test_skill(name: &str) -> PathBuf {
+    let path = test_skill_path(name);
     // --replace: a developer's test database may hold an older build of the fixture.
     runtime(&["skill", "add", "--replace", path.to_str().unwrap()]).ok();
     path
+}
+
+/// Creates an agent for `tenant` with extra `agent create` flags (limits, --scratch-dir).
+pub fn agent_with(tenant: &str, flags: &[&str]) -> String {
+    let mut args = vec!["--json", "agent", "create", "--name", "e2e-agent", "--tenant-id", tenant];
+    args.extend(flags);
+    runtime(&args).ok().json()["agent_id"].as_str().expect("agent_id").to_string()
+}
+
+/// Every step of `run_id` as (kind, status, payload body), in chain order, read from the
+/// stored bytes.
+pub async fn step_bodies(run_id: &str) -> Vec<(String, String, Value)> {
+    let db = superuser().await;
+    let rows: Vec<(String, String, Vec<u8>)> =
+        sqlx::query_as("SELECT kind, status, payload FROM aos_trace_steps WHERE run_id = $1 ORDER BY step_index")
+            .bind(run_id)
+            .fetch_all(&db)
+            .await
+            .unwrap();
+    db.close().await;
+    rows.into_iter()
+        .map(|(kind, status, payload)| {
+            let v: Value = serde_json::from_slice(&payload).unwrap();
+            (kind, status, v["body"].clone())
+        })
+        .collect()
 }
 
 /// A superuser connection to the test database, for the checks the seed plans do by SQL

@@ -130,6 +130,22 @@ pub struct AgentCreateArgs {
     /// The agent's own plan (plan JSON), used when a run names no --plan.
     #[arg(long, value_name = "FILE")]
     pub plan: Option<PathBuf>,
+    /// Linear memory per invocation, e.g. 64MiB (default 64 MiB, ceiling 1 GiB).
+    #[arg(long, value_name = "SIZE", value_parser = crate::units::parse_bytes)]
+    pub max_memory: Option<u64>,
+    /// Wall-clock deadline per invocation, e.g. 30s, 500ms (default 60s, ceiling 10m).
+    #[arg(long, value_name = "DURATION", value_parser = crate::units::parse_duration_ms)]
+    pub timeout: Option<u64>,
+    /// Fuel (wasm instructions, roughly) per invocation. Default: not metered.
+    #[arg(long, value_name = "UNITS", value_parser = crate::units::parse_count)]
+    pub fuel: Option<u64>,
+    /// Host calls (log, http, clock and random reads) per invocation (default 10000).
+    #[arg(long, value_name = "N", value_parser = crate::units::parse_count)]
+    pub max_host_calls: Option<u64>,
+    /// Give each run a private scratch directory, preopened as /scratch and removed after
+    /// the run. Default: no filesystem at all.
+    #[arg(long)]
+    pub scratch_dir: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,6 +160,15 @@ pub enum SkillCommand {
         /// keep pointing at the digest they ran).
         #[arg(long)]
         replace: bool,
+    },
+    /// Show a skill: digest, size, declared capabilities, imports and exports, and with
+    /// --agent-id the effective grant it would run with.
+    Inspect {
+        /// A skill name (built-in or added) or a component digest (64 hex digits).
+        skill: String,
+        /// Also show what this agent's grant gives the skill.
+        #[arg(long = "agent-id", alias = "agent")]
+        agent_id: Option<String>,
     },
 }
 

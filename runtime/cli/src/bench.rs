@@ -181,6 +181,12 @@ impl<'a> Bench<'a> {
                 name: "runproof-bench".into(),
                 allowed_hosts: vec!["http://127.0.0.1:*".into()],
                 plan_json: None,
+                // Defaults for every resource limit: the bench measures the ordinary path.
+                max_memory_bytes: None,
+                timeout_ms: None,
+                fuel: None,
+                max_host_calls: None,
+                scratch_dir: false,
             })
             .await?;
         Ok(Bench { store, host, runner, agent_id: agent.id, sizes: Sizes::new(quick), quick, child, progress, figures: Vec::new(), trusted })
@@ -266,7 +272,7 @@ impl<'a> Bench<'a> {
         // Interleaved, so drift on a shared machine hits both sides alike.
         for _ in 0..rounds {
             let t = Instant::now();
-            let outcome = self.host.invoke(skill, &input, Arc::new(NullRecorder), &[], InvocationLimits::default()).await;
+            let outcome = self.host.invoke(skill, &input, Arc::new(NullRecorder), &[], InvocationLimits::default(), None).await;
             ensure!(matches!(outcome, runproof_host::InvocationOutcome::Output(_)), "bare bench invocation failed: {outcome:?}");
             bare.push(t.elapsed().as_secs_f64() * 1e6 / n as f64);
 
@@ -810,7 +816,7 @@ async fn serve(listener: tokio::net::TcpListener) {
 
 /// `bench` with no host call: instantiate from the InstancePre and invoke.
 async fn invoke(host: &SkillHost, skill: &LoadedSkill) -> Result<()> {
-    let outcome = host.invoke(skill, r#"{"calls":0}"#, Arc::new(NullRecorder), &[], InvocationLimits::default()).await;
+    let outcome = host.invoke(skill, r#"{"calls":0}"#, Arc::new(NullRecorder), &[], InvocationLimits::default(), None).await;
     ensure!(matches!(outcome, runproof_host::InvocationOutcome::Output(_)), "bench invocation failed: {outcome:?}");
     Ok(())
 }

@@ -20,7 +20,11 @@ pub fn home_dir(home: Option<&PathBuf>) -> PathBuf {
 
 /// Host settings shared by every command that runs or loads skills.
 pub fn host_config(home: Option<&PathBuf>) -> runproof_host::HostConfig {
-    runproof_host::HostConfig { cache_dir: Some(home_dir(home).join("cache").join("components")), ..Default::default() }
+    runproof_host::HostConfig {
+        cache_dir: Some(home_dir(home).join("cache").join("components")),
+        scratch_root: Some(home_dir(home).join("scratch")),
+        ..Default::default()
+    }
 }
 
 impl Database {

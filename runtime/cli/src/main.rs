@@ -11,6 +11,7 @@ mod database;
 mod output;
 mod report;
 mod signing;
+mod units;
 
 use args::{Cli, Command, SkillCommand};
 use clap::Parser;
@@ -49,6 +50,9 @@ async fn dispatch(cli: &Cli, out: &Out) -> anyhow::Result<i32> {
         Command::Agent(cmd) => commands::agent::run(cmd, &db, out).await.map(|_| 0),
         Command::Skill(SkillCommand::List) => commands::skill::list(&db, cli.home.as_ref(), out).await.map(|_| 0),
         Command::Skill(SkillCommand::Add { file, replace }) => commands::skill::add(file, *replace, &db, cli.home.as_ref(), out).await.map(|_| 0),
+        Command::Skill(SkillCommand::Inspect { skill, agent_id }) => {
+            commands::skill::inspect(skill, agent_id.as_deref(), &db, cli.home.as_ref(), out).await.map(|_| 0)
+        }
         Command::Run(args) => commands::run::run(args, &db, cli.home.as_ref(), &key, out).await,
         Command::Runs(cmd) => commands::runs::run(cmd, &db, out).await.map(|_| 0),
         Command::Proof(args) => commands::proof::run(args, &db, &key, out).await,

@@ -3,10 +3,11 @@
 use crate::bindings::{Skill, SkillPre};
 use crate::bindings::runproof::skill::types::{SkillError, SkillInfo};
 use crate::http::HttpCaps;
+use crate::limits::{InvocationLimits, LimitHit, Limiter};
 use crate::policy::OutboundPolicy;
 use crate::recorder::{HostEvent, NullRecorder, TraceRecorder};
 use crate::state::{SkillState, bytes_json};
-use crate::wasi::{self, Reporter};
+use crate::wasi::{self, CallMeter, Reporter};
 use runproof_proof::{StepKind, StepStatus};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -17,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use thiserror::Error;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store, StoreLimitsBuilder, Trap};
+use wasmtime::{Config, Engine, Store, Trap, UpdateDeadline};
 
 /// How often the epoch advances; deadlines are enforced at this granularity.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -43,35 +44,18 @@ pub struct HostConfig {
     /// default (and faster); `runtime bench` uses this as a baseline, and the host falls
     /// back to it by itself when the pool's address space cannot be reserved.
     pub on_demand_allocator: bool,
+    /// Where per-run scratch directories are created. `None`: under the system temp dir.
+    pub scratch_root: Option<PathBuf>,
 }
 
 /// Concurrent invocations the instance pool is sized for (with head room for `describe`
 /// calls of skills being loaded at the same time). An invocation that finds the pool full
 /// ends with an abort reason naming the pool, like any other limit.
 pub const POOL_CONCURRENT_INSTANCES: u32 = 128;
-/// Largest linear memory one pooled memory slot holds: the default per-invocation memory
-/// limit. A skill's `memory.grow` past it fails like a grow past the store limiter's.
-pub const POOL_MAX_MEMORY_BYTES: usize = 64 << 20;
-
-/// Limits of one invocation. A limit hit ends the invocation with a reason naming it.
-#[derive(Debug, Clone, Copy)]
-pub struct InvocationLimits {
-    pub max_memory_bytes: usize,
-    pub timeout: Duration,
-    pub max_host_calls: u64,
-    pub max_output_bytes: usize,
-}
-
-impl Default for InvocationLimits {
-    fn default() -> Self {
-        InvocationLimits {
-            max_memory_bytes: 64 << 20,
-            timeout: Duration::from_secs(60),
-            max_host_calls: 10_000,
-            max_output_bytes: 4 << 20,
-        }
-    }
-}
+/// Largest linear memory one pooled memory slot holds: the ceiling an agent may grant
+/// (`limits::CEILING_MAX_MEMORY_BYTES`). Each invocation's own limit is enforced by the
+/// store limiter below that; the slot only reserves address space, not memory.
+pub const POOL_MAX_MEMORY_BYTES: usize = crate::limits::CEILING_MAX_MEMORY_BYTES as usize;
 
 /// A compiled, linked component and what it says about itself.
 pub struct LoadedSkill {
@@ -82,6 +66,9 @@ pub struct LoadedSkill {
     /// Parsed `info.capabilities.outbound_hosts`; a pattern the skill declares badly is
     /// dropped (and so denied), never widened.
     pub requested_hosts: Vec<crate::HostPattern>,
+    /// The component's import and export names (for `runtime skill inspect`).
+    pub imports: Vec<String>,
+    pub exports: Vec<String>,
     pre: SkillPre<SkillState>,
 }
 
@@ -129,7 +116,7 @@ impl SkillHost {
         };
 
         let mut linker = Linker::<SkillState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| HostError::Engine(e.to_string()))?;
+        wasi::add_to_linker(&mut linker).map_err(|e| HostError::Engine(e.to_string()))?;
         Skill::add_to_linker::<SkillState, HasSelf<SkillState>>(&mut linker, |s| s)
             .map_err(|e| HostError::Engine(e.to_string()))?;
 
@@ -170,18 +157,28 @@ impl SkillHost {
             ));
         }
         let component = self.compile(wasm, &digest)?;
+        crate::validate::check(&component, &self.engine).map_err(HostError::InvalidComponent)?;
+        let (imports, exports) = crate::validate::interface(&component, &self.engine);
         let instance_pre = self.linker.instantiate_pre(&component).map_err(|e| HostError::InvalidComponent(chain(&e)))?;
         let pre = SkillPre::new(instance_pre).map_err(|e| {
-            HostError::InvalidComponent(format!("it does not export the runproof:skill world: {}", chain(&e)))
+            HostError::InvalidComponent(format!("its exports do not match the runproof:skill world: {}", chain(&e)))
         })?;
 
         // `describe` runs outside any run: nothing it does is recorded and it may reach nothing.
-        let mut store = self.new_store(
-            Reporter { recorder: Arc::new(NullRecorder), skill: Arc::from("(describe)") },
-            OutboundPolicy::deny_all(),
-            InvocationLimits { timeout: Duration::from_secs(5), ..Default::default() },
-        )
-        .0;
+        let limits = InvocationLimits { timeout: Duration::from_secs(5), ..Default::default() };
+        let mut store = self
+            .new_store(
+                Reporter {
+                    recorder: Arc::new(NullRecorder),
+                    skill: Arc::from("(describe)"),
+                    meter: Arc::new(CallMeter::new(limits.max_host_calls)),
+                },
+                OutboundPolicy::deny_all(),
+                limits,
+                None,
+            )
+            .map_err(|e| HostError::Describe(chain(&e)))?
+            .0;
         let info = async {
             let skill = pre.instantiate_async(&mut store).await?;
             skill.call_describe(&mut store).await
@@ -191,9 +188,17 @@ impl SkillHost {
 
         let requested_hosts =
             info.capabilities.outbound_hosts.iter().filter_map(|p| crate::HostPattern::parse(p).ok()).collect();
-        let loaded = Arc::new(LoadedSkill { digest: digest.clone(), size_bytes: wasm.len(), info, requested_hosts, pre });
+        let loaded = Arc::new(LoadedSkill { digest: digest.clone(), size_bytes: wasm.len(), info, requested_hosts, imports, exports, pre });
         self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(digest, loaded.clone());
         Ok(loaded)
+    }
+
+    /// Creates the scratch directory of run `run_id` (for an agent granted `--scratch-dir`);
+    /// it is removed when the returned value is dropped.
+    pub fn create_scratch(&self, run_id: &str) -> Result<crate::ScratchDir, HostError> {
+        let root = self.config.scratch_root.clone().unwrap_or_else(|| std::env::temp_dir().join("runproof-scratch"));
+        crate::ScratchDir::create(&root, run_id)
+            .map_err(|e| HostError::Engine(format!("cannot create a scratch directory under {}: {e}", root.display())))
     }
 
     /// Compiles `wasm`, or loads the artifact an earlier process compiled from the same bytes
@@ -229,37 +234,48 @@ impl SkillHost {
         reporter: Reporter,
         policy: OutboundPolicy,
         limits: InvocationLimits,
-    ) -> (Store<SkillState>, wasi::CapturedStdio) {
-        let (wasi_ctx, stdio) = wasi::locked_down(&reporter);
+        scratch: Option<&Path>,
+    ) -> wasmtime::Result<(Store<SkillState>, wasi::CapturedStdio)> {
+        let (wasi_ctx, stdio) = wasi::locked_down(&reporter, scratch)?;
+        let deadline = tokio::time::Instant::now() + limits.timeout;
         let state = SkillState {
             wasi: wasi_ctx,
             table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(limits.max_memory_bytes)
-                .memories(16)
-                .tables(64)
-                .table_elements(1 << 20)
-                .instances(64)
-                .trap_on_grow_failure(true)
-                .build(),
+            limiter: Limiter::new(limits.max_memory_bytes),
             reporter,
             policy,
             caps: self.config.http,
-            deadline: tokio::time::Instant::now() + limits.timeout,
-            host_calls: 0,
-            max_host_calls: limits.max_host_calls,
+            deadline,
         };
         let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limits);
-        let ticks = (limits.timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
-        store.set_epoch_deadline(ticks);
-        store.epoch_deadline_trap();
-        (store, stdio)
+        store.limiter(|s| &mut s.limiter);
+        // Without a grant the meter still runs (engine-wide), so give it all it can count.
+        store.set_fuel(limits.fuel.unwrap_or(u64::MAX))?;
+        // Checked on every epoch tick: the wall-clock deadline, and the host-call cap for
+        // calls (clock and random reads) that cannot trap by themselves. Either stops even
+        // a tight loop that makes no host call. Yielding between ticks keeps one skill
+        // from holding an executor thread.
+        store.set_epoch_deadline(1);
+        let timeout = limits.timeout;
+        store.epoch_deadline_callback(move |mut ctx| {
+            let hit = if ctx.data().reporter.meter.exceeded() {
+                LimitHit::HostCalls { limit: ctx.data().reporter.meter.max() }
+            } else if tokio::time::Instant::now() >= deadline {
+                LimitHit::Deadline { limit: timeout }
+            } else {
+                return Ok(UpdateDeadline::Yield(1));
+            };
+            let reason = hit.to_string();
+            ctx.data_mut().limiter.hit.get_or_insert(hit);
+            Err(wasmtime::format_err!("{reason}"))
+        });
+        Ok((store, stdio))
     }
 
     /// Runs `invoke(input)` once in a fresh store. Every host call goes to `recorder`; what
     /// the skill wrote to stdout/stderr is recorded when it ends. Never panics on anything
-    /// the skill does.
+    /// the skill does. `scratch`: the run's scratch directory, preopened as `/scratch` when
+    /// `limits.scratch_dir` grants it.
     pub async fn invoke(
         &self,
         skill: &LoadedSkill,
@@ -267,10 +283,19 @@ impl SkillHost {
         recorder: Arc<dyn TraceRecorder>,
         granted: &[crate::HostPattern],
         limits: InvocationLimits,
+        scratch: Option<&Path>,
     ) -> InvocationOutcome {
-        let reporter = Reporter { recorder: recorder.clone(), skill: Arc::from(skill.info.name.as_str()) };
+        let reporter = Reporter {
+            recorder: recorder.clone(),
+            skill: Arc::from(skill.info.name.as_str()),
+            meter: Arc::new(CallMeter::new(limits.max_host_calls)),
+        };
         let policy = OutboundPolicy { granted: granted.to_vec(), requested: skill.requested_hosts.clone() };
-        let (mut store, stdio) = self.new_store(reporter, policy, limits);
+        let scratch = scratch.filter(|_| limits.scratch_dir);
+        let (mut store, stdio) = match self.new_store(reporter, policy, limits, scratch) {
+            Ok(s) => s,
+            Err(e) => return InvocationOutcome::Aborted { reason: format!("cannot set up the sandbox: {}", chain(&e)) },
+        };
         // The epoch deadline stops wasm code; this stops a skill parked in a host call too.
         let run = tokio::time::timeout(limits.timeout + EPOCH_TICK * 5, async {
             let instance = skill.pre.instantiate_async(&mut store).await?;
@@ -286,12 +311,15 @@ impl SkillHost {
                 );
             }
         }
+        let hit = store.data().limiter.hit.clone();
         match run {
-            Err(_) => InvocationOutcome::Aborted { reason: format!("deadline of {} ms exceeded", limits.timeout.as_millis()) },
-            Ok(Err(e)) => InvocationOutcome::Aborted { reason: abort_reason(&e, &limits) },
+            Err(_) => InvocationOutcome::Aborted { reason: LimitHit::Deadline { limit: limits.timeout }.to_string() },
+            Ok(Err(e)) => InvocationOutcome::Aborted { reason: abort_reason(&e, hit, &limits) },
             Ok(Ok(Err(SkillError { code, message }))) => InvocationOutcome::SkillError { code, message },
+            // The output was lifted into host memory already; its size is bounded by the
+            // skill's memory limit, and it goes no further than this check.
             Ok(Ok(Ok(output))) if output.len() > limits.max_output_bytes => InvocationOutcome::Aborted {
-                reason: format!("output of {} bytes exceeds the limit of {} bytes", output.len(), limits.max_output_bytes),
+                reason: LimitHit::Output { size: output.len() as u64, limit: limits.max_output_bytes as u64 }.to_string(),
             },
             Ok(Ok(Ok(output))) => InvocationOutcome::Output(output),
         }
@@ -312,7 +340,15 @@ fn engine_config(pooled: bool) -> Config {
     // Deadlines: the ticker thread advances the epoch; each store sets how many ticks it
     // may run. This interrupts even a tight loop that makes no host call.
     wasm_config.epoch_interruption(true);
-    wasm_config.max_wasm_stack(2 << 20);
+    // Fuel is metered in every store (the engine compiles the metering in); a store
+    // without a fuel grant gets an amount it cannot use up. Costs a few percent of
+    // compute, buys "optional fuel" per agent without a second engine.
+    wasm_config.consume_fuel(true);
+    // Deep recursion traps as a stack overflow at 1 MiB of wasm stack. The fiber the
+    // skill runs on is bigger so host calls made at the deepest point still have room:
+    // the host's own stack must never be what overflows.
+    wasm_config.max_wasm_stack(1 << 20);
+    wasm_config.async_stack_size(4 << 20);
     // Linear memories start as copy-on-write mappings of the component's data segments
     // instead of being copied in at every instantiation.
     wasm_config.memory_init_cow(true);
@@ -352,27 +388,27 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
     std::fs::rename(&tmp, path).map_err(|e| e.to_string())
 }
 
-/// Names the limit or fault that stopped a skill.
-fn abort_reason(e: &wasmtime::Error, limits: &InvocationLimits) -> String {
+/// Names the limit or fault that stopped a skill. A limit the host enforced itself (memory,
+/// tables, deadline, host calls) was remembered when it was hit; the rest are traps.
+fn abort_reason(e: &wasmtime::Error, hit: Option<LimitHit>, limits: &InvocationLimits) -> String {
+    if let Some(hit) = hit {
+        return hit.to_string();
+    }
     if let Some(exit) = e.downcast_ref::<wasmtime_wasi::I32Exit>() {
         return format!("skill called exit({})", exit.0);
     }
     match e.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => format!("deadline of {} ms exceeded", limits.timeout.as_millis()),
-        Some(Trap::StackOverflow) => "stack overflow".into(),
-        Some(Trap::OutOfFuel) => "fuel exhausted".into(),
-        Some(trap) => {
-            let detail = chain(e);
-            if detail.contains("memory") && detail.contains("grow") || detail.contains("forcing trap when growing memory") {
-                format!("memory limit of {} bytes reached ({trap})", limits.max_memory_bytes)
-            } else {
-                format!("trap: {detail}")
-            }
-        }
+        Some(Trap::Interrupt) => LimitHit::Deadline { limit: limits.timeout }.to_string(),
+        Some(Trap::StackOverflow) => LimitHit::Stack.to_string(),
+        Some(Trap::OutOfFuel) => LimitHit::Fuel { limit: limits.fuel.unwrap_or(u64::MAX) }.to_string(),
+        // The trap itself, without the wasm backtrace that precedes it in the chain: the
+        // reason is one readable line (e.g. "wasm trap: wasm `unreachable` instruction executed").
+        Some(trap) => trap.to_string(),
         None => {
             let detail = chain(e);
-            if detail.contains("forcing trap when growing memory") || detail.contains("memory minimum size") {
-                format!("memory limit of {} bytes reached", limits.max_memory_bytes)
+            // Instantiation refused by the store's instance, table or memory count.
+            if detail.contains("count too high") {
+                format!("instance limit exceeded: {detail}")
             } else {
                 format!("trap: {detail}")
             }

@@ -15,12 +15,17 @@
 mod bindings;
 mod engine;
 pub mod http;
+pub mod limits;
 pub mod policy;
 mod recorder;
+mod scratch;
 mod state;
+mod validate;
 mod wasi;
 
 pub use bindings::runproof::skill::types::{Capabilities, SkillError, SkillInfo};
-pub use engine::{HostConfig, HostError, InvocationLimits, InvocationOutcome, LoadedSkill, SkillHost, component_digest};
+pub use engine::{HostConfig, HostError, InvocationOutcome, LoadedSkill, SkillHost, component_digest};
+pub use limits::{InvocationLimits, LimitGrant, LimitHit};
 pub use policy::{HostPattern, OutboundPolicy, PolicyError};
+pub use scratch::ScratchDir;
 pub use recorder::{HostEvent, NullRecorder, TraceRecorder};

@@ -8,8 +8,8 @@ use crate::HostEvent;
 use base64::Engine as _;
 use runproof_proof::{StepKind, StepStatus};
 use std::time::Duration;
+use crate::limits::{LimitHit, Limiter};
 use wasmtime::component::ResourceTable;
-use wasmtime::StoreLimits;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 /// Largest log message kept whole; longer ones are cut (and say so) to bound the trace.
@@ -18,14 +18,12 @@ const MAX_LOG_MESSAGE: usize = 16 * 1024;
 pub(crate) struct SkillState {
     pub wasi: WasiCtx,
     pub table: ResourceTable,
-    pub limits: StoreLimits,
+    pub limiter: Limiter,
     pub reporter: Reporter,
     pub policy: OutboundPolicy,
     pub caps: HttpCaps,
     /// When the invocation must be over; HTTP timeouts are capped by it.
     pub deadline: tokio::time::Instant,
-    pub host_calls: u64,
-    pub max_host_calls: u64,
 }
 
 impl WasiView for SkillState {
@@ -38,9 +36,11 @@ impl SkillState {
     /// Counts a host call; past the cap the skill is stopped (a trap), which the runner
     /// records as the step's failure reason.
     fn count_call(&mut self) -> wasmtime::Result<()> {
-        self.host_calls += 1;
-        if self.host_calls > self.max_host_calls {
-            return Err(wasmtime::format_err!("host call limit of {} reached", self.max_host_calls));
+        if !self.reporter.meter.count() {
+            let hit = LimitHit::HostCalls { limit: self.reporter.meter.max() };
+            let reason = hit.to_string();
+            self.limiter.hit.get_or_insert(hit);
+            return Err(wasmtime::format_err!("{reason}"));
         }
         Ok(())
     }

@@ -1,30 +1,108 @@
-//! WASI p2 for skills, locked down: no preopened directories, no environment, no arguments,
-//! no sockets, an empty stdin, and stdout/stderr captured in memory. Rust's std on
-//! wasm32-wasip2 imports these interfaces even when a skill never uses them, so they are
-//! linked, but they grant nothing.
+//! WASI p2 for skills, locked down: no preopened directories (unless the agent grants a
+//! per-run scratch directory), no environment, no arguments, no sockets, an empty stdin,
+//! and stdout/stderr captured in memory. Rust's std on wasm32-wasip2 imports these
+//! interfaces even when a skill never uses them, so they are linked, but they grant nothing.
 //!
 //! Clocks and randomness are served by the implementations below, which report every read
 //! to the recorder: a skill's view of time and chance is part of its trace.
+//!
+//! Denied attempts the host can see are recorded too ([`add_to_linker`]): asking for the
+//! preopened directories when none is granted (what a guest's `open("/etc/passwd")` turns
+//! into: without a preopen the guest's libc cannot even name a host path), and creating a
+//! TCP or UDP socket. Such a step is recorded as kind [`DENIED_KIND`] with status `failure`
+//! and a body `{"denied": {"interface", "call", "reason"}}`.
 
 use crate::recorder::{HostEvent, TraceRecorder};
+use crate::state::SkillState;
 use rand010::{Rng as _, RngExt as _, TryRng};
 use runproof_proof::{StepKind, StepStatus};
 use std::convert::Infallible;
+use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use wasmtime::component::{HasSelf, Linker, Resource};
+use wasmtime_wasi::p2::bindings::filesystem::preopens;
+use wasmtime_wasi::p2::bindings::sockets::network::{ErrorCode, IpAddressFamily};
+use wasmtime_wasi::p2::bindings::sockets::{tcp_create_socket, udp_create_socket};
+use wasmtime_wasi::p2::{SocketResult, TcpSocket, UdpSocket};
+use wasmtime_wasi::filesystem::WasiFilesystemView;
+use wasmtime_wasi::p2::bindings::sockets::network;
+use wasmtime_wasi::sockets::WasiSocketsView;
 use std::time::{Duration, Instant, SystemTime};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder};
+
+/// The step kind of a denied WASI attempt. `runproof-proof` has no dedicated kind yet (a
+/// `host.denied` kind would be clearer); `host.log` with status `failure` cannot be forged
+/// by a skill, whose own log lines are always `success` with a `{level, message}` body.
+pub(crate) const DENIED_KIND: StepKind = StepKind::HostLog;
+
+/// Counts the host calls of one invocation, shared by the store's host calls and the
+/// clock and random implementations (which have no access to the store). Every host call
+/// is a trace step, so the cap bounds a skill's share of the trace, including a skill
+/// that does nothing but read the clock.
+#[derive(Debug)]
+pub(crate) struct CallMeter {
+    count: AtomicU64,
+    max: u64,
+    exceeded: AtomicBool,
+}
+
+impl CallMeter {
+    pub fn new(max: u64) -> Self {
+        CallMeter { count: AtomicU64::new(0), max, exceeded: AtomicBool::new(false) }
+    }
+
+    /// Counts one call; `false` once the cap is passed (the call must not be recorded).
+    pub fn count(&self) -> bool {
+        let n = self.count.fetch_add(1, Ordering::Relaxed) + 1;
+        if n > self.max {
+            self.exceeded.store(true, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    pub fn exceeded(&self) -> bool {
+        self.exceeded.load(Ordering::Relaxed)
+    }
+
+    pub fn max(&self) -> u64 {
+        self.max
+    }
+}
 
 /// Who to report reads to, and as which skill.
 #[derive(Clone)]
 pub(crate) struct Reporter {
     pub recorder: Arc<dyn TraceRecorder>,
     pub skill: Arc<str>,
+    pub meter: Arc<CallMeter>,
 }
 
 impl Reporter {
+    /// Records a read of a clock or random source. Past the host-call cap nothing more is
+    /// recorded; the epoch callback then stops the skill with the limit named.
     fn report(&self, kind: StepKind, body: serde_json::Value) {
-        self.recorder.record(&self.skill, HostEvent { kind, status: StepStatus::Success, duration_ms: None, body });
+        if self.meter.count() {
+            self.recorder.record(&self.skill, HostEvent { kind, status: StepStatus::Success, duration_ms: None, body });
+        }
+    }
+
+    /// Records a denied attempt (counted like any host call).
+    pub fn denied(&self, interface: &str, call: &str, reason: &str) {
+        tracing::debug!(skill = %self.skill, interface, call, "denied: {reason}");
+        if self.meter.count() {
+            self.recorder.record(
+                &self.skill,
+                HostEvent {
+                    kind: DENIED_KIND,
+                    status: StepStatus::Failure,
+                    duration_ms: None,
+                    body: serde_json::json!({"denied": {"interface": interface, "call": call, "reason": reason}}),
+                },
+            );
+        }
     }
 }
 
@@ -109,8 +187,9 @@ pub(crate) struct CapturedStdio {
 /// Per stream. A skill writing more than this traps (the pipe refuses the write).
 pub(crate) const STDIO_CAPACITY: usize = 1 << 20;
 
-/// Builds the WASI context of one invocation.
-pub(crate) fn locked_down(reporter: &Reporter) -> (WasiCtx, CapturedStdio) {
+/// Builds the WASI context of one invocation. `scratch`: the run's scratch directory, when
+/// the agent grants one; it is the only host path the skill can name.
+pub(crate) fn locked_down(reporter: &Reporter, scratch: Option<&Path>) -> wasmtime::Result<(WasiCtx, CapturedStdio)> {
     let stdio = CapturedStdio {
         stdout: MemoryOutputPipe::new(STDIO_CAPACITY),
         stderr: MemoryOutputPipe::new(STDIO_CAPACITY),
@@ -135,5 +214,74 @@ pub(crate) fn locked_down(reporter: &Reporter) -> (WasiCtx, CapturedStdio) {
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false);
-    (b.build(), stdio)
+    if let Some(dir) = scratch {
+        // Read-write, but only beneath this directory: cap-std resolves every guest path
+        // relative to it and refuses `..` and symlinks that leave it.
+        b.preopened_dir(dir, crate::limits::SCRATCH_GUEST_PATH, wasmtime_wasi::FsPerms::ReadWrite)?;
+    }
+    Ok((b.build(), stdio))
+}
+
+/// Links WASI p2 for skills: everything `wasmtime_wasi` provides, with the calls that can
+/// only be denied replaced by versions that record the denial first.
+pub(crate) fn add_to_linker(linker: &mut Linker<SkillState>) -> wasmtime::Result<()> {
+    wasmtime_wasi::p2::add_to_linker_async(linker)?;
+    // Replacing a definition needs shadowing; it is switched off again right after so a
+    // later accidental double definition still fails loudly.
+    linker.allow_shadowing(true);
+    preopens::add_to_linker::<SkillState, HasSelf<SkillState>>(linker, |s| s)?;
+    tcp_create_socket::add_to_linker::<SkillState, HasSelf<SkillState>>(linker, |s| s)?;
+    udp_create_socket::add_to_linker::<SkillState, HasSelf<SkillState>>(linker, |s| s)?;
+    linker.allow_shadowing(false);
+    Ok(())
+}
+
+const NO_FILESYSTEM: &str =
+    "no filesystem is granted to this agent (an operator can grant a per-run scratch directory with --scratch-dir)";
+const NO_SOCKETS: &str = "skills have no sockets; outbound HTTP goes through the runproof:skill/http host call";
+
+impl preopens::Host for SkillState {
+    fn get_directories(&mut self) -> wasmtime::Result<Vec<(Resource<wasmtime_wasi::filesystem::Descriptor>, String)>> {
+        let dirs = preopens::Host::get_directories(&mut self.filesystem())?;
+        // A guest's libc asks for the preopens when it first resolves a path; with none
+        // granted this is where a file access is denied, so this is what is recorded.
+        if dirs.is_empty() {
+            self.reporter.denied("wasi:filesystem/preopens", "get-directories", NO_FILESYSTEM);
+        }
+        Ok(dirs)
+    }
+}
+
+// The socket-creating interfaces `use` the network interface's types, so their host traits
+// require it; it is served exactly as wasmtime_wasi serves it.
+impl network::Host for SkillState {
+    fn convert_error_code(&mut self, error: wasmtime_wasi::p2::SocketError) -> wasmtime::Result<ErrorCode> {
+        network::Host::convert_error_code(&mut self.sockets(), error)
+    }
+
+    fn network_error_code(&mut self, err: Resource<wasmtime::Error>) -> wasmtime::Result<Option<ErrorCode>> {
+        network::Host::network_error_code(&mut self.sockets(), err)
+    }
+}
+
+impl network::HostNetwork for SkillState {
+    fn drop(&mut self, this: Resource<network::Network>) -> wasmtime::Result<()> {
+        network::HostNetwork::drop(&mut self.sockets(), this)
+    }
+}
+
+impl tcp_create_socket::Host for SkillState {
+    fn create_tcp_socket(&mut self, family: IpAddressFamily) -> SocketResult<Resource<TcpSocket>> {
+        // Denied before any OS socket exists (wasmtime_wasi's own check would also deny,
+        // but silently).
+        self.reporter.denied("wasi:sockets/tcp-create-socket", &format!("create-tcp-socket({family:?})"), NO_SOCKETS);
+        Err(ErrorCode::AccessDenied.into())
+    }
+}
+
+impl udp_create_socket::Host for SkillState {
+    async fn create_udp_socket(&mut self, family: IpAddressFamily) -> SocketResult<Resource<UdpSocket>> {
+        self.reporter.denied("wasi:sockets/udp-create-socket", &format!("create-udp-socket({family:?})"), NO_SOCKETS);
+        Err(ErrorCode::AccessDenied.into())
+    }
 }

@@ -14,7 +14,7 @@ mod writer;
 
 pub use plan::{OnError, Plan, PlanError, PlanStep};
 pub use planner::{plan_goal, StubPlanner};
-pub use runner::{RunError, RunEvent, RunObserver, RunReport, RunRequest, Runner, StepOutcome};
+pub use runner::{limit_grant, RunError, RunEvent, RunObserver, RunReport, RunRequest, Runner, StepOutcome};
 pub use writer::TraceWriter;
 
 /// A fresh random id (UUID v4) for agents, runs and traces.

@@ -4,7 +4,7 @@ use crate::outputs::{self, Outputs};
 use crate::plan::{OnError, Plan, PlanError};
 use crate::planner::plan_goal;
 use crate::writer::{SealedHead, TraceWriter};
-use runproof_host::{HostPattern, InvocationLimits, InvocationOutcome, LoadedSkill, SkillHost};
+use runproof_host::{HostPattern, InvocationLimits, InvocationOutcome, LimitGrant, LoadedSkill, SkillHost};
 use runproof_proof::seal::{SigningKey, key_id, verifying_key_to_pem};
 use runproof_proof::{IntegrityModel, StepKind, StepStatus, TraceHeadClaims, TraceIds, sign_head};
 use runproof_store::{NewRun, RunFinish, SkillRecord, Store, StoreError};
@@ -22,6 +22,8 @@ pub enum RunError {
     UnknownSkill(String),
     #[error("skill {name:?} cannot be loaded: {reason}")]
     InvalidSkill { name: String, reason: String },
+    #[error("cannot prepare the run's sandbox: {0}")]
+    Sandbox(String),
     #[error("agent {agent_id} has an invalid allowed host: {reason}")]
     BadPolicy { agent_id: String, reason: String },
     #[error(transparent)]
@@ -129,7 +131,6 @@ impl RunObserver for () {
 pub struct Runner {
     store: Store,
     host: Arc<SkillHost>,
-    limits: InvocationLimits,
     signer: Option<Signer>,
 }
 
@@ -148,7 +149,7 @@ struct ResolvedSkill {
 
 impl Runner {
     pub fn new(store: Store, host: Arc<SkillHost>) -> Self {
-        Runner { store, host, limits: InvocationLimits::default(), signer: None }
+        Runner { store, host, signer: None }
     }
 
     /// The key that signs every trace head this runner seals. Without one, `run` refuses
@@ -156,12 +157,6 @@ impl Runner {
     pub fn with_signer(mut self, key: SigningKey) -> Self {
         let key_id = key_id(&key.verifying_key());
         self.signer = Some(Signer { key, key_id, registered: tokio::sync::OnceCell::new() });
-        self
-    }
-
-    /// Overrides per-invocation limits (tests, operators with special needs).
-    pub fn with_limits(mut self, limits: InvocationLimits) -> Self {
-        self.limits = limits;
         self
     }
 
@@ -223,6 +218,19 @@ impl Runner {
                 self.store.register_signing_key(&signer.key_id, &pem).await
             })
             .await?;
+        // Per skill: the smallest of what it asks for, what the agent grants, the ceiling.
+        let grant = limit_grant(&agent);
+        let limits: HashMap<String, InvocationLimits> = skills
+            .iter()
+            .map(|(n, s)| (n.clone(), InvocationLimits::effective(&s.skill.info.capabilities, &grant)))
+            .collect();
+        // The scratch directory exists before the run does, so failing to create it refuses
+        // the run without writing anything; it is removed when `scratch` drops (run end).
+        let run_id = crate::new_id();
+        let scratch = match grant.scratch_dir {
+            true => Some(self.host.create_scratch(&run_id).map_err(|e| RunError::Sandbox(e.to_string()))?),
+            false => None,
+        };
 
         // 2. The run exists, with its plan, before anything executes. Its duration counts
         // from here (skill compilation above is not part of the run).
@@ -230,7 +238,7 @@ impl Runner {
         let run = self
             .store
             .create_run(&NewRun {
-                id: crate::new_id(),
+                id: run_id,
                 agent_id: agent.id.clone(),
                 tenant_id: req.tenant_id.clone(),
                 origin_system_id: req.origin_system_id.clone(),
@@ -264,7 +272,18 @@ impl Runner {
                 "origin_system_id": run.origin_system_id,
                 "goal": run.goal,
                 "plan": serde_json::to_value(&plan).unwrap_or_default(),
-                "policy": {"allowed_hosts": agent.allowed_hosts},
+                "policy": {
+                    "allowed_hosts": agent.allowed_hosts,
+                    "limits": {
+                        "agent_grant": grant,
+                        "ceilings": InvocationLimits::ceilings_json(),
+                        "effective": limits.iter().collect::<BTreeMap<_, _>>(),
+                    },
+                    "wasi": {
+                        "filesystem": if grant.scratch_dir { format!("scratch dir {} (per run, removed after)", runproof_host::limits::SCRATCH_GUEST_PATH) } else { "none".into() },
+                        "environment": "none", "args": "none", "sockets": "none", "stdio": "captured",
+                    },
+                },
                 "skills": skill_digests,
             }),
         );
@@ -306,7 +325,8 @@ impl Runner {
                 }
                 None => {
                     let skill = &skills[&step.skill].skill;
-                    self.run_step(&writer, skill, step, index, total, &granted, &outputs, observer).await
+                    let sandbox = (limits[&step.skill], scratch.as_ref().map(|d| d.path()));
+                    self.run_step(&writer, skill, step, index, total, &granted, sandbox, &outputs, observer).await
                 }
             };
             observer.event(&RunEvent::StepFinished { index, total, outcome: &outcome });
@@ -399,6 +419,7 @@ impl Runner {
         index: usize,
         total: usize,
         granted: &[HostPattern],
+        (limits, scratch): (InvocationLimits, Option<&std::path::Path>),
         outputs: &Outputs,
         observer: &dyn RunObserver,
     ) -> StepOutcome {
@@ -427,7 +448,7 @@ impl Runner {
                 }
                 Ok(v) => {
                     let recorder: Arc<dyn runproof_host::TraceRecorder> = writer.clone();
-                    let outcome = self.host.invoke(skill, &v.to_string(), recorder, granted, self.limits).await;
+                    let outcome = self.host.invoke(skill, &v.to_string(), recorder, granted, limits, scratch).await;
                     classify(&step.step_id, attempt, outcome)
                 }
             };
@@ -508,6 +529,19 @@ fn head_claims(
         status: status.to_string(),
         started_at: rfc3339(started_at),
         completed_at: rfc3339(completed_at),
+    }
+}
+
+/// The agent's resource grant. The columns are CHECKed positive, so a value that does not
+/// fit is impossible; it would fall back to the default, never to "unlimited".
+pub fn limit_grant(agent: &runproof_store::Agent) -> LimitGrant {
+    let positive = |v: Option<i64>| v.and_then(|v| u64::try_from(v).ok()).filter(|v| *v > 0);
+    LimitGrant {
+        max_memory_bytes: positive(agent.max_memory_bytes),
+        timeout_ms: positive(agent.timeout_ms),
+        fuel: positive(agent.fuel),
+        max_host_calls: positive(agent.max_host_calls),
+        scratch_dir: agent.scratch_dir,
     }
 }
 

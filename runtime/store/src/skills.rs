@@ -62,3 +62,16 @@ impl Store {
         .await?)
     }
 }
+
+impl Store {
+    /// The component with this digest (full, lower-case hex), with its bytes if it was added.
+    pub async fn skill_by_digest(&self, digest: &str) -> Result<Option<SkillRecord>, StoreError> {
+        Ok(sqlx::query_as::<_, SkillRecord>(
+            "SELECT digest, name, version, description, capabilities, builtin, size_bytes, component, created_at
+             FROM skills WHERE digest = $1",
+        )
+        .bind(digest)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+}

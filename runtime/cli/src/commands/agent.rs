@@ -2,7 +2,8 @@ use crate::args::{AgentCommand, AgentCreateArgs};
 use crate::database::Database;
 use crate::output::Out;
 use anyhow::{Context, Result, bail};
-use runproof_host::HostPattern;
+use runproof_host::limits::{Bytes, CEILING_FUEL, CEILING_MAX_HOST_CALLS, CEILING_MAX_MEMORY_BYTES, CEILING_TIMEOUT_MS};
+use runproof_host::{Capabilities, HostPattern, InvocationLimits};
 use runproof_store::{Agent, NewAgent};
 
 pub async fn run(cmd: &AgentCommand, db: &Database, out: &Out) -> Result<()> {
@@ -32,7 +33,7 @@ pub async fn run(cmd: &AgentCommand, db: &Database, out: &Out) -> Result<()> {
             let Some(a) = store.agent(agent_id).await? else {
                 bail!("agent {agent_id} not found; `runtime agent list` shows the agents");
             };
-            out.emit(&a, || print_agent(&a));
+            out.emit(&agent_json(&a), || print_agent(&a));
             Ok(())
         }
     }
@@ -46,6 +47,16 @@ async fn create(args: &AgentCreateArgs, db: &Database, out: &Out) -> Result<()> 
     for p in &args.allow_hosts {
         HostPattern::parse(p)?;
     }
+    // A grant above the ceiling is refused rather than silently cut: the operator should
+    // know what the agent really gets.
+    let over = |what: &str, v: Option<u64>, ceiling: u64, show: &dyn Fn(u64) -> String| match v {
+        Some(v) if v > ceiling => Err(anyhow::anyhow!("{what} {} is above the runtime's ceiling of {}", show(v), show(ceiling))),
+        _ => Ok(()),
+    };
+    over("--max-memory", args.max_memory, CEILING_MAX_MEMORY_BYTES, &|v| Bytes(v).to_string())?;
+    over("--timeout", args.timeout, CEILING_TIMEOUT_MS, &|v| format!("{v} ms"))?;
+    over("--fuel", args.fuel, CEILING_FUEL, &|v| v.to_string())?;
+    over("--max-host-calls", args.max_host_calls, CEILING_MAX_HOST_CALLS, &|v| v.to_string())?;
     let plan_json = match &args.plan {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading plan {}", path.display()))?;
@@ -62,9 +73,15 @@ async fn create(args: &AgentCreateArgs, db: &Database, out: &Out) -> Result<()> 
             name: args.name.clone(),
             allowed_hosts: args.allow_hosts.clone(),
             plan_json,
+            // Bounded by the ceilings above, so they fit in i64.
+            max_memory_bytes: args.max_memory.map(|v| v as i64),
+            timeout_ms: args.timeout.map(|v| v as i64),
+            fuel: args.fuel.map(|v| v as i64),
+            max_host_calls: args.max_host_calls.map(|v| v as i64),
+            scratch_dir: args.scratch_dir,
         })
         .await?;
-    out.emit(&agent, || {
+    out.emit(&agent_json(&agent), || {
         println!("created agent {}", agent.id);
         print_agent(&agent);
     });
@@ -81,6 +98,39 @@ fn print_agent(a: &Agent) {
         println!("allowed hosts: {}", a.allowed_hosts.join(", "));
     }
     println!("own plan:      {}", if a.plan_json.is_some() { "yes" } else { "no (runs use --plan or the stub planner)" });
+    let l = granted_limits(a);
+    let tag = |set: bool| if set { "" } else { " (default)" };
+    println!("memory:        {}{}", Bytes(l.max_memory_bytes as u64), tag(a.max_memory_bytes.is_some()));
+    println!("timeout:       {} ms{}", l.timeout.as_millis(), tag(a.timeout_ms.is_some()));
+    match l.fuel {
+        Some(f) => println!("fuel:          {f} units"),
+        None => println!("fuel:          not metered (default)"),
+    }
+    println!("host calls:    {}{}", l.max_host_calls, tag(a.max_host_calls.is_some()));
+    println!("output cap:    {}", Bytes(l.max_output_bytes as u64));
+    println!(
+        "filesystem:    {}",
+        if a.scratch_dir { "a per-run scratch directory at /scratch, removed after the run" } else { "none (default)" }
+    );
+    println!("denied always: environment, arguments, sockets, inherited stdio, imports other than WASI and runproof:skill");
+    println!("(a skill that asks for less memory or time in describe gets less: see `runtime skill inspect NAME --agent-id ID`)");
+}
+
+/// What the agent grants a skill that asks for nothing in particular.
+fn granted_limits(a: &Agent) -> InvocationLimits {
+    let no_request = Capabilities { outbound_hosts: vec![], secrets: vec![], max_memory_bytes: None, timeout_ms: None };
+    InvocationLimits::effective(&no_request, &runproof_runner::limit_grant(a))
+}
+
+/// The agent as JSON, with its limits resolved against the defaults and ceilings.
+fn agent_json(a: &Agent) -> serde_json::Value {
+    let mut v = serde_json::to_value(a).unwrap_or_default();
+    v["limits"] = serde_json::json!({
+        "granted": granted_limits(a),
+        "defaults": InvocationLimits::defaults_json(),
+        "ceilings": InvocationLimits::ceilings_json(),
+    });
+    v
 }
 
 fn uuid_v4() -> String {

@@ -61,13 +61,24 @@ pub async fn list(db: &Database, home: Option<&std::path::PathBuf>, out: &Out) -
     Ok(())
 }
 
-/// Largest component `skill add` accepts.
-const MAX_COMPONENT_BYTES: u64 = 64 << 20;
+/// Largest component `skill add` accepts: 32 MiB. Real skills are well under 1 MiB (the
+/// built-in http_call is ~100 KiB); the cap bounds compile time and the bytes kept in the
+/// database per version.
+const MAX_COMPONENT_BYTES: u64 = 32 << 20;
 
 pub async fn add(file: &std::path::Path, replace: bool, db: &Database, home: Option<&std::path::PathBuf>, out: &Out) -> Result<()> {
-    let size = std::fs::metadata(file).with_context(|| format!("reading {}", file.display()))?.len();
+    let meta = std::fs::metadata(file).with_context(|| format!("reading {}", file.display()))?;
+    if !meta.is_file() {
+        bail!("{} is not a file", file.display());
+    }
+    let size = meta.len();
+    // Checked before reading, so an oversized file is never loaded into memory.
     if size > MAX_COMPONENT_BYTES {
-        bail!("{} is {size} bytes; the limit for a skill component is {MAX_COMPONENT_BYTES} bytes", file.display());
+        bail!(
+            "{} is {size} bytes, over the {} limit for a skill component; nothing was added",
+            file.display(),
+            runproof_host::limits::Bytes(MAX_COMPONENT_BYTES)
+        );
     }
     let wasm = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     // Everything is checked before anything is stored.
@@ -115,5 +126,105 @@ pub async fn add(file: &std::path::Path, replace: bool, db: &Database, home: Opt
         outbound_hosts: caps.outbound_hosts.clone(),
     };
     out.emit(&line, || println!("added skill {} {} (sha256 {})", line.name, line.version, line.digest));
+    Ok(())
+}
+
+/// The component bytes behind `skill`: a built-in or added name, or a digest.
+async fn find_component(skill: &str, db: &Database) -> Result<(Vec<u8>, bool)> {
+    if let Some(b) = runproof_builtin_skills::find(skill) {
+        return Ok((b.wasm.to_vec(), true));
+    }
+    let digest = skill.to_ascii_lowercase();
+    let is_digest = digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit());
+    if is_digest
+        && let Some(b) = runproof_builtin_skills::BUILTIN_SKILLS.iter().find(|b| runproof_host::component_digest(b.wasm) == digest)
+    {
+        return Ok((b.wasm.to_vec(), true));
+    }
+    let store = db.ready_store().await?;
+    if let Some(r) = store.added_skill(skill).await?
+        && let Some(bytes) = r.component
+    {
+        return Ok((bytes, false));
+    }
+    if is_digest
+        && let Some(r) = store.skill_by_digest(&digest).await?
+        && let Some(bytes) = r.component
+    {
+        return Ok((bytes, false));
+    }
+    bail!("no skill named {skill:?} and no component with that digest; `runtime skill list` shows the skills")
+}
+
+pub async fn inspect(
+    skill: &str,
+    agent_id: Option<&str>,
+    db: &Database,
+    home: Option<&std::path::PathBuf>,
+    out: &Out,
+) -> Result<()> {
+    let (wasm, builtin) = find_component(skill, db).await?;
+    let host = SkillHost::new(crate::database::host_config(home))?;
+    let s = host.load(&wasm).await?;
+    let caps = &s.info.capabilities;
+    let mut report = serde_json::json!({
+        "name": s.info.name,
+        "version": s.info.version,
+        "description": s.info.description,
+        "digest": s.digest,
+        "size_bytes": s.size_bytes,
+        "builtin": builtin,
+        "requested": {
+            "outbound_hosts": caps.outbound_hosts,
+            "secrets": caps.secrets,
+            "max_memory_bytes": caps.max_memory_bytes,
+            "timeout_ms": caps.timeout_ms,
+        },
+        "imports": s.imports,
+        "exports": s.exports,
+    });
+    let agent = match agent_id {
+        Some(id) => {
+            let store = db.ready_store().await?;
+            let Some(a) = store.agent(id).await? else {
+                bail!("agent {id} not found; `runtime agent list` shows the agents");
+            };
+            let limits = runproof_host::InvocationLimits::effective(caps, &runproof_runner::limit_grant(&a));
+            report["effective"] = serde_json::json!({
+                "agent_id": a.id,
+                // A destination is reachable only if it matches both lists.
+                "outbound_hosts": {"agent_grants": a.allowed_hosts, "skill_requests": caps.outbound_hosts},
+                "limits": limits,
+                "ceilings": runproof_host::InvocationLimits::ceilings_json(),
+            });
+            Some((a, limits))
+        }
+        None => None,
+    };
+    out.emit(&report, || {
+        use runproof_host::limits::Bytes;
+        println!("skill:       {} {}{}", s.info.name, s.info.version, if builtin { " (built-in)" } else { "" });
+        println!("description: {}", s.info.description);
+        println!("digest:      sha256:{}", s.digest);
+        println!("size:        {} bytes", s.size_bytes);
+        println!("requests:    outbound hosts [{}], secrets [{}], memory {}, timeout {}",
+            caps.outbound_hosts.join(", "),
+            caps.secrets.join(", "),
+            caps.max_memory_bytes.map_or("-".to_string(), |m| Bytes(m).to_string()),
+            caps.timeout_ms.map_or("-".to_string(), |t| format!("{t} ms")));
+        println!("imports:     {}", s.imports.join(", "));
+        println!("exports:     {}", s.exports.join(", "));
+        if let Some((a, l)) = &agent {
+            println!("with agent {}:", a.id);
+            println!("  outbound:   a destination must match the agent's [{}] and the skill's [{}]",
+                a.allowed_hosts.join(", "), caps.outbound_hosts.join(", "));
+            println!("  memory:     {}", Bytes(l.max_memory_bytes as u64));
+            println!("  timeout:    {} ms", l.timeout.as_millis());
+            println!("  fuel:       {}", l.fuel.map_or("not metered".to_string(), |f| format!("{f} units")));
+            println!("  host calls: {}", l.max_host_calls);
+            println!("  output cap: {}", Bytes(l.max_output_bytes as u64));
+            println!("  filesystem: {}", if l.scratch_dir { "per-run scratch directory at /scratch" } else { "none" });
+        }
+    });
     Ok(())
 }
