@@ -219,6 +219,7 @@ impl SkillHost {
                 .build(),
             reporter,
             policy,
+            secrets: Default::default(),
             caps: self.config.http,
             deadline: tokio::time::Instant::now() + limits.timeout,
             host_calls: 0,
@@ -243,9 +244,24 @@ impl SkillHost {
         granted: &[crate::HostPattern],
         limits: InvocationLimits,
     ) -> InvocationOutcome {
+        self.invoke_with_secrets(skill, input, recorder, granted, Arc::default(), limits).await
+    }
+
+    /// [`invoke`](Self::invoke), with the secrets the skill may use by placeholder (the
+    /// runner passes the effective set: declared ∩ granted ∩ stored for the tenant).
+    pub async fn invoke_with_secrets(
+        &self,
+        skill: &LoadedSkill,
+        input: &str,
+        recorder: Arc<dyn TraceRecorder>,
+        granted: &[crate::HostPattern],
+        secrets: Arc<crate::SecretSet>,
+        limits: InvocationLimits,
+    ) -> InvocationOutcome {
         let reporter = Reporter { recorder: recorder.clone(), skill: Arc::from(skill.info.name.as_str()) };
         let policy = OutboundPolicy { granted: granted.to_vec(), requested: skill.requested_hosts.clone() };
         let (mut store, stdio) = self.new_store(reporter, policy, limits);
+        store.data_mut().secrets = secrets;
         // The epoch deadline stops wasm code; this stops a skill parked in a host call too.
         let run = tokio::time::timeout(limits.timeout + EPOCH_TICK * 5, async {
             let instance = skill.pre.instantiate_async(&mut store).await?;

@@ -17,10 +17,12 @@ mod engine;
 pub mod http;
 pub mod policy;
 mod recorder;
+pub mod secrets;
 mod state;
 mod wasi;
 
 pub use bindings::runproof::skill::types::{Capabilities, SkillError, SkillInfo};
 pub use engine::{HostConfig, HostError, InvocationLimits, InvocationOutcome, LoadedSkill, SkillHost, component_digest};
 pub use policy::{HostPattern, OutboundPolicy, PolicyError};
+pub use secrets::{Secret, SecretSet, valid_secret_name};
 pub use recorder::{HostEvent, NullRecorder, TraceRecorder};
