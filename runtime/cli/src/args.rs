@@ -40,6 +40,9 @@ pub enum Command {
     Runs(RunsCommand),
     /// Verify a run's trace and print its proof.
     Proof(ProofArgs),
+    /// Tenant secrets: values skills use by placeholder, never see, and the trace never holds.
+    #[command(subcommand)]
+    Secret(SecretCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -85,6 +88,10 @@ pub struct AgentCreateArgs {
     /// The agent's own plan (plan JSON), used when a run names no --plan.
     #[arg(long, value_name = "FILE")]
     pub plan: Option<PathBuf>,
+    /// A tenant secret the agent's skills may use as `{{secret:NAME}}` (if the skill also
+    /// declares it and the run's tenant has it). Repeatable. None: no secrets.
+    #[arg(long = "allow-secret", value_name = "NAME")]
+    pub allow_secrets: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,4 +152,31 @@ pub struct ProofArgs {
     pub run_id: String,
     #[arg(long)]
     pub tenant_id: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Store (or replace) a secret; its value is read from stdin (one trailing newline is
+    /// dropped) and encrypted with the key in RUNPROOF_HOME/keys/secrets.key.
+    Set {
+        /// Secret name: letters, digits, `_`, `-`, `.` (at most 64).
+        name: String,
+        #[arg(long)]
+        tenant_id: String,
+        /// Where the value may be sent: scheme://host[:port] patterns, as --allow-host.
+        /// Repeatable; at least one.
+        #[arg(long = "allow-host", value_name = "PATTERN", required = true)]
+        allow_hosts: Vec<String>,
+    },
+    /// List a tenant's secrets: names, allowed hosts, times (never values).
+    List {
+        #[arg(long)]
+        tenant_id: String,
+    },
+    /// Delete a secret.
+    Rm {
+        name: String,
+        #[arg(long)]
+        tenant_id: String,
+    },
 }

@@ -48,6 +48,7 @@ async fn dispatch(cli: &Cli, out: &Out) -> anyhow::Result<i32> {
         Command::Run(args) => commands::run::run(args, &db, cli.home.as_ref(), out).await,
         Command::Runs(cmd) => commands::runs::run(cmd, &db, out).await.map(|_| 0),
         Command::Proof(args) => commands::proof::run(args, &db, out).await,
+        Command::Secret(cmd) => commands::secret::run(cmd, &db, cli.home.as_ref(), out).await.map(|_| 0),
     }
 }
 

@@ -4,7 +4,8 @@ use crate::outputs::{self, Outputs};
 use crate::plan::{OnError, Plan, PlanError};
 use crate::planner::plan_goal;
 use crate::writer::TraceWriter;
-use runproof_host::{HostPattern, InvocationLimits, InvocationOutcome, LoadedSkill, SkillHost};
+use crate::secrets::SecretError;
+use runproof_host::{HostPattern, InvocationLimits, InvocationOutcome, LoadedSkill, SecretSet, SkillHost};
 use runproof_proof::{StepKind, StepStatus, TraceIds};
 use runproof_store::{NewRun, RunFinish, SkillRecord, Store, StoreError};
 use serde::Serialize;
@@ -25,6 +26,8 @@ pub enum RunError {
     BadPolicy { agent_id: String, reason: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Secrets(#[from] SecretError),
     #[error("run {run_id}: its trace could not be made durable ({reason}); the trace is left unsealed and will not verify")]
     TraceNotDurable { run_id: String, reason: String },
 }
@@ -118,6 +121,9 @@ pub struct Runner {
     store: Store,
     host: Arc<SkillHost>,
     limits: InvocationLimits,
+    /// Where the secret key lives (`RUNPROOF_HOME`); opened only by runs that use secrets.
+    /// `None`: no run can use a secret.
+    secrets_home: Option<std::path::PathBuf>,
 }
 
 struct ResolvedSkill {
@@ -127,7 +133,13 @@ struct ResolvedSkill {
 
 impl Runner {
     pub fn new(store: Store, host: Arc<SkillHost>) -> Self {
-        Runner { store, host, limits: InvocationLimits::default() }
+        Runner { store, host, limits: InvocationLimits::default(), secrets_home: None }
+    }
+
+    /// Lets runs use tenant secrets sealed with the key under `home` (see `secrets.rs`).
+    pub fn with_secrets_home(mut self, home: std::path::PathBuf) -> Self {
+        self.secrets_home = Some(home);
+        self
     }
 
     /// Overrides per-invocation limits (tests, operators with special needs).
@@ -179,6 +191,17 @@ impl Runner {
                 skills.insert(step.skill.clone(), ResolvedSkill { skill, builtin });
             }
         }
+        // Secrets: loaded and decrypted once per run, before anything is written.
+        let declared: BTreeMap<String, Vec<String>> =
+            skills.iter().map(|(n, s)| (n.clone(), s.skill.info.capabilities.secrets.clone())).collect();
+        let secret_sets = crate::secrets::load_for_run(
+            &self.store,
+            self.secrets_home.as_deref(),
+            &req.tenant_id,
+            &agent.allowed_secrets,
+            &declared,
+        )
+        .await?;
         for s in skills.values() {
             self.store.record_skill(&skill_record(&s.skill, s.builtin)).await?;
         }
@@ -223,7 +246,8 @@ impl Runner {
                 "origin_system_id": run.origin_system_id,
                 "goal": run.goal,
                 "plan": serde_json::to_value(&plan).unwrap_or_default(),
-                "policy": {"allowed_hosts": agent.allowed_hosts},
+                // Effective secret names per skill (declared ∩ granted ∩ stored), never values.
+                "policy": {"allowed_hosts": agent.allowed_hosts, "secrets": secret_sets.iter().map(|(k, v)| (k.clone(), v.names())).collect::<BTreeMap<_, _>>()},
                 "skills": skill_digests,
             }),
         );
@@ -265,7 +289,8 @@ impl Runner {
                 }
                 None => {
                     let skill = &skills[&step.skill].skill;
-                    self.run_step(&writer, skill, step, index, total, &granted, &outputs, observer).await
+                    let secrets = secret_sets.get(&step.skill).cloned().unwrap_or_default();
+                    self.run_step(&writer, skill, step, index, total, &granted, &secrets, &outputs, observer).await
                 }
             };
             observer.event(&RunEvent::StepFinished { index, total, outcome: &outcome });
@@ -334,6 +359,7 @@ impl Runner {
         index: usize,
         total: usize,
         granted: &[HostPattern],
+        secrets: &Arc<SecretSet>,
         outputs: &Outputs,
         observer: &dyn RunObserver,
     ) -> StepOutcome {
@@ -362,7 +388,8 @@ impl Runner {
                 }
                 Ok(v) => {
                     let recorder: Arc<dyn runproof_host::TraceRecorder> = writer.clone();
-                    let outcome = self.host.invoke(skill, &v.to_string(), recorder, granted, self.limits).await;
+                    let outcome =
+                        self.host.invoke_with_secrets(skill, &v.to_string(), recorder, granted, secrets.clone(), self.limits).await;
                     classify(&step.step_id, attempt, outcome)
                 }
             };

@@ -10,6 +10,8 @@ pub struct Agent {
     pub tenant_id: Option<String>,
     pub name: String,
     pub allowed_hosts: Vec<String>,
+    /// Tenant secret names the agent's skills may use by placeholder (migration 0004).
+    pub allowed_secrets: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plan_json: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -21,21 +23,23 @@ pub struct NewAgent {
     pub tenant_id: Option<String>,
     pub name: String,
     pub allowed_hosts: Vec<String>,
+    pub allowed_secrets: Vec<String>,
     pub plan_json: Option<String>,
 }
 
 impl Store {
     pub async fn create_agent(&self, a: NewAgent) -> Result<Agent, StoreError> {
         Ok(sqlx::query_as::<_, Agent>(
-            "INSERT INTO agents (id, tenant_id, name, allowed_hosts, plan_json)
-             VALUES ($1, $2, $3, $4, $5)
-             RETURNING id, tenant_id, name, allowed_hosts, plan_json, created_at",
+            "INSERT INTO agents (id, tenant_id, name, allowed_hosts, plan_json, allowed_secrets)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             RETURNING id, tenant_id, name, allowed_hosts, allowed_secrets, plan_json, created_at",
         )
         .bind(&a.id)
         .bind(&a.tenant_id)
         .bind(&a.name)
         .bind(&a.allowed_hosts)
         .bind(&a.plan_json)
+        .bind(&a.allowed_secrets)
         .fetch_one(&self.pool)
         .await?)
     }
@@ -43,7 +47,7 @@ impl Store {
     /// Agents visible to `tenant` (its own and shared ones), or all agents with `None`.
     pub async fn list_agents(&self, tenant: Option<&str>) -> Result<Vec<Agent>, StoreError> {
         Ok(sqlx::query_as::<_, Agent>(
-            "SELECT id, tenant_id, name, allowed_hosts, plan_json, created_at FROM agents
+            "SELECT id, tenant_id, name, allowed_hosts, allowed_secrets, plan_json, created_at FROM agents
              WHERE $1::text IS NULL OR tenant_id IS NULL OR tenant_id = $1
              ORDER BY created_at, id",
         )
@@ -55,7 +59,7 @@ impl Store {
     /// The agent `id`, whoever it belongs to (operator view: `runtime agent show`).
     pub async fn agent(&self, id: &str) -> Result<Option<Agent>, StoreError> {
         Ok(sqlx::query_as::<_, Agent>(
-            "SELECT id, tenant_id, name, allowed_hosts, plan_json, created_at FROM agents WHERE id = $1",
+            "SELECT id, tenant_id, name, allowed_hosts, allowed_secrets, plan_json, created_at FROM agents WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -66,7 +70,7 @@ impl Store {
     /// answer as a missing one, so ids of other tenants cannot be probed.
     pub async fn agent_for_tenant(&self, id: &str, tenant: &str) -> Result<Agent, StoreError> {
         sqlx::query_as::<_, Agent>(
-            "SELECT id, tenant_id, name, allowed_hosts, plan_json, created_at FROM agents
+            "SELECT id, tenant_id, name, allowed_hosts, allowed_secrets, plan_json, created_at FROM agents
              WHERE id = $1 AND (tenant_id IS NULL OR tenant_id = $2)",
         )
         .bind(id)

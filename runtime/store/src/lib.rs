@@ -9,6 +9,7 @@ mod agents;
 mod error;
 mod runs;
 mod schema;
+mod secrets;
 mod skills;
 mod traces;
 
@@ -16,6 +17,7 @@ pub use agents::{Agent, NewAgent};
 pub use error::StoreError;
 pub use runs::{NewRun, Run, RunFinish};
 pub use schema::{MigrationState, SchemaStatus};
+pub use secrets::{SealedSecret, SecretInfo};
 pub use skills::SkillRecord;
 pub use traces::{StepRow, TraceRow};
 

@@ -46,6 +46,11 @@ async fn create(args: &AgentCreateArgs, db: &Database, out: &Out) -> Result<()> 
     for p in &args.allow_hosts {
         HostPattern::parse(p)?;
     }
+    for n in &args.allow_secrets {
+        if !runproof_host::valid_secret_name(n) {
+            bail!("--allow-secret {n:?}: a secret name is 1 to 64 of letters, digits, _ - .");
+        }
+    }
     let plan_json = match &args.plan {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading plan {}", path.display()))?;
@@ -61,6 +66,7 @@ async fn create(args: &AgentCreateArgs, db: &Database, out: &Out) -> Result<()> 
             tenant_id: args.tenant_id.clone(),
             name: args.name.clone(),
             allowed_hosts: args.allow_hosts.clone(),
+            allowed_secrets: args.allow_secrets.clone(),
             plan_json,
         })
         .await?;
@@ -79,6 +85,9 @@ fn print_agent(a: &Agent) {
         println!("allowed hosts: none (all outbound HTTP is denied)");
     } else {
         println!("allowed hosts: {}", a.allowed_hosts.join(", "));
+    }
+    if !a.allowed_secrets.is_empty() {
+        println!("secrets:       {}", a.allowed_secrets.join(", "));
     }
     println!("own plan:      {}", if a.plan_json.is_some() { "yes" } else { "no (runs use --plan or the stub planner)" });
 }

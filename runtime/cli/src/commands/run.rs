@@ -70,7 +70,7 @@ pub async fn run(args: &RunArgs, db: &Database, home: Option<&std::path::PathBuf
     };
     let store = db.ready_store().await?;
     let host = Arc::new(SkillHost::new(crate::database::host_config(home))?);
-    let runner = Runner::new(store.clone(), host);
+    let runner = Runner::new(store.clone(), host).with_secrets_home(crate::database::home_dir(home));
     let progress = Progress { out, run_id: std::sync::Mutex::new(None) };
     let request = RunRequest {
         agent_id: args.agent_id.clone(),
