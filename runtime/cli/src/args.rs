@@ -81,8 +81,10 @@ pub struct AgentCreateArgs {
     /// Restrict the agent to one tenant (default: usable by every tenant).
     #[arg(long)]
     pub tenant_id: Option<String>,
-    /// Outbound HTTP the agent's skills may reach: scheme://host[:port], `*` wildcards
-    /// (e.g. http://127.0.0.1:*, https://*.example.com). Repeatable. None: deny all.
+    /// Outbound HTTP the agent's skills may reach: scheme://host[:port], `*` wildcards,
+    /// CIDR ranges (e.g. http://127.0.0.1:*, https://*.example.com, http://10.0.0.0/8:*,
+    /// https://[fd00::/8]:443). Loopback, private and metadata addresses need an IP/CIDR
+    /// grant; `*` never covers them. Repeatable. None: deny all.
     #[arg(long = "allow-host", value_name = "PATTERN")]
     pub allow_hosts: Vec<String>,
     /// The agent's own plan (plan JSON), used when a run names no --plan.
