@@ -475,3 +475,56 @@ async fn an_echoed_secret_is_redacted_before_the_skill_and_the_trace_see_it() {
     }
     verified(&run_id, &tenant);
 }
+
+#[tokio::test]
+async fn a_redirect_never_carries_a_secret_outside_its_hosts() {
+    add_test_skill("probe");
+    let elsewhere = Server::echo();
+    let front = Server::redirect_to(elsewhere.url("/landing"));
+    let tenant = tenant("net-secret-redirect");
+    // The secret may go to the front server only; the agent may reach any 127.0.0.1 port.
+    set_secret(&tenant, "TOKEN", VALUE, &[&format!("http://127.0.0.1:{}", front.port)]);
+    let agent_id = agent_with(&tenant, &["http://127.0.0.1:*"], &["TOKEN"]);
+    let action = request_action(json!({"url": front.url("/start"), "headers": [["authorization", "Bearer {{secret:TOKEN}}"]]}));
+    let reason = format!("redirect hop 1: secret TOKEN is not granted for host http://127.0.0.1:{}", elsewhere.port);
+    let (run_id, _) = denied_run_as(&tenant, &agent_id, &[action], &reason).await;
+    assert_eq!(front.hits(), 1, "the secret's own host got the request");
+    assert_eq!(elsewhere.hits(), 0, "the redirect target must not get the secret");
+    for p in payloads(&run_id).await {
+        assert!(!p.contains(VALUE), "a stored step holds the secret value: {p}");
+    }
+}
+
+#[test]
+fn secret_commands_refuse_bad_input_and_never_print_values() {
+    let tenant = tenant("net-secret-cli");
+    // Bad name, bad pattern, empty value: refused, nothing stored.
+    let bad_name = runtime(&["secret", "set", "no spaces", "--tenant-id", &tenant, "--allow-host", "https://a.example"]);
+    assert_eq!(bad_name.code, 1, "{bad_name:?}");
+    let bad_pattern = runtime(&["secret", "set", "T", "--tenant-id", &tenant, "--allow-host", "api.example.com"]);
+    assert_eq!(bad_pattern.code, 1, "{bad_pattern:?}");
+    let empty: Run = runtime_cmd()
+        .args(["secret", "set", "T", "--tenant-id", &tenant, "--allow-host", "https://a.example"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(empty.code, 1, "{empty:?}");
+    assert!(empty.stderr.contains("empty"), "{empty:?}");
+    let listed = runtime(&["--json", "secret", "list", "--tenant-id", &tenant]).ok().json();
+    assert_eq!(listed, json!([]));
+    // Replacing keeps one row; rm of a missing one is an error.
+    set_secret(&tenant, "T", "first-value", &["https://a.example"]);
+    let again = set_secret(&tenant, "T", "second-value", &["https://b.example"]);
+    assert_eq!(again["allowed_hosts"], json!(["https://b.example"]));
+    let listed = runtime(&["--json", "secret", "list", "--tenant-id", &tenant]).ok();
+    assert!(!listed.stdout.contains("-value"), "{}", listed.stdout);
+    assert_eq!(listed.json().as_array().unwrap().len(), 1);
+    runtime(&["secret", "rm", "T", "--tenant-id", &tenant]).ok();
+    assert_eq!(runtime(&["secret", "rm", "T", "--tenant-id", &tenant]).code, 1);
+    // The key file is private.
+    use std::os::unix::fs::PermissionsExt;
+    let key = home().join("keys/secrets.key");
+    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(std::fs::metadata(home().join("keys")).unwrap().permissions().mode() & 0o777, 0o700);
+}
