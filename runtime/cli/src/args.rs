@@ -51,6 +51,9 @@ pub enum Command {
     Keys(KeysCommand),
     /// Measure what proof costs: each figure beside its baseline, with the ratio.
     Bench(BenchArgs),
+    /// Tenant secrets: values skills use by placeholder, never see, and the trace never holds.
+    #[command(subcommand)]
+    Secret(SecretCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -123,8 +126,10 @@ pub struct AgentCreateArgs {
     /// Restrict the agent to one tenant (default: usable by every tenant).
     #[arg(long)]
     pub tenant_id: Option<String>,
-    /// Outbound HTTP the agent's skills may reach: scheme://host[:port], `*` wildcards
-    /// (e.g. http://127.0.0.1:*, https://*.example.com). Repeatable. None: deny all.
+    /// Outbound HTTP the agent's skills may reach: scheme://host[:port], `*` wildcards,
+    /// CIDR ranges (e.g. http://127.0.0.1:*, https://*.example.com, http://10.0.0.0/8:*,
+    /// https://[fd00::/8]:443). Loopback, private and metadata addresses need an IP/CIDR
+    /// grant; `*` never covers them. Repeatable. None: deny all.
     #[arg(long = "allow-host", value_name = "PATTERN")]
     pub allow_hosts: Vec<String>,
     /// The agent's own plan (plan JSON), used when a run names no --plan.
@@ -146,6 +151,10 @@ pub struct AgentCreateArgs {
     /// the run. Default: no filesystem at all.
     #[arg(long)]
     pub scratch_dir: bool,
+    /// A tenant secret the agent's skills may use as `{{secret:NAME}}` (if the skill also
+    /// declares it and the run's tenant has it). Repeatable. None: no secrets.
+    #[arg(long = "allow-secret", value_name = "NAME")]
+    pub allow_secrets: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -277,4 +286,31 @@ pub struct BenchArgs {
     /// Smaller sizes: finishes in under a minute (the full run takes a few minutes).
     #[arg(long)]
     pub quick: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Store (or replace) a secret; its value is read from stdin (one trailing newline is
+    /// dropped) and encrypted with the key in RUNPROOF_HOME/keys/secrets.key.
+    Set {
+        /// Secret name: letters, digits, `_`, `-`, `.` (at most 64).
+        name: String,
+        #[arg(long)]
+        tenant_id: String,
+        /// Where the value may be sent: scheme://host[:port] patterns, as --allow-host.
+        /// Repeatable; at least one.
+        #[arg(long = "allow-host", value_name = "PATTERN", required = true)]
+        allow_hosts: Vec<String>,
+    },
+    /// List a tenant's secrets: names, allowed hosts, times (never values).
+    List {
+        #[arg(long)]
+        tenant_id: String,
+    },
+    /// Delete a secret.
+    Rm {
+        name: String,
+        #[arg(long)]
+        tenant_id: String,
+    },
 }

@@ -181,6 +181,7 @@ impl<'a> Bench<'a> {
                 name: "runproof-bench".into(),
                 allowed_hosts: vec!["http://127.0.0.1:*".into()],
                 plan_json: None,
+                allowed_secrets: Vec::new(),
                 // Defaults for every resource limit: the bench measures the ordinary path.
                 max_memory_bytes: None,
                 timeout_ms: None,
@@ -784,8 +785,12 @@ fn copy_binary(rows: &[StoredStep]) -> Vec<u8> {
 /// A GET with the host's own client and policy check, nothing recorded.
 async fn direct_get(url: &str, policy: &OutboundPolicy) -> Result<()> {
     let req = OutboundRequest { method: "GET".into(), url: url.into(), headers: Vec::new(), body: None, follow_redirects: true };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let resp = runproof_host::http::send(&req, policy, &HttpCaps::default(), deadline).await.map_err(|e| anyhow!("direct GET: {}", e.message()))?;
+    let deadline = runproof_host::http::Deadline {
+        at: tokio::time::Instant::now() + Duration::from_secs(30),
+        what: "the direct GET's timeout of 30 s".into(),
+    };
+    let resp = runproof_host::http::send(&req, policy, &runproof_host::SecretSet::default(), &HttpCaps::default(), &deadline)
+        .await.map_err(|e| anyhow!("direct GET: {}", e.message()))?;
     ensure!(resp.status == 200, "direct GET answered {}", resp.status);
     Ok(())
 }

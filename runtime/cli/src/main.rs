@@ -60,6 +60,7 @@ async fn dispatch(cli: &Cli, out: &Out) -> anyhow::Result<i32> {
         Command::Verify(args) => commands::verify::run(args, out),
         Command::Keys(cmd) => commands::keys::run(cmd, &db, &key, out).await.map(|_| 0),
         Command::Bench(args) => commands::bench::run(args, &db, cli.database_url.as_deref(), cli.home.as_ref(), &key, out).await,
+        Command::Secret(cmd) => commands::secret::run(cmd, &db, cli.home.as_ref(), out).await.map(|_| 0),
     }
 }
 

@@ -244,6 +244,7 @@ impl SkillHost {
             limiter: Limiter::new(limits.max_memory_bytes),
             reporter,
             policy,
+            secrets: Default::default(),
             caps: self.config.http,
             deadline,
         };
@@ -285,6 +286,22 @@ impl SkillHost {
         limits: InvocationLimits,
         scratch: Option<&Path>,
     ) -> InvocationOutcome {
+        self.invoke_with_secrets(skill, input, recorder, granted, Arc::default(), limits, scratch).await
+    }
+
+    /// [`invoke`](Self::invoke), with the secrets the skill may use by placeholder (the
+    /// runner passes the effective set: declared ∩ granted ∩ stored for the tenant).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn invoke_with_secrets(
+        &self,
+        skill: &LoadedSkill,
+        input: &str,
+        recorder: Arc<dyn TraceRecorder>,
+        granted: &[crate::HostPattern],
+        secrets: Arc<crate::SecretSet>,
+        limits: InvocationLimits,
+        scratch: Option<&Path>,
+    ) -> InvocationOutcome {
         let reporter = Reporter {
             recorder: recorder.clone(),
             skill: Arc::from(skill.info.name.as_str()),
@@ -296,6 +313,7 @@ impl SkillHost {
             Ok(s) => s,
             Err(e) => return InvocationOutcome::Aborted { reason: format!("cannot set up the sandbox: {}", chain(&e)) },
         };
+        store.data_mut().secrets = secrets;
         // The epoch deadline stops wasm code; this stops a skill parked in a host call too.
         let run = tokio::time::timeout(limits.timeout + EPOCH_TICK * 5, async {
             let instance = skill.pre.instantiate_async(&mut store).await?;

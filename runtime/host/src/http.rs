@@ -1,11 +1,16 @@
 //! Outbound HTTP made by the host on a skill's behalf: one buffered request, one buffered
 //! response, so the whole exchange can be recorded as one step.
 //!
-//! The policy is checked before any DNS lookup, and again on every redirect hop. The
-//! address we resolved is the address we connect to (no second lookup). Sizes and time are
-//! capped so a hostile server cannot hold or flood a run.
+//! The policy is checked before any DNS lookup, and again on every redirect hop; every
+//! address a name resolves to is checked (special addresses need an explicit grant, see
+//! `policy.rs`), and the addresses we checked are the only ones we connect to (no second
+//! lookup, so no DNS rebinding). Secrets are substituted only after every check passed, and
+//! redacted from everything that comes back. Sizes and time are capped so a hostile server
+//! cannot hold or flood a run.
 
-use crate::policy::OutboundPolicy;
+use crate::policy::{Destination, NormalHost, OutboundPolicy};
+use crate::secrets::{SecretSet, placeholder_names};
+use std::net::SocketAddr;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::header::{HeaderName, HeaderValue};
@@ -14,18 +19,29 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-/// Caps on one exchange.
+/// Caps on one exchange. Each cap hit is a `too-large` error that names the cap.
 #[derive(Debug, Clone, Copy)]
 pub struct HttpCaps {
     pub max_request_body: usize,
     pub max_response_body: usize,
+    /// Most headers in a request, and in a response.
     pub max_headers: usize,
+    /// Most bytes of request headers (names + values), and of a response head (status line
+    /// and headers): bounds what a hostile server can make us buffer before the body.
+    pub max_header_bytes: usize,
+    /// Most redirects followed for one request.
     pub max_redirects: usize,
 }
 
 impl Default for HttpCaps {
     fn default() -> Self {
-        HttpCaps { max_request_body: 4 << 20, max_response_body: 8 << 20, max_headers: 100, max_redirects: 10 }
+        HttpCaps {
+            max_request_body: 4 << 20,
+            max_response_body: 8 << 20,
+            max_headers: 100,
+            max_header_bytes: 64 << 10,
+            max_redirects: 10,
+        }
     }
 }
 
@@ -80,47 +96,135 @@ impl OutboundError {
             | OutboundError::Other(m) => m,
         }
     }
+
+    fn map_message(self, f: impl Fn(&str) -> String) -> Self {
+        match self {
+            OutboundError::Denied(m) => OutboundError::Denied(f(&m)),
+            OutboundError::InvalidRequest(m) => OutboundError::InvalidRequest(f(&m)),
+            OutboundError::Connect(m) => OutboundError::Connect(f(&m)),
+            OutboundError::Timeout(m) => OutboundError::Timeout(f(&m)),
+            OutboundError::TooLarge(m) => OutboundError::TooLarge(f(&m)),
+            OutboundError::Other(m) => OutboundError::Other(f(&m)),
+        }
+    }
 }
 
-/// Sends `req` under `policy`, giving up at `deadline`.
+/// When an exchange must be over, and which limit that is (named in the timeout error).
+#[derive(Debug, Clone)]
+pub struct Deadline {
+    pub at: Instant,
+    /// e.g. "the request's timeout of 1000 ms" or "the invocation's deadline".
+    pub what: String,
+}
+
+/// Sends `req` under `policy`, with `secrets` substituted on the way out and redacted on
+/// the way back, giving up at `deadline`. Whatever the result, no secret value is in it:
+/// the response, the hops and every error message are redacted.
 pub async fn send(
     req: &OutboundRequest,
     policy: &OutboundPolicy,
+    secrets: &SecretSet,
     caps: &HttpCaps,
-    deadline: Instant,
+    deadline: &Deadline,
 ) -> Result<OutboundResponse, OutboundError> {
-    match tokio::time::timeout_at(deadline, send_inner(req, policy, caps)).await {
+    // One timer over everything (DNS, connect, TLS, head, body, every redirect): a server
+    // that trickles bytes cannot stretch the exchange past it.
+    let result = match tokio::time::timeout_at(deadline.at, send_inner(req, policy, secrets, caps)).await {
         Ok(r) => r,
-        Err(_) => Err(OutboundError::Timeout(format!("{} {} did not finish before its deadline", req.method, req.url))),
+        Err(_) => Err(OutboundError::Timeout(format!("{} {} did not finish within {}", req.method, req.url, deadline.what))),
+    };
+    match result {
+        Ok(resp) => Ok(OutboundResponse {
+            status: resp.status,
+            headers: resp.headers.iter().map(|(k, v)| (k.clone(), secrets.redact(v))).collect(),
+            body: secrets.redact_bytes(&resp.body),
+            hops: resp.hops.iter().map(|h| secrets.redact(h)).collect(),
+        }),
+        Err(e) => Err(e.map_message(|m| secrets.redact(m))),
     }
 }
 
 async fn send_inner(
     req: &OutboundRequest,
     policy: &OutboundPolicy,
+    secrets: &SecretSet,
     caps: &HttpCaps,
 ) -> Result<OutboundResponse, OutboundError> {
     let mut method = hyper::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes())
         .map_err(|_| OutboundError::InvalidRequest(format!("invalid method {:?}", req.method)))?;
     if req.headers.len() > caps.max_headers {
-        return Err(OutboundError::TooLarge(format!("{} request headers (max {})", req.headers.len(), caps.max_headers)));
+        return Err(OutboundError::TooLarge(format!(
+            "{} request headers exceed the cap of {} (max_headers)",
+            req.headers.len(),
+            caps.max_headers
+        )));
     }
-    let mut body = req.body.clone().unwrap_or_default();
+
+    // Which secrets the request uses. Header names are not substituted (a placeholder there
+    // is sent as written), so only URL, header values and body count.
+    let mut used: Vec<String> = Vec::new();
+    let body_raw = req.body.as_deref().unwrap_or_default();
+    for text in std::iter::once(req.url.as_bytes())
+        .chain(req.headers.iter().map(|(_, v)| v.as_bytes()))
+        .chain(std::iter::once(body_raw))
+    {
+        for name in placeholder_names(text) {
+            if !used.contains(&name) {
+                used.push(name);
+            }
+        }
+    }
+    // Only the URL's path and query may carry a secret: in the host it would go to DNS
+    // (anyone's resolver) before any check, and in the user part it is never sent anyway.
+    let url_with_placeholders =
+        url::Url::parse(&req.url).map_err(|e| OutboundError::InvalidRequest(format!("invalid URL {:?}: {e}", req.url)))?;
+    if !url_with_placeholders.username().is_empty() || url_with_placeholders.password().is_some() {
+        return Err(OutboundError::InvalidRequest("a URL with a user or password is not supported; send credentials in a header".into()));
+    }
+    let mut url = url::Url::parse(&secrets.substitute(&req.url))
+        .map_err(|e| OutboundError::InvalidRequest(format!("invalid URL {:?} after secret substitution: {e}", req.url)))?;
+    if OutboundPolicy::destination(&url) != OutboundPolicy::destination(&url_with_placeholders) {
+        return Err(OutboundError::Denied(format!(
+            "{}: a secret placeholder may appear only in a URL's path or query, never in its scheme, host or port",
+            req.url
+        )));
+    }
+    let headers: Vec<(String, String)> = req.headers.iter().map(|(k, v)| (k.clone(), secrets.substitute(v))).collect();
+    let header_bytes: usize = headers.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if header_bytes > caps.max_header_bytes {
+        return Err(OutboundError::TooLarge(format!(
+            "request headers of {header_bytes} bytes exceed the cap of {} bytes (max_header_bytes)",
+            caps.max_header_bytes
+        )));
+    }
+    let mut body = secrets.substitute_bytes(body_raw);
     if body.len() > caps.max_request_body {
-        return Err(OutboundError::TooLarge(format!("request body of {} bytes (max {})", body.len(), caps.max_request_body)));
+        return Err(OutboundError::TooLarge(format!(
+            "request body of {} bytes exceeds the cap of {} bytes (max_request_body)",
+            body.len(),
+            caps.max_request_body
+        )));
     }
-    let mut url = url::Url::parse(&req.url).map_err(|e| OutboundError::InvalidRequest(format!("invalid URL {:?}: {e}", req.url)))?;
-    let mut hops = Vec::new();
+
+    let mut hops: Vec<String> = Vec::new();
     loop {
-        policy.check(&url).map_err(OutboundError::Denied)?;
+        // Every hop is checked from scratch: scheme, host, port, special addresses (below, on
+        // the resolved addresses) and the scope of every secret the request carries.
+        let hop = |m: String| if hops.is_empty() { m } else { format!("redirect hop {}: {m}", hops.len()) };
+        let dest = policy.check(&url).map_err(|m| OutboundError::Denied(hop(m)))?;
+        secrets.check_scope(&used, &dest).map_err(|m| OutboundError::Denied(hop(m)))?;
+        let addrs = resolve_checked(&dest, policy).await.map_err(|e| e.map_message(|m| hop(m.to_string())))?;
         hops.push(url.to_string());
-        let resp = exchange(&method, &url, &req.headers, &body, caps).await?;
+        let resp = exchange(&method, &url, &dest, &addrs, &headers, &body, caps).await?;
         let redirect = (300..400).contains(&resp.status) && req.follow_redirects;
         let location = resp.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("location")).map(|(_, v)| v.clone());
         match (redirect, location) {
             (true, Some(loc)) => {
                 if hops.len() > caps.max_redirects {
-                    return Err(OutboundError::Other(format!("more than {} redirects", caps.max_redirects)));
+                    return Err(OutboundError::TooLarge(format!(
+                        "more than {} redirects (max_redirects)",
+                        caps.max_redirects
+                    )));
                 }
                 url = url.join(&loc).map_err(|e| OutboundError::Other(format!("bad redirect location {loc:?}: {e}")))?;
                 // 303 (and, as browsers do, 301/302 after POST) turn into a GET without body.
@@ -134,22 +238,50 @@ async fn send_inner(
     }
 }
 
+/// The addresses to connect to for `dest`, every one of them checked. An IP literal is used
+/// as is (no lookup). A name is resolved here, once; if *any* address it resolves to is
+/// denied the request is denied (a name that mixes a public and a loopback address is an
+/// attack, not a fallback), and only these checked addresses are ever connected to, so a
+/// second, different DNS answer (rebinding) cannot be used.
+async fn resolve_checked(dest: &Destination, policy: &OutboundPolicy) -> Result<Vec<SocketAddr>, OutboundError> {
+    let addrs: Vec<SocketAddr> = match &dest.host {
+        NormalHost::Ip(ip) => vec![SocketAddr::new(*ip, dest.port)],
+        NormalHost::Name(name) => tokio::net::lookup_host((name.as_str(), dest.port))
+            .await
+            .map_err(|e| OutboundError::Connect(format!("cannot resolve {name}: {e}")))?
+            .collect(),
+    };
+    if addrs.is_empty() {
+        return Err(OutboundError::Connect(format!("{} resolves to no address", dest.host)));
+    }
+    for a in &addrs {
+        policy.check_address(dest, a.ip()).map_err(OutboundError::Denied)?;
+    }
+    Ok(addrs)
+}
+
 async fn exchange(
     method: &hyper::Method,
     url: &url::Url,
+    dest: &Destination,
+    addrs: &[SocketAddr],
     headers: &[(String, String)],
     body: &[u8],
     caps: &HttpCaps,
 ) -> Result<OutboundResponse, OutboundError> {
     let host = url.host_str().ok_or_else(|| OutboundError::InvalidRequest(format!("{url} has no host")))?;
-    let port = url.port_or_known_default().ok_or_else(|| OutboundError::InvalidRequest(format!("{url} has no port")))?;
-    let lookup_host = host.trim_start_matches('[').trim_end_matches(']');
-    let addrs: Vec<_> = tokio::net::lookup_host((lookup_host, port))
-        .await
-        .map_err(|e| OutboundError::Connect(format!("cannot resolve {host}: {e}")))?
-        .collect();
-    let addr = *addrs.first().ok_or_else(|| OutboundError::Connect(format!("{host} resolves to no address")))?;
-    let tcp = TcpStream::connect(addr).await.map_err(|e| OutboundError::Connect(format!("connect to {addr} ({host}): {e}")))?;
+    let mut tcp = None;
+    let mut last_error = String::new();
+    for addr in addrs {
+        match TcpStream::connect(addr).await {
+            Ok(s) => {
+                tcp = Some(s);
+                break;
+            }
+            Err(e) => last_error = format!("connect to {addr} ({host}): {e}"),
+        }
+    }
+    let tcp = tcp.ok_or(OutboundError::Connect(last_error))?;
     let _ = tcp.set_nodelay(true);
 
     let mut builder = hyper::Request::builder().method(method.clone()).uri(path_and_query(url));
@@ -160,6 +292,7 @@ async fn exchange(
     builder = builder.header(hyper::header::HOST, host_header);
     for (k, v) in headers {
         let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| OutboundError::InvalidRequest(format!("invalid header name {k:?}")))?;
+        // The value may hold a secret: never echo it in the error.
         let value = HeaderValue::from_str(v).map_err(|_| OutboundError::InvalidRequest(format!("invalid value for header {k}")))?;
         if name == hyper::header::HOST {
             continue; // the host header always names the destination that was checked
@@ -171,17 +304,26 @@ async fn exchange(
         .map_err(|e| OutboundError::InvalidRequest(e.to_string()))?;
 
     let response = if url.scheme() == "https" {
+        let name = match &dest.host {
+            NormalHost::Ip(ip) => ip.to_string(),
+            NormalHost::Name(n) => n.clone(),
+        };
         let tls = tls_connector()
-            .connect(server_name(lookup_host)?, tcp)
+            .connect(server_name(&name)?, tcp)
             .await
             .map_err(|e| OutboundError::Connect(format!("TLS with {host}: {e}")))?;
-        roundtrip(hyper_util::rt::TokioIo::new(tls), request).await?
+        roundtrip(hyper_util::rt::TokioIo::new(tls), request, caps).await?
     } else {
-        roundtrip(hyper_util::rt::TokioIo::new(tcp), request).await?
+        roundtrip(hyper_util::rt::TokioIo::new(tcp), request, caps).await?
     };
     let status = response.status().as_u16();
+    // hyper enforces both caps while parsing; this is the same rule, said once more.
     if response.headers().len() > caps.max_headers {
-        return Err(OutboundError::TooLarge(format!("{} response headers (max {})", response.headers().len(), caps.max_headers)));
+        return Err(OutboundError::TooLarge(format!(
+            "{} response headers exceed the cap of {} (max_headers)",
+            response.headers().len(),
+            caps.max_headers
+        )));
     }
     let resp_headers = response
         .headers()
@@ -193,7 +335,10 @@ async fn exchange(
         .await
         .map_err(|e| {
             if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
-                OutboundError::TooLarge(format!("response body over {} bytes", caps.max_response_body))
+                OutboundError::TooLarge(format!(
+                    "response body exceeds the cap of {} bytes (max_response_body)",
+                    caps.max_response_body
+                ))
             } else {
                 OutboundError::Other(format!("reading response body: {e}"))
             }
@@ -201,18 +346,36 @@ async fn exchange(
     Ok(OutboundResponse { status, headers: resp_headers, body: collected.to_bytes().to_vec(), hops: Vec::new() })
 }
 
-async fn roundtrip<IO>(io: IO, request: hyper::Request<Full<Bytes>>) -> Result<hyper::Response<hyper::body::Incoming>, OutboundError>
+async fn roundtrip<IO>(
+    io: IO,
+    request: hyper::Request<Full<Bytes>>,
+    caps: &HttpCaps,
+) -> Result<hyper::Response<hyper::body::Incoming>, OutboundError>
 where
     IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
+    let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+        .max_headers(caps.max_headers)
+        .max_header_size(caps.max_header_bytes)
+        .handshake(io)
         .await
         .map_err(|e| OutboundError::Connect(format!("HTTP handshake: {e}")))?;
     // The connection task ends when the response body is read or dropped.
     tokio::spawn(async move {
         let _ = conn.await;
     });
-    sender.send_request(request).await.map_err(|e| OutboundError::Other(format!("HTTP exchange: {e}")))
+    sender.send_request(request).await.map_err(|e| {
+        // hyper's `is_parse_too_large` needs its server feature; the parse error's text
+        // ("message head is too large") says the same.
+        if e.is_parse() && e.to_string().contains("too large") {
+            OutboundError::TooLarge(format!(
+                "response head exceeds the cap of {} headers or {} bytes (max_headers, max_header_bytes)",
+                caps.max_headers, caps.max_header_bytes
+            ))
+        } else {
+            OutboundError::Other(format!("HTTP exchange: {e}"))
+        }
+    })
 }
 
 fn path_and_query(url: &url::Url) -> String {
@@ -244,3 +407,134 @@ fn tls_connector() -> tokio_rustls::TlsConnector {
 
 /// A default request timeout when a skill names none.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::HostPattern;
+    use crate::secrets::Secret;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn policy(granted: &[&str]) -> OutboundPolicy {
+        let p = |s: &&str| HostPattern::parse(s).unwrap();
+        OutboundPolicy { granted: granted.iter().map(p).collect(), requested: ["http://*:*"].iter().map(p).collect() }
+    }
+
+    fn get(url: String) -> OutboundRequest {
+        OutboundRequest { method: "GET".into(), url, headers: vec![], body: None, follow_redirects: true }
+    }
+
+    fn soon(ms: u64) -> Deadline {
+        Deadline { at: Instant::now() + Duration::from_millis(ms), what: "the invocation's deadline".into() }
+    }
+
+    /// A loopback server that reads a request head, then answers with `respond(head)`;
+    /// `None` means trickle a never-ending head instead.
+    async fn server(respond: fn() -> Option<Vec<u8>>) -> u16 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 65536];
+                    let mut seen = Vec::new();
+                    while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match s.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => seen.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    match respond() {
+                        Some(bytes) => {
+                            let _ = s.write_all(&bytes).await;
+                        }
+                        None => {
+                            let _ = s.write_all(b"HTTP/1.1 200 OK\r\n").await;
+                            for _ in 0..600 {
+                                if s.write_all(b"X").await.is_err() {
+                                    return;
+                                }
+                                tokio::time::sleep(Duration::from_millis(100)).await;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn a_trickling_server_is_cut_at_the_deadline_it_names() {
+        let port = server(|| None).await;
+        let started = Instant::now();
+        let err = send(&get(format!("http://127.0.0.1:{port}/")), &policy(&["http://127.0.0.1:*"]), &SecretSet::default(), &HttpCaps::default(), &soon(400))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "timeout", "{err:?}");
+        assert!(err.message().contains("the invocation's deadline"), "{err:?}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[tokio::test]
+    async fn response_header_caps_are_too_large() {
+        let many = server(|| {
+            let mut r = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n".to_vec();
+            for i in 0..150 {
+                r.extend_from_slice(format!("x-h{i}: v\r\n").as_bytes());
+            }
+            r.extend_from_slice(b"\r\n");
+            Some(r)
+        })
+        .await;
+        let big = server(|| Some(format!("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nx-big: {}\r\n\r\n", "a".repeat(100_000)).into_bytes())).await;
+        for port in [many, big] {
+            let err = send(&get(format!("http://127.0.0.1:{port}/")), &policy(&["http://127.0.0.1:*"]), &SecretSet::default(), &HttpCaps::default(), &soon(5000))
+                .await
+                .unwrap_err();
+            assert_eq!(err.code(), "too-large", "{err:?}");
+            assert!(err.message().contains("max_header"), "{err:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn request_caps_are_checked_before_sending() {
+        let caps = HttpCaps { max_request_body: 10, ..Default::default() };
+        let mut req = get("http://127.0.0.1:1/".into());
+        req.body = Some(vec![b'x'; 11]);
+        let err = send(&req, &policy(&["http://127.0.0.1:*"]), &SecretSet::default(), &caps, &soon(5000)).await.unwrap_err();
+        assert!(err.message().contains("max_request_body"), "{err:?}");
+        let mut req = get("http://127.0.0.1:1/".into());
+        req.headers = (0..101).map(|i| (format!("x-{i}"), "v".into())).collect();
+        let err = send(&req, &policy(&["http://127.0.0.1:*"]), &SecretSet::default(), &caps, &soon(5000)).await.unwrap_err();
+        assert!(err.message().contains("max_headers"), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn names_resolving_to_special_addresses_are_denied_before_connecting() {
+        let err = send(&get("http://localhost:1/".into()), &policy(&["http://*:*"]), &SecretSet::default(), &HttpCaps::default(), &soon(5000))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "denied", "{err:?}");
+        assert!(err.message().contains("localhost resolves to it"), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn secrets_never_go_to_dns_or_into_errors() {
+        let secrets = SecretSet::new(vec![Secret {
+            name: "T".into(),
+            value: "v4lue".into(),
+            allowed_hosts: vec![HostPattern::parse("http://*:*").unwrap()],
+        }]);
+        let err = send(&get("http://{{secret:T}}.example.com/".into()), &policy(&["http://*:*"]), &secrets, &HttpCaps::default(), &soon(5000))
+            .await
+            .unwrap_err();
+        assert!(matches!(err.code(), "denied" | "invalid-request"), "{err:?}");
+        assert!(!err.message().contains("v4lue"), "{err:?}");
+        // A refused connection's error names the URL: redacted.
+        let err = send(&get("http://127.0.0.1:1/?k={{secret:T}}".into()), &policy(&["http://127.0.0.1:*"]), &secrets, &HttpCaps::default(), &soon(5000))
+            .await
+            .unwrap_err();
+        assert!(!err.message().contains("v4lue"), "{err:?}");
+    }
+}

@@ -19,6 +19,7 @@ pub mod limits;
 pub mod policy;
 mod recorder;
 mod scratch;
+pub mod secrets;
 mod state;
 mod validate;
 mod wasi;
@@ -28,4 +29,5 @@ pub use engine::{HostConfig, HostError, InvocationOutcome, LoadedSkill, SkillHos
 pub use limits::{InvocationLimits, LimitGrant, LimitHit};
 pub use policy::{HostPattern, OutboundPolicy, PolicyError};
 pub use scratch::ScratchDir;
+pub use secrets::{Secret, SecretSet, valid_secret_name};
 pub use recorder::{HostEvent, NullRecorder, TraceRecorder};

@@ -1,8 +1,9 @@
 //! Per-invocation store data, and the host side of the `log` and `http` interfaces.
 
 use crate::bindings::runproof::skill::{http as wit_http, log as wit_log, types as wit_types};
-use crate::http::{self, HttpCaps, OutboundError, OutboundRequest};
+use crate::http::{self, Deadline, HttpCaps, OutboundError, OutboundRequest};
 use crate::policy::OutboundPolicy;
+use crate::secrets::SecretSet;
 use crate::wasi::Reporter;
 use crate::HostEvent;
 use base64::Engine as _;
@@ -21,6 +22,8 @@ pub(crate) struct SkillState {
     pub limiter: Limiter,
     pub reporter: Reporter,
     pub policy: OutboundPolicy,
+    /// The secrets this invocation may use by placeholder (empty: none).
+    pub secrets: std::sync::Arc<SecretSet>,
     pub caps: HttpCaps,
     /// When the invocation must be over; HTTP timeouts are capped by it.
     pub deadline: tokio::time::Instant,
@@ -84,7 +87,18 @@ impl wit_http::Host for SkillState {
         self.count_call()?;
         let started = std::time::Instant::now();
         let timeout = request.timeout_ms.map(|ms| Duration::from_millis(ms.into())).unwrap_or(http::DEFAULT_TIMEOUT);
-        let deadline = std::cmp::min(self.deadline, tokio::time::Instant::now() + timeout);
+        // The request's own timeout, capped by what is left of the invocation's deadline:
+        // a slow server must not hold the skill (and the run) past it.
+        let own = tokio::time::Instant::now() + timeout;
+        let deadline = if own < self.deadline {
+            let what = match request.timeout_ms {
+                Some(ms) => format!("the request's timeout of {ms} ms"),
+                None => format!("the default request timeout of {} ms", timeout.as_millis()),
+            };
+            Deadline { at: own, what }
+        } else {
+            Deadline { at: self.deadline, what: "the invocation's deadline".into() }
+        };
         let req = OutboundRequest {
             method: request.method,
             url: request.url,
@@ -92,7 +106,9 @@ impl wit_http::Host for SkillState {
             body: request.body,
             follow_redirects: request.follow_redirects,
         };
-        let result = http::send(&req, &self.policy, &self.caps, deadline).await;
+        // The request is recorded as the skill wrote it (placeholders, never values); the
+        // response and any error come back already redacted.
+        let result = http::send(&req, &self.policy, &self.secrets, &self.caps, &deadline).await;
         let duration_ms = started.elapsed().as_millis() as u64;
         let mut body = serde_json::json!({"request": {
             "method": req.method,

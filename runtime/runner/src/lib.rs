@@ -10,11 +10,13 @@ mod outputs;
 mod plan;
 mod planner;
 mod runner;
+pub mod secrets;
 mod writer;
 
 pub use plan::{OnError, Plan, PlanError, PlanStep};
 pub use planner::{plan_goal, StubPlanner};
 pub use runner::{limit_grant, RunError, RunEvent, RunObserver, RunReport, RunRequest, Runner, StepOutcome};
+pub use secrets::{SecretError, SecretKeyring};
 pub use writer::TraceWriter;
 
 /// A fresh random id (UUID v4) for agents, runs and traces.

@@ -2,6 +2,9 @@
 //!
 //! A string that is exactly one reference is replaced by the referenced JSON value (any
 //! type); references inside longer strings are interpolated as text.
+//!
+//! `{{secret:NAME}}` is not an output reference: it is a secret placeholder that only the
+//! host fills in, on the way out (see `runproof_host::secrets`), so it is left as written.
 
 use std::collections::HashMap;
 
@@ -23,6 +26,7 @@ fn resolve_str(s: &str, outputs: &Outputs) -> Result<serde_json::Value, String> 
     let trimmed = s.trim();
     if let Some(inner) = trimmed.strip_prefix("{{").and_then(|r| r.strip_suffix("}}"))
         && !inner.contains("{{")
+        && !is_secret_placeholder(inner)
     {
         return lookup(inner.trim(), outputs).cloned();
     }
@@ -31,6 +35,11 @@ fn resolve_str(s: &str, outputs: &Outputs) -> Result<serde_json::Value, String> 
     while let Some(start) = rest.find("{{") {
         let end = rest[start..].find("}}").ok_or_else(|| format!("unclosed {{{{ in {s:?}"))? + start;
         out.push_str(&rest[..start]);
+        if is_secret_placeholder(&rest[start + 2..end]) {
+            out.push_str(&rest[start..end + 2]);
+            rest = &rest[end + 2..];
+            continue;
+        }
         match lookup(rest[start + 2..end].trim(), outputs)? {
             serde_json::Value::String(v) => out.push_str(v),
             v => out.push_str(&v.to_string()),
@@ -39,6 +48,10 @@ fn resolve_str(s: &str, outputs: &Outputs) -> Result<serde_json::Value, String> 
     }
     out.push_str(rest);
     Ok(serde_json::Value::String(out))
+}
+
+fn is_secret_placeholder(inner: &str) -> bool {
+    inner.starts_with("secret:")
 }
 
 fn lookup<'a>(path: &str, outputs: &'a Outputs) -> Result<&'a serde_json::Value, String> {
@@ -68,6 +81,13 @@ mod tests {
         let params = json!({"code": "{{ first.status_code }}", "url": "http://x/{{first.items.1}}?s={{ first.status_code }}", "n": 3});
         let r = resolve(&params, &outputs).unwrap();
         assert_eq!(r, json!({"code": 200, "url": "http://x/b?s=200", "n": 3}));
+    }
+
+    #[test]
+    fn secret_placeholders_are_left_for_the_host() {
+        let outputs = Outputs::new();
+        let params = json!({"h": "Bearer {{secret:TOKEN}}", "w": "{{secret:TOKEN}}"});
+        assert_eq!(resolve(&params, &outputs).unwrap(), params);
     }
 
     #[test]

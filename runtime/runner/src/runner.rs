@@ -3,8 +3,9 @@
 use crate::outputs::{self, Outputs};
 use crate::plan::{OnError, Plan, PlanError};
 use crate::planner::plan_goal;
+use crate::secrets::SecretError;
 use crate::writer::{SealedHead, TraceWriter};
-use runproof_host::{HostPattern, InvocationLimits, InvocationOutcome, LimitGrant, LoadedSkill, SkillHost};
+use runproof_host::{HostPattern, InvocationLimits, InvocationOutcome, LimitGrant, LoadedSkill, SecretSet, SkillHost};
 use runproof_proof::seal::{SigningKey, key_id, verifying_key_to_pem};
 use runproof_proof::{IntegrityModel, StepKind, StepStatus, TraceHeadClaims, TraceIds, sign_head};
 use runproof_store::{NewRun, RunFinish, SkillRecord, Store, StoreError};
@@ -28,6 +29,8 @@ pub enum RunError {
     BadPolicy { agent_id: String, reason: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Secrets(#[from] SecretError),
     #[error("run {run_id}: its trace could not be made durable ({reason}); the trace is left unsealed and will not verify")]
     TraceNotDurable { run_id: String, reason: String },
     #[error("no signing key: a run's trace head must be signed; create one with `runtime keys generate`")]
@@ -132,6 +135,9 @@ pub struct Runner {
     store: Store,
     host: Arc<SkillHost>,
     signer: Option<Signer>,
+    /// Where the secret key lives (`RUNPROOF_HOME`); opened only by runs that use secrets.
+    /// `None`: no run can use a secret.
+    secrets_home: Option<std::path::PathBuf>,
 }
 
 /// The key that signs trace heads, with its id and whether its public half is listed in the
@@ -149,7 +155,13 @@ struct ResolvedSkill {
 
 impl Runner {
     pub fn new(store: Store, host: Arc<SkillHost>) -> Self {
-        Runner { store, host, signer: None }
+        Runner { store, host, signer: None, secrets_home: None }
+    }
+
+    /// Lets runs use tenant secrets sealed with the key under `home` (see `secrets.rs`).
+    pub fn with_secrets_home(mut self, home: std::path::PathBuf) -> Self {
+        self.secrets_home = Some(home);
+        self
     }
 
     /// The key that signs every trace head this runner seals. Without one, `run` refuses
@@ -207,6 +219,17 @@ impl Runner {
                 skills.insert(step.skill.clone(), ResolvedSkill { skill, builtin });
             }
         }
+        // Secrets: loaded and decrypted once per run, before anything is written.
+        let declared: BTreeMap<String, Vec<String>> =
+            skills.iter().map(|(n, s)| (n.clone(), s.skill.info.capabilities.secrets.clone())).collect();
+        let secret_sets = crate::secrets::load_for_run(
+            &self.store,
+            self.secrets_home.as_deref(),
+            &req.tenant_id,
+            &agent.allowed_secrets,
+            &declared,
+        )
+        .await?;
         for s in skills.values() {
             self.store.record_skill(&skill_record(&s.skill, s.builtin)).await?;
         }
@@ -274,6 +297,8 @@ impl Runner {
                 "plan": serde_json::to_value(&plan).unwrap_or_default(),
                 "policy": {
                     "allowed_hosts": agent.allowed_hosts,
+                    // Effective secret names per skill (declared ∩ granted ∩ stored), never values.
+                    "secrets": secret_sets.iter().map(|(k, v)| (k.clone(), v.names())).collect::<BTreeMap<_, _>>(),
                     "limits": {
                         "agent_grant": grant,
                         "ceilings": InvocationLimits::ceilings_json(),
@@ -326,7 +351,8 @@ impl Runner {
                 None => {
                     let skill = &skills[&step.skill].skill;
                     let sandbox = (limits[&step.skill], scratch.as_ref().map(|d| d.path()));
-                    self.run_step(&writer, skill, step, index, total, &granted, sandbox, &outputs, observer).await
+                    let secrets = secret_sets.get(&step.skill).cloned().unwrap_or_default();
+                    self.run_step(&writer, skill, step, index, total, &granted, sandbox, &secrets, &outputs, observer).await
                 }
             };
             observer.event(&RunEvent::StepFinished { index, total, outcome: &outcome });
@@ -420,6 +446,7 @@ impl Runner {
         total: usize,
         granted: &[HostPattern],
         (limits, scratch): (InvocationLimits, Option<&std::path::Path>),
+        secrets: &Arc<SecretSet>,
         outputs: &Outputs,
         observer: &dyn RunObserver,
     ) -> StepOutcome {
@@ -448,7 +475,10 @@ impl Runner {
                 }
                 Ok(v) => {
                     let recorder: Arc<dyn runproof_host::TraceRecorder> = writer.clone();
-                    let outcome = self.host.invoke(skill, &v.to_string(), recorder, granted, limits, scratch).await;
+                    let outcome = self
+                        .host
+                        .invoke_with_secrets(skill, &v.to_string(), recorder, granted, secrets.clone(), limits, scratch)
+                        .await;
                     classify(&step.step_id, attempt, outcome)
                 }
             };

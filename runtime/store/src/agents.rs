@@ -10,6 +10,8 @@ pub struct Agent {
     pub tenant_id: Option<String>,
     pub name: String,
     pub allowed_hosts: Vec<String>,
+    /// Tenant secret names the agent's skills may use by placeholder (migration 0004).
+    pub allowed_secrets: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plan_json: Option<String>,
     /// Resource grants; `None`: the runtime default (fuel: metering off).
@@ -27,6 +29,7 @@ pub struct NewAgent {
     pub tenant_id: Option<String>,
     pub name: String,
     pub allowed_hosts: Vec<String>,
+    pub allowed_secrets: Vec<String>,
     pub plan_json: Option<String>,
     pub max_memory_bytes: Option<i64>,
     pub timeout_ms: Option<i64>,
@@ -37,13 +40,13 @@ pub struct NewAgent {
 
 /// The columns every agent query reads.
 const AGENT_COLUMNS: &str =
-    "id, tenant_id, name, allowed_hosts, plan_json, max_memory_bytes, timeout_ms, fuel, max_host_calls, scratch_dir, created_at";
+    "id, tenant_id, name, allowed_hosts, allowed_secrets, plan_json, max_memory_bytes, timeout_ms, fuel, max_host_calls, scratch_dir, created_at";
 
 impl Store {
     pub async fn create_agent(&self, a: NewAgent) -> Result<Agent, StoreError> {
         Ok(sqlx::query_as::<_, Agent>(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO agents (id, tenant_id, name, allowed_hosts, plan_json, max_memory_bytes, timeout_ms, fuel, max_host_calls, scratch_dir)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+            "INSERT INTO agents (id, tenant_id, name, allowed_hosts, plan_json, max_memory_bytes, timeout_ms, fuel, max_host_calls, scratch_dir, allowed_secrets)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
              RETURNING {AGENT_COLUMNS}"
         )))
         .bind(&a.id)
@@ -56,6 +59,7 @@ impl Store {
         .bind(a.fuel)
         .bind(a.max_host_calls)
         .bind(a.scratch_dir)
+        .bind(&a.allowed_secrets)
         .fetch_one(&self.pool)
         .await?)
     }

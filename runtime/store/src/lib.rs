@@ -11,6 +11,7 @@ mod evidence;
 mod keys;
 mod runs;
 mod schema;
+mod secrets;
 mod skills;
 mod traces;
 
@@ -20,6 +21,7 @@ pub use evidence::{Evidence, STEP_COUNT_SQL, TRACE_ROWS_SQL, TraceEvidenceRow};
 pub use keys::SigningKeyRow;
 pub use runs::{NewRun, Run, RunFinish};
 pub use schema::{MigrationState, SchemaStatus};
+pub use secrets::{SealedSecret, SecretInfo};
 pub use skills::SkillRecord;
 pub use traces::{StepRow, TraceRow};
 

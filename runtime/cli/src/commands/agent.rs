@@ -57,6 +57,11 @@ async fn create(args: &AgentCreateArgs, db: &Database, out: &Out) -> Result<()> 
     over("--timeout", args.timeout, CEILING_TIMEOUT_MS, &|v| format!("{v} ms"))?;
     over("--fuel", args.fuel, CEILING_FUEL, &|v| v.to_string())?;
     over("--max-host-calls", args.max_host_calls, CEILING_MAX_HOST_CALLS, &|v| v.to_string())?;
+    for n in &args.allow_secrets {
+        if !runproof_host::valid_secret_name(n) {
+            bail!("--allow-secret {n:?}: a secret name is 1 to 64 of letters, digits, _ - .");
+        }
+    }
     let plan_json = match &args.plan {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading plan {}", path.display()))?;
@@ -72,6 +77,7 @@ async fn create(args: &AgentCreateArgs, db: &Database, out: &Out) -> Result<()> 
             tenant_id: args.tenant_id.clone(),
             name: args.name.clone(),
             allowed_hosts: args.allow_hosts.clone(),
+            allowed_secrets: args.allow_secrets.clone(),
             plan_json,
             // Bounded by the ceilings above, so they fit in i64.
             max_memory_bytes: args.max_memory.map(|v| v as i64),
@@ -96,6 +102,9 @@ fn print_agent(a: &Agent) {
         println!("allowed hosts: none (all outbound HTTP is denied)");
     } else {
         println!("allowed hosts: {}", a.allowed_hosts.join(", "));
+    }
+    if !a.allowed_secrets.is_empty() {
+        println!("secrets:       {}", a.allowed_secrets.join(", "));
     }
     println!("own plan:      {}", if a.plan_json.is_some() { "yes" } else { "no (runs use --plan or the stub planner)" });
     let l = granted_limits(a);

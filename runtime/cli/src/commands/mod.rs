@@ -5,5 +5,6 @@ pub mod keys;
 pub mod proof;
 pub mod run;
 pub mod runs;
+pub mod secret;
 pub mod skill;
 pub mod verify;

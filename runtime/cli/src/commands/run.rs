@@ -77,7 +77,9 @@ pub async fn run(
     let signing_key = key.load_or_create(out)?;
     let store = db.ready_store().await?;
     let host = Arc::new(SkillHost::new(crate::database::host_config(home))?);
-    let runner = Runner::new(store.clone(), host).with_signer(signing_key);
+    let runner = Runner::new(store.clone(), host)
+        .with_signer(signing_key)
+        .with_secrets_home(crate::database::home_dir(home));
     let progress = Progress { out, run_id: std::sync::Mutex::new(None) };
     let request = RunRequest {
         agent_id: args.agent_id.clone(),

@@ -12,8 +12,12 @@
 //! | `stdout:<text>` | `println!` | `{"stdout": "<text>"}` |
 //! | `stderr:<text>` | `eprintln!` | `{"stderr": "<text>"}` |
 //! | `http:<url>` | `GET url` through the SDK | `{"http": "<url>", "status": <u16>, "body": "<lossy utf-8>"}` |
+//! | `request:<json>` | one request through the SDK builder: `{"method": "POST", "url": "...", "headers": [["k", "v"]], "body": "text", "timeout_ms": 1000, "follow_redirects": false}` (all but `url` optional; redirects followed by default) | `{"request": "<url>", "status": <u16>, "headers": [["k", "v"]], "body": "<lossy utf-8>"}` |
 //! | `fail:<msg>` | stops, returns the error `probe-fail: <msg>` | none |
 //! | `panic:<msg>` | `panic!("<msg>")`: the component traps | none |
+//!
+//! The probe declares `http://127.0.0.1:*`, `http://*:*` and `https://*:*` (so the agent's
+//! grant alone decides what it reaches) and the secrets `TOKEN` and `OTHER`.
 //!
 //! Any status code is recorded (no `http-status` error); a transport failure stops the run
 //! with the SDK's error (`http-denied`, `http-connect`, `http-timeout`, ...). An unknown
@@ -48,6 +52,10 @@ impl Skill for Probe {
             "Test fixture: runs actions (log, clocks, random, stdio, http, fail, panic) in order.",
         )
         .outbound_host("http://127.0.0.1:*")
+        .outbound_host("http://*:*")
+        .outbound_host("https://*:*")
+        .secret("TOKEN")
+        .secret("OTHER")
     }
 
     fn invoke(input: Input) -> Result<Output, SkillError> {
@@ -117,16 +125,59 @@ fn run(state: &mut State, action: &str) -> Result<Value, SkillError> {
             let response = http::get(url)?;
             json!({ "http": url, "status": response.status, "body": response.text() })
         }
+        ("request", Some(spec)) => request(spec)?,
         ("fail", Some(msg)) => return Err(SkillError::new("probe-fail", msg)),
         ("panic", Some(msg)) => panic!("{msg}"),
         _ => {
             return Err(SkillError::invalid_input(
                 "unknown action; expected log:<msg>, wall_clock, monotonic_clock, random, \
-                 stdout:<text>, stderr:<text>, http:<url>, fail:<msg> or panic:<msg>",
+                 stdout:<text>, stderr:<text>, http:<url>, request:<json>, fail:<msg> or panic:<msg>",
             ));
         }
     };
     Ok(value)
+}
+
+/// What `request:<json>` sends.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RequestSpec {
+    #[serde(default)]
+    method: Option<String>,
+    url: String,
+    #[serde(default)]
+    headers: Vec<(String, String)>,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    timeout_ms: Option<u64>,
+    #[serde(default)]
+    follow_redirects: Option<bool>,
+}
+
+fn request(spec: &str) -> Result<Value, SkillError> {
+    let spec: RequestSpec = serde_json::from_str(spec)
+        .map_err(|e| SkillError::invalid_input(format!("request:<json>: {e}")))?;
+    let mut req = http::Request::new(spec.method.as_deref().unwrap_or("GET"), &spec.url);
+    for (k, v) in &spec.headers {
+        req = req.header(k, v);
+    }
+    if let Some(body) = spec.body {
+        req = req.body(body);
+    }
+    if let Some(ms) = spec.timeout_ms {
+        req = req.timeout(std::time::Duration::from_millis(ms));
+    }
+    if let Some(follow) = spec.follow_redirects {
+        req = req.follow_redirects(follow);
+    }
+    let response = req.send()?;
+    Ok(json!({
+        "request": spec.url,
+        "status": response.status,
+        "headers": response.headers,
+        "body": response.text(),
+    }))
 }
 
 /// The raw wasi:clocks/monotonic-clock reading behind `instant`, in nanoseconds, or `None`
