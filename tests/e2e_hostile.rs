@@ -72,8 +72,8 @@ async fn attack(name: &str, flags: &[&str], action: &str, arg: &str) -> Attack {
 
 /// Asserts the skill was stopped by the sandbox with `reason`, recorded in its skill.end.
 fn assert_aborted(a: &Attack, reason: &str) {
-    assert_eq!(a.skill_end()["outcome"], "aborted", "{:?}", a.skill_end());
-    assert_eq!(a.skill_end()["error"], reason);
+    assert_eq!(a.skill_end()["outcome"], "aborted", "run {}: {:?}", a.run_id, a.skill_end());
+    assert_eq!(a.skill_end()["error"], reason, "run {}", a.run_id);
     assert!(a.error.contains(reason), "run error {:?} should name {reason:?}", a.error);
 }
 
@@ -154,6 +154,14 @@ async fn reading_the_clock_forever_hits_the_host_call_cap() {
 async fn trap_is_contained() {
     let a = attack("trap", &[], "trap", "").await;
     assert_aborted(&a, "wasm trap: wasm `unreachable` instruction executed");
+}
+
+#[tokio::test]
+async fn flooding_stdout_hits_the_stdio_cap() {
+    let a = attack("stdout", &[], "stdout_flood", "").await;
+    assert_aborted(&a, "stdout limit of 1 MiB reached");
+    let (_, _, captured) = a.steps.iter().find(|(k, _, _)| k == "host.stdout").expect("captured stdout is recorded");
+    assert!(captured["text"].as_str().unwrap().len() <= 1 << 20);
 }
 
 #[tokio::test]

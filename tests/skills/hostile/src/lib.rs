@@ -15,6 +15,7 @@
 //! | `output` (arg: bytes) | return a JSON string of that many bytes |
 //! | `host_calls` (arg: n) | make `n` `log` host calls |
 //! | `clock_loop` | read the monotonic clock forever (each read is a host call) |
+//! | `stdout_flood` | print to stdout without end |
 //! | `trap` | execute `unreachable` |
 //! | `exit` (arg: code) | call `exit(code)` |
 //! | `log` (arg: message) | one `log` call; returns `{"log": message}` (benign) |
@@ -99,6 +100,9 @@ impl Guest for Hostile {
                     last = black_box(std::time::Instant::now().max(last));
                 }
             }
+            "stdout_flood" => loop {
+                println!("{}", black_box("flood ").repeat(1024));
+            },
             "trap" => core::arch::wasm32::unreachable(),
             "exit" => std::process::exit(arg.parse().unwrap_or(1)),
             "log" => {
