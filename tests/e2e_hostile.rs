@@ -101,6 +101,16 @@ async fn open_socket_is_denied_and_recorded() {
 }
 
 #[tokio::test]
+async fn name_lookup_is_denied_and_recorded() {
+    let a = attack("dns", &[], "socket", "localhost:9").await;
+    assert!(a.error.contains("denied: cannot connect"), "{}", a.error);
+    let denials = a.denials();
+    assert!(!denials.is_empty(), "{:?}", a.steps);
+    assert_eq!(denials[0]["interface"], "wasi:sockets/ip-name-lookup");
+    assert!(denials[0]["call"].as_str().unwrap().contains("localhost"));
+}
+
+#[tokio::test]
 async fn loop_forever_hits_the_deadline() {
     let started = std::time::Instant::now();
     let a = attack("loop", &["--timeout", "1s"], "loop", "").await;
