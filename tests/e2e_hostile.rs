@@ -229,6 +229,8 @@ async fn twenty_concurrent_runs_half_hostile() {
     add_test_skill("hostile");
     let tenant = tenant("concurrent");
     let agent_id = agent_with(&tenant, &["--timeout", "2s", "--max-memory", "32MiB"]);
+    // A benign run alone first, for the order of magnitude of its duration.
+    let solo = run_plan(&agent_id, &tenant, &plan("log", "alone")).ok().json()["duration_ms"].as_u64().unwrap();
     let cases: Vec<(String, &str, String)> = (0..20)
         .map(|i| match i % 4 {
             0 => (format!("benign-{i}"), "log", format!("hello from run {i}")),
@@ -266,6 +268,11 @@ async fn twenty_concurrent_runs_half_hostile() {
         match *action {
             "log" => {
                 assert_eq!(r.code, 0, "{label}: {r:?}");
+                let took = report["duration_ms"].as_u64().unwrap();
+                eprintln!("{label}: {took} ms (alone: {solo} ms)");
+                // Same order of magnitude as alone, with a generous bound on purpose (20
+                // processes on a shared machine): not a performance target.
+                assert!(took < (20 * solo).max(5_000), "{label}: {took} ms, alone {solo} ms");
                 let logs: Vec<_> = steps.iter().filter(|(k, _, _)| k == "host.log").collect();
                 assert_eq!(logs.len(), 1, "{label}: exactly its own log line");
                 assert_eq!(logs[0].2["message"], arg.as_str());

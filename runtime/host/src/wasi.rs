@@ -9,8 +9,8 @@
 //! Denied attempts the host can see are recorded too ([`add_to_linker`]): asking for the
 //! preopened directories when none is granted (what a guest's `open("/etc/passwd")` turns
 //! into: without a preopen the guest's libc cannot even name a host path), creating a
-//! TCP or UDP socket, and resolving a name. Such a step is recorded as kind [`DENIED_KIND`] with status `failure`
-//! and a body `{"denied": {"interface", "call", "reason"}}`.
+//! TCP or UDP socket, and resolving a name. Such a step is recorded as kind [`DENIED_KIND`]
+//! with status `failure` and a body `{"denied": {"interface", "call", "reason"}}`.
 
 use crate::recorder::{HostEvent, TraceRecorder};
 use crate::state::SkillState;
