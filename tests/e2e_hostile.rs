@@ -222,6 +222,21 @@ async fn scratch_dir_granted_is_usable_and_removed_after_the_run() {
     assert!(r.json()["error_message"].as_str().unwrap().contains("denied"));
 }
 
+#[tokio::test]
+async fn environment_and_arguments_are_empty() {
+    add_test_skill("hostile");
+    let tenant = tenant("env");
+    let agent_id = agent_with(&tenant, &[]);
+    // The runtime itself runs with RUNPROOF_HOME and more in its environment.
+    let r = run_plan(&agent_id, &tenant, &plan("env", ""));
+    assert_eq!(r.code, 0, "{r:?}");
+    let out = &r.json()["steps"][0]["output"];
+    assert_eq!(out["vars"], json!([]), "no host environment variable reaches a skill");
+    assert_eq!(out["args"], json!([]), "no arguments");
+    // The guest libc's own default, not the runtime's working directory.
+    assert_eq!(out["cwd"], "/");
+}
+
 /// 20 runs at once, half hostile: the benign ones succeed with verified proofs, each hostile
 /// one fails with its own reason, and every trace holds only its own run's steps.
 #[tokio::test]
