@@ -72,8 +72,8 @@ async fn attack(name: &str, flags: &[&str], action: &str, arg: &str) -> Attack {
 
 /// Asserts the skill was stopped by the sandbox with `reason`, recorded in its skill.end.
 fn assert_aborted(a: &Attack, reason: &str) {
-    assert_eq!(a.skill_end()["outcome"], "aborted", "{:?}", a.skill_end());
-    assert_eq!(a.skill_end()["error"], reason);
+    assert_eq!(a.skill_end()["outcome"], "aborted", "run {}: {:?}", a.run_id, a.skill_end());
+    assert_eq!(a.skill_end()["error"], reason, "run {}", a.run_id);
     assert!(a.error.contains(reason), "run error {:?} should name {reason:?}", a.error);
 }
 
@@ -98,6 +98,16 @@ async fn open_socket_is_denied_and_recorded() {
     let denials = a.denials();
     assert!(!denials.is_empty(), "{:?}", a.steps);
     assert_eq!(denials[0]["interface"], "wasi:sockets/tcp-create-socket");
+}
+
+#[tokio::test]
+async fn name_lookup_is_denied_and_recorded() {
+    let a = attack("dns", &[], "socket", "localhost:9").await;
+    assert!(a.error.contains("denied: cannot connect"), "{}", a.error);
+    let denials = a.denials();
+    assert!(!denials.is_empty(), "{:?}", a.steps);
+    assert_eq!(denials[0]["interface"], "wasi:sockets/ip-name-lookup");
+    assert!(denials[0]["call"].as_str().unwrap().contains("localhost"));
 }
 
 #[tokio::test]
@@ -157,6 +167,14 @@ async fn trap_is_contained() {
 }
 
 #[tokio::test]
+async fn flooding_stdout_hits_the_stdio_cap() {
+    let a = attack("stdout", &[], "stdout_flood", "").await;
+    assert_aborted(&a, "stdout limit of 1 MiB reached");
+    let (_, _, captured) = a.steps.iter().find(|(k, _, _)| k == "host.stdout").expect("captured stdout is recorded");
+    assert!(captured["text"].as_str().unwrap().len() <= 1 << 20);
+}
+
+#[tokio::test]
 async fn exit_is_contained() {
     // WASI p2's exit carries only success or failure: exit(7) arrives as exit(1).
     let a = attack("exit", &[], "exit", "7").await;
@@ -204,6 +222,21 @@ async fn scratch_dir_granted_is_usable_and_removed_after_the_run() {
     assert!(r.json()["error_message"].as_str().unwrap().contains("denied"));
 }
 
+#[tokio::test]
+async fn environment_and_arguments_are_empty() {
+    add_test_skill("hostile");
+    let tenant = tenant("env");
+    let agent_id = agent_with(&tenant, &[]);
+    // The runtime itself runs with RUNPROOF_HOME and more in its environment.
+    let r = run_plan(&agent_id, &tenant, &plan("env", ""));
+    assert_eq!(r.code, 0, "{r:?}");
+    let out = &r.json()["steps"][0]["output"];
+    assert_eq!(out["vars"], json!([]), "no host environment variable reaches a skill");
+    assert_eq!(out["args"], json!([]), "no arguments");
+    // The guest libc's own default, not the runtime's working directory.
+    assert_eq!(out["cwd"], "/");
+}
+
 /// 20 runs at once, half hostile: the benign ones succeed with verified proofs, each hostile
 /// one fails with its own reason, and every trace holds only its own run's steps.
 #[tokio::test]
@@ -211,6 +244,8 @@ async fn twenty_concurrent_runs_half_hostile() {
     add_test_skill("hostile");
     let tenant = tenant("concurrent");
     let agent_id = agent_with(&tenant, &["--timeout", "2s", "--max-memory", "32MiB"]);
+    // A benign run alone first, for the order of magnitude of its duration.
+    let solo = run_plan(&agent_id, &tenant, &plan("log", "alone")).ok().json()["duration_ms"].as_u64().unwrap();
     let cases: Vec<(String, &str, String)> = (0..20)
         .map(|i| match i % 4 {
             0 => (format!("benign-{i}"), "log", format!("hello from run {i}")),
@@ -248,6 +283,11 @@ async fn twenty_concurrent_runs_half_hostile() {
         match *action {
             "log" => {
                 assert_eq!(r.code, 0, "{label}: {r:?}");
+                let took = report["duration_ms"].as_u64().unwrap();
+                eprintln!("{label}: {took} ms (alone: {solo} ms)");
+                // Same order of magnitude as alone, with a generous bound on purpose (20
+                // processes on a shared machine): not a performance target.
+                assert!(took < (20 * solo).max(5_000), "{label}: {took} ms, alone {solo} ms");
                 let logs: Vec<_> = steps.iter().filter(|(k, _, _)| k == "host.log").collect();
                 assert_eq!(logs.len(), 1, "{label}: exactly its own log line");
                 assert_eq!(logs[0].2["message"], arg.as_str());

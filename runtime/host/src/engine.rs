@@ -320,8 +320,15 @@ impl SkillHost {
             instance.call_invoke(&mut store, input).await
         })
         .await;
+        let mut hit = store.data().limiter.hit.clone();
         for (kind, pipe) in [(StepKind::HostStdout, &stdio.stdout), (StepKind::HostStderr, &stdio.stderr)] {
             let bytes = pipe.contents();
+            // A full pipe refuses further writes, which a Rust guest turns into a panic
+            // (an `unreachable` trap): if the skill then trapped, the full pipe is why.
+            if bytes.len() >= wasi::STDIO_CAPACITY && matches!(run, Ok(Err(_))) && hit.is_none() {
+                let stream = if kind == StepKind::HostStdout { "stdout" } else { "stderr" };
+                hit = Some(LimitHit::Stdio { stream, limit: wasi::STDIO_CAPACITY as u64 });
+            }
             if !bytes.is_empty() {
                 recorder.record(
                     &skill.info.name,
@@ -329,7 +336,6 @@ impl SkillHost {
                 );
             }
         }
-        let hit = store.data().limiter.hit.clone();
         match run {
             Err(_) => InvocationOutcome::Aborted { reason: LimitHit::Deadline { limit: limits.timeout }.to_string() },
             Ok(Err(e)) => InvocationOutcome::Aborted { reason: abort_reason(&e, hit, &limits) },

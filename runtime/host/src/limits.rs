@@ -133,6 +133,8 @@ pub enum LimitHit {
     Fuel { limit: u64 },
     HostCalls { limit: u64 },
     Output { size: u64, limit: u64 },
+    /// Captured stdout or stderr is full.
+    Stdio { stream: &'static str, limit: u64 },
     Stack,
 }
 
@@ -147,6 +149,7 @@ impl fmt::Display for LimitHit {
             LimitHit::Output { size, limit } => {
                 write!(f, "output of {size} bytes exceeds the {} cap", Bytes(*limit))
             }
+            LimitHit::Stdio { stream, limit } => write!(f, "{stream} limit of {} reached", Bytes(*limit)),
             LimitHit::Stack => f.write_str("wasm stack overflow"),
         }
     }
@@ -275,6 +278,7 @@ mod tests {
             "output of 104857600 bytes exceeds the 4 MiB cap"
         );
         assert_eq!(LimitHit::Stack.to_string(), "wasm stack overflow");
+        assert_eq!(LimitHit::Stdio { stream: "stdout", limit: MIB }.to_string(), "stdout limit of 1 MiB reached");
         assert_eq!(Bytes(1000).to_string(), "1000 bytes");
     }
 }

@@ -8,9 +8,9 @@
 //!
 //! Denied attempts the host can see are recorded too ([`add_to_linker`]): asking for the
 //! preopened directories when none is granted (what a guest's `open("/etc/passwd")` turns
-//! into: without a preopen the guest's libc cannot even name a host path), and creating a
-//! TCP or UDP socket. Such a step is recorded as kind [`DENIED_KIND`] with status `failure`
-//! and a body `{"denied": {"interface", "call", "reason"}}`.
+//! into: without a preopen the guest's libc cannot even name a host path), creating a
+//! TCP or UDP socket, and resolving a name. Such a step is recorded as kind [`DENIED_KIND`]
+//! with status `failure` and a body `{"denied": {"interface", "call", "reason"}}`.
 
 use crate::recorder::{HostEvent, TraceRecorder};
 use crate::state::SkillState;
@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use wasmtime::component::{HasSelf, Linker, Resource};
 use wasmtime_wasi::p2::bindings::filesystem::preopens;
 use wasmtime_wasi::p2::bindings::sockets::network::{ErrorCode, IpAddressFamily};
-use wasmtime_wasi::p2::bindings::sockets::{tcp_create_socket, udp_create_socket};
+use wasmtime_wasi::p2::bindings::sockets::{ip_name_lookup, tcp_create_socket, udp_create_socket};
 use wasmtime_wasi::p2::{SocketResult, TcpSocket, UdpSocket};
 use wasmtime_wasi::filesystem::WasiFilesystemView;
 use wasmtime_wasi::p2::bindings::sockets::network;
@@ -232,12 +232,14 @@ pub(crate) fn add_to_linker(linker: &mut Linker<SkillState>) -> wasmtime::Result
     preopens::add_to_linker::<SkillState, HasSelf<SkillState>>(linker, |s| s)?;
     tcp_create_socket::add_to_linker::<SkillState, HasSelf<SkillState>>(linker, |s| s)?;
     udp_create_socket::add_to_linker::<SkillState, HasSelf<SkillState>>(linker, |s| s)?;
+    ip_name_lookup::add_to_linker::<SkillState, HasSelf<SkillState>>(linker, |s| s)?;
     linker.allow_shadowing(false);
     Ok(())
 }
 
 const NO_FILESYSTEM: &str =
     "no filesystem is granted to this agent (an operator can grant a per-run scratch directory with --scratch-dir)";
+const NO_NAME_LOOKUP: &str = "skills have no DNS; the runproof:skill/http host call resolves names itself";
 const NO_SOCKETS: &str = "skills have no sockets; outbound HTTP goes through the runproof:skill/http host call";
 
 impl preopens::Host for SkillState {
@@ -283,5 +285,38 @@ impl udp_create_socket::Host for SkillState {
     async fn create_udp_socket(&mut self, family: IpAddressFamily) -> SocketResult<Resource<UdpSocket>> {
         self.reporter.denied("wasi:sockets/udp-create-socket", &format!("create-udp-socket({family:?})"), NO_SOCKETS);
         Err(ErrorCode::AccessDenied.into())
+    }
+}
+
+impl ip_name_lookup::Host for SkillState {
+    fn resolve_addresses(
+        &mut self,
+        _network: Resource<network::Network>,
+        name: String,
+    ) -> Result<Resource<ip_name_lookup::ResolveAddressStream>, wasmtime_wasi::p2::SocketError> {
+        // Nothing is resolved: a lookup would already leak the name to a resolver.
+        self.reporter.denied("wasi:sockets/ip-name-lookup", &format!("resolve-addresses({name:?})"), NO_NAME_LOOKUP);
+        Err(ErrorCode::AccessDenied.into())
+    }
+}
+
+// Unreachable in practice (no stream is ever created above); served as wasmtime_wasi does.
+impl ip_name_lookup::HostResolveAddressStream for SkillState {
+    fn resolve_next_address(
+        &mut self,
+        stream: Resource<ip_name_lookup::ResolveAddressStream>,
+    ) -> Result<Option<network::IpAddress>, wasmtime_wasi::p2::SocketError> {
+        ip_name_lookup::HostResolveAddressStream::resolve_next_address(&mut self.sockets(), stream)
+    }
+
+    fn subscribe(
+        &mut self,
+        stream: Resource<ip_name_lookup::ResolveAddressStream>,
+    ) -> wasmtime::Result<Resource<wasmtime_wasi::p2::DynPollable>> {
+        ip_name_lookup::HostResolveAddressStream::subscribe(&mut self.sockets(), stream)
+    }
+
+    fn drop(&mut self, stream: Resource<ip_name_lookup::ResolveAddressStream>) -> wasmtime::Result<()> {
+        ip_name_lookup::HostResolveAddressStream::drop(&mut self.sockets(), stream)
     }
 }

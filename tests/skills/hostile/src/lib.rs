@@ -15,6 +15,8 @@
 //! | `output` (arg: bytes) | return a JSON string of that many bytes |
 //! | `host_calls` (arg: n) | make `n` `log` host calls |
 //! | `clock_loop` | read the monotonic clock forever (each read is a host call) |
+//! | `stdout_flood` | print to stdout without end |
+//! | `env` | read its environment, arguments and current directory (returns them) |
 //! | `trap` | execute `unreachable` |
 //! | `exit` (arg: code) | call `exit(code)` |
 //! | `log` (arg: message) | one `log` call; returns `{"log": message}` (benign) |
@@ -99,6 +101,14 @@ impl Guest for Hostile {
                     last = black_box(std::time::Instant::now().max(last));
                 }
             }
+            "env" => json!({
+                "vars": std::env::vars().collect::<Vec<_>>(),
+                "args": std::env::args().collect::<Vec<_>>(),
+                "cwd": std::env::current_dir().ok().map(|d| d.display().to_string()),
+            }),
+            "stdout_flood" => loop {
+                println!("{}", black_box("flood ").repeat(1024));
+            },
             "trap" => core::arch::wasm32::unreachable(),
             "exit" => std::process::exit(arg.parse().unwrap_or(1)),
             "log" => {
