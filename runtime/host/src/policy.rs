@@ -151,9 +151,11 @@ pub fn special_kind(ip: IpAddr) -> Option<&'static str> {
             table.iter().find(|(a, b, c, d, p, _)| in4(*a, *b, *c, *d, *p)).map(|t| t.5)
         }
         IpAddr::V6(_) => {
-            let table: [([u16; 8], u8, &'static str); 14] = [
+            let table: [([u16; 8], u8, &'static str); 15] = [
                 ([0, 0, 0, 0, 0, 0, 0, 0], 128, "unspecified"),
                 ([0, 0, 0, 0, 0, 0, 0, 1], 128, "loopback"),
+                // IPv4-translated (SIIT, ::ffff:0:a.b.c.d): another way to write an IPv4 address.
+                ([0, 0, 0, 0, 0xffff, 0, 0, 0], 96, "IPv4-translated (embeds an IPv4 address)"),
                 // Translated to IPv4 by a gateway: could reach any IPv4 address, private too.
                 ([0x64, 0xff9b, 0, 0, 0, 0, 0, 0], 96, "NAT64 (embeds an IPv4 address)"),
                 ([0x64, 0xff9b, 1, 0, 0, 0, 0, 0], 48, "local NAT64 (embeds an IPv4 address)"),
@@ -558,7 +560,7 @@ mod tests {
             "127.0.0.1", "127.255.255.254", "10.0.0.1", "172.16.0.1", "172.31.255.255", "192.168.0.1",
             "169.254.169.254", "169.254.1.1", "0.0.0.0", "100.64.0.1", "198.18.0.1", "224.0.0.1",
             "255.255.255.255", "192.0.2.1", "::", "::1", "fe80::1", "fc00::1", "fd00:ec2::254", "ff02::1",
-            "::ffff:127.0.0.1", "::ffff:10.0.0.1", "64:ff9b::7f00:1", "2002:7f00:1::", "2001:db8::1",
+            "::ffff:127.0.0.1", "::ffff:10.0.0.1", "64:ff9b::7f00:1", "::ffff:0:7f00:1", "2002:7f00:1::", "2001:db8::1",
         ];
         for s in special {
             assert!(special_kind(s.parse().unwrap()).is_some(), "{s} should be special");

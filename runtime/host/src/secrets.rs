@@ -36,10 +36,37 @@ impl fmt::Debug for Secret {
 }
 
 /// The secrets one invocation may use. Empty by default: any placeholder is then denied.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct SecretSet {
-    /// Longest value first, so redaction of a value that contains another is whole.
     secrets: Vec<Secret>,
+    /// (what to find, what to put instead): every value and the percent-encoded forms the
+    /// URL parser gives it, longest first so a value that contains another is redacted whole.
+    redactions: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl fmt::Debug for SecretSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretSet").field("secrets", &self.secrets).finish_non_exhaustive()
+    }
+}
+
+/// The spellings a value can take on the wire and back: as is, and percent-encoded as the
+/// URL parser encodes it in a path or a query, or as a form. A value put in a URL is sent
+/// (and recorded in `hops`, and echoed in a `Location`) encoded, so the encoded form must be
+/// redacted as well.
+fn spellings(value: &str) -> Vec<String> {
+    let mut forms = vec![value.to_string()];
+    if let Ok(u) = url::Url::parse(&format!("http://x/{value}")) {
+        forms.push(u.path().trim_start_matches('/').to_string());
+    }
+    if let Ok(u) = url::Url::parse(&format!("http://x/?{value}")) {
+        forms.push(u.query().unwrap_or_default().to_string());
+    }
+    forms.push(url::form_urlencoded::byte_serialize(value.as_bytes()).collect());
+    forms.retain(|f| !f.is_empty());
+    forms.sort();
+    forms.dedup();
+    forms
 }
 
 impl SecretSet {
@@ -47,8 +74,13 @@ impl SecretSet {
     /// redacted (the CLI refuses to store one).
     pub fn new(mut secrets: Vec<Secret>) -> SecretSet {
         secrets.retain(|s| !s.value.is_empty());
-        secrets.sort_by(|a, b| b.value.len().cmp(&a.value.len()).then_with(|| a.name.cmp(&b.name)));
-        SecretSet { secrets }
+        secrets.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut redactions: Vec<(Vec<u8>, Vec<u8>)> = secrets
+            .iter()
+            .flat_map(|s| spellings(&s.value).into_iter().map(move |f| (f.into_bytes(), format!("[REDACTED:{}]", s.name).into_bytes())))
+            .collect();
+        redactions.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
+        SecretSet { secrets, redactions }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -117,12 +149,10 @@ impl SecretSet {
     /// Every value replaced by `[REDACTED:NAME]`: what the skill and the trace see of a
     /// response (or an error message) that echoes a secret.
     pub fn redact_bytes(&self, bytes: &[u8]) -> Vec<u8> {
-        if self.secrets.is_empty() {
+        if self.redactions.is_empty() {
             return bytes.to_vec();
         }
-        let pairs: Vec<(Vec<u8>, Vec<u8>)> =
-            self.secrets.iter().map(|s| (s.value.as_bytes().to_vec(), format!("[REDACTED:{}]", s.name).into_bytes())).collect();
-        let borrowed: Vec<(Vec<u8>, &[u8])> = pairs.iter().map(|(k, v)| (k.clone(), v.as_slice())).collect();
+        let borrowed: Vec<(Vec<u8>, &[u8])> = self.redactions.iter().map(|(k, v)| (k.clone(), v.as_slice())).collect();
         replace_all(bytes, &borrowed)
     }
 
@@ -219,6 +249,12 @@ mod tests {
         assert_eq!(s.redact("got s3cr3t-v4lue and s3cr3t"), "got [REDACTED:TOKEN] and [REDACTED:SHORT]");
         assert_eq!(s.redact_bytes(b"\xffs3cr3t"), b"\xff[REDACTED:SHORT]");
         assert!(!format!("{s:?}").contains("s3cr3t"), "Debug must not show values");
+        // A value the URL parser percent-encodes is redacted in its encoded forms too.
+        let odd = SecretSet::new(vec![Secret { name: "ODD".into(), value: "a b\"c{d}".into(), allowed_hosts: vec![] }]);
+        let sent = url::Url::parse(&odd.substitute("http://h/p/{{secret:ODD}}?q={{secret:ODD}}")).unwrap().to_string();
+        assert!(!sent.contains("a b"), "{sent}");
+        assert_eq!(odd.redact(&sent), "http://h/p/[REDACTED:ODD]?q=[REDACTED:ODD]");
+        assert_eq!(odd.redact("x=a+b%22c%7Bd%7D"), "x=[REDACTED:ODD]");
         assert_eq!(s.names(), ["SHORT", "TOKEN"]);
     }
 
