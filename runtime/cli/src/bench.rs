@@ -236,7 +236,7 @@ impl<'a> Bench<'a> {
         Ok(report)
     }
 
-    /// 1. The same `log` host call with the production recorder and with none: once with
+    /// Figure 1: The same `log` host call with the production recorder and with none: once with
     /// 1 000 calls per invocation (the rows fit in the writer's queue, so this is what the
     /// calling task pays: serialize, hash, enqueue), once with 10 000 (the queue fills and
     /// the skill runs at the database's pace: back-pressure included).
@@ -287,7 +287,7 @@ impl<'a> Bench<'a> {
         Ok((median(&mut traced), median(&mut bare)))
     }
 
-    /// 2. Instantiate and invoke a small skill (`bench` with 0 calls).
+    /// Figure 2: Instantiate and invoke a small skill (`bench` with 0 calls).
     async fn instantiate(&mut self, wasm: &[u8], pooled_skill: &LoadedSkill) -> Result<()> {
         // Cold: a process with no compiled artifact at all.
         let mut cold = Vec::new();
@@ -352,7 +352,7 @@ impl<'a> Bench<'a> {
         Ok(())
     }
 
-    /// 3 and 4. Steps persisted per second through the runner vs `COPY` of the same rows
+    /// Figures 3 and 4: Steps persisted per second through the runner vs `COPY` of the same rows
     /// into a scratch table; then verification of those rows.
     async fn persist_and_verify(&mut self) -> Result<()> {
         let req = self.request("bench: persist", bench_plan(self.sizes.persist_steps));
@@ -447,7 +447,7 @@ impl<'a> Bench<'a> {
         Ok(())
     }
 
-    /// 5. A one-step `http_call` run against a loopback server vs a direct GET of the same
+    /// Figure 5: A one-step `http_call` run against a loopback server vs a direct GET of the same
     /// URL with the host's own HTTP client.
     async fn http(&mut self) -> Result<()> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -544,7 +544,7 @@ impl<'a> Bench<'a> {
         Ok(total as f64 / t.elapsed().as_secs_f64())
     }
 
-    /// 6. Runs of growing length, each in its own `runtime run` process: time per step and
+    /// Figure 6: Runs of growing length, each in its own `runtime run` process: time per step and
     /// the process's peak RSS. The largest run is then verified.
     async fn scaling(&mut self) -> Result<()> {
         let mut results = Vec::new();

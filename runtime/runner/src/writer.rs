@@ -20,7 +20,8 @@ use runproof_proof::{ChainBuilder, Digest, StepEnvelope, StepKind, StepStatus, T
 use runproof_store::{StepRow, Store, StoreError};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
 /// What a trace's seal states about its steps.
@@ -48,12 +49,18 @@ pub struct TraceWriter {
     ids: TraceIds,
     state: Mutex<Pending>,
     queue: mpsc::Sender<Msg>,
+    /// `state.rows.len()`, readable without the lock: `backpressure` runs after every
+    /// async host call and almost always has nothing to do.
+    pending: AtomicUsize,
 }
 
 struct Pending {
     chain: ChainBuilder,
     /// Steps recorded but not yet handed to the writer task.
     rows: Vec<PendingStep>,
+    /// The skill name of the last step: a run's host calls come from one skill at a time,
+    /// so sharing it saves an allocation per step.
+    last_skill: Option<Arc<str>>,
 }
 
 /// A hashed step as the calling task leaves it: only what it had to compute. The writer
@@ -61,7 +68,7 @@ struct Pending {
 struct PendingStep {
     step_index: u64,
     kind: StepKind,
-    skill: Option<String>,
+    skill: Option<Arc<str>>,
     status: StepStatus,
     duration_ms: Option<u64>,
     payload: Vec<u8>,
@@ -77,7 +84,7 @@ impl PendingStep {
             tenant_id: ids.tenant_id.clone(),
             step_index: self.step_index as i64,
             kind: self.kind.as_str(),
-            skill_name: self.skill,
+            skill_name: self.skill.map(|s| s.to_string()),
             status: self.status.as_str(),
             duration_ms: self.duration_ms.map(|d| d as i64),
             payload: self.payload,
@@ -93,7 +100,12 @@ impl TraceWriter {
         let chain = ChainBuilder::new(&ids.tenant_id, &ids.run_id, &ids.trace_id);
         let (queue, rx) = mpsc::channel(QUEUE_BATCHES);
         tokio::spawn(write_loop(store, ids.clone(), rx));
-        TraceWriter { ids, state: Mutex::new(Pending { chain, rows: Vec::with_capacity(BATCH) }), queue }
+        TraceWriter {
+            ids,
+            state: Mutex::new(Pending { chain, rows: Vec::with_capacity(BATCH), last_skill: None }),
+            queue,
+            pending: AtomicUsize::new(0),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
@@ -113,24 +125,34 @@ impl TraceWriter {
         body: serde_json::Value,
     ) {
         let at = timestamp(std::time::SystemTime::now());
-        let payload = StepEnvelope { v: 1, kind, skill, status, duration_ms, run_status, cost_cents: 0, at: &at, body }.to_bytes();
+        let payload = StepEnvelope { v: 1, kind, skill, status, duration_ms, run_status, cost_cents: 0, at: at.as_str(), body }.to_bytes();
         let mut p = self.lock();
         let linked = p.chain.append(&payload);
+        let skill = skill.map(|name| match &p.last_skill {
+            Some(last) if &**last == name => last.clone(),
+            _ => {
+                let shared: Arc<str> = Arc::from(name);
+                p.last_skill = Some(shared.clone());
+                shared
+            }
+        });
         p.rows.push(PendingStep {
             step_index: linked.step_index,
             kind,
-            skill: skill.map(str::to_string),
+            skill,
             status,
             duration_ms,
             payload,
             prev_hash: linked.prev_hash,
             hash: linked.hash,
         });
+        self.pending.store(p.rows.len(), Ordering::Relaxed);
         if p.rows.len() >= BATCH {
             // Non-blocking hand-off (this may run inside a clock read). If the queue is
             // full the rows stay here and the next async host call waits for room.
             if let Ok(permit) = self.queue.try_reserve() {
                 permit.send(Msg::Rows(std::mem::replace(&mut p.rows, Vec::with_capacity(BATCH))));
+                self.pending.store(0, Ordering::Relaxed);
             }
         }
     }
@@ -142,6 +164,7 @@ impl TraceWriter {
         let mut p = self.lock();
         if p.rows.len() >= at_least.max(1) {
             permit.send(Msg::Rows(std::mem::replace(&mut p.rows, Vec::with_capacity(BATCH))));
+            self.pending.store(0, Ordering::Relaxed);
         }
         Ok(())
     }
@@ -218,7 +241,7 @@ async fn write_loop(store: Store, ids: TraceIds, mut rx: mpsc::Receiver<Msg>) {
 /// `at` of a step: RFC 3339 UTC with microseconds (`2026-11-23T12:00:00.123456Z`, as
 /// chrono's `to_rfc3339_opts(Micros, true)` writes it), formatted by hand because it runs
 /// once per host call on the calling task and chrono's formatter is several times slower.
-fn timestamp(t: std::time::SystemTime) -> String {
+fn timestamp(t: std::time::SystemTime) -> Timestamp {
     let since = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs();
     let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
@@ -249,7 +272,17 @@ fn timestamp(t: std::time::SystemTime) -> String {
     for (i, c) in [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':'), (19, b'.'), (26, b'Z')] {
         out[i] = c;
     }
-    out.iter().map(|&b| b as char).collect()
+    Timestamp(out)
+}
+
+/// The 27 ASCII bytes of a step time, on the stack (no allocation per step).
+struct Timestamp([u8; 27]);
+
+impl Timestamp {
+    fn as_str(&self) -> &str {
+        // Only ASCII digits and separators are ever written.
+        std::str::from_utf8(&self.0).unwrap_or("1970-01-01T00:00:00.000000Z")
+    }
 }
 
 impl TraceRecorder for TraceWriter {
@@ -258,7 +291,9 @@ impl TraceRecorder for TraceWriter {
     }
 
     fn backpressure(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
-        if self.lock().rows.len() < BATCH {
+        // `pending` is written by `append` just before on this same task, so this read sees
+        // it; were it ever stale, the hand-off would only move to the next host call.
+        if self.pending.load(Ordering::Relaxed) < BATCH {
             return Box::pin(std::future::ready(()));
         }
         Box::pin(async move {
@@ -281,7 +316,7 @@ mod tests {
             for micros in [0u32, 1, 999_999, 123_456] {
                 let t = UNIX_EPOCH + Duration::new(secs, micros * 1_000 + 789);
                 let want = chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-                assert_eq!(timestamp(t), want);
+                assert_eq!(timestamp(t).as_str(), want);
             }
         }
     }

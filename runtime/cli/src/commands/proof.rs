@@ -6,7 +6,7 @@ use crate::database::Database;
 use crate::output::Out;
 use crate::signing::{KeyLocation, trusted_or_local};
 use anyhow::{Context, Result};
-use runproof_coordinator::RunProofCoordinator;
+use runproof_coordinator::{RunProofCoordinator, StepListing};
 use runproof_proof::VerificationStatus;
 
 /// Exit code when the proof is anything but VERIFIED.
@@ -46,8 +46,11 @@ async fn verify(
 ) -> Result<i32> {
     let (trusted, trust_note) = trusted_or_local(&args.trust.trusted_keys, local)?;
     let store = db.ready_store().await?;
+    // The text output names no step, so it does not keep them: verifying a trace of any
+    // length then takes flat memory. `--json` and the report list every step.
+    let listing = if out.json || args.report.is_some() { StepListing::Include } else { StepListing::Omit };
     let coordinator = RunProofCoordinator::new(store.clone()).trusting(trusted);
-    let proof = coordinator.get_run_proof(tenant_id, run_id).await?;
+    let proof = coordinator.get_run_proof_with(tenant_id, run_id, listing).await?;
     if let Some(path) = &args.report {
         let evidence = store.evidence(run_id).await?;
         let traces = store.traces_for_run(tenant_id, run_id).await?;
@@ -72,7 +75,7 @@ async fn verify(
         println!("root_hash: {}", i.root_hash.as_deref().unwrap_or("-"));
         println!("merkle_root: {}", i.merkle_root.as_deref().unwrap_or("-"));
         println!("trace_count: {}", proof.aos_traces.len());
-        println!("step_count: {}", proof.aos_trace_steps.len());
+        println!("step_count: {}", proof.aos_traces.iter().map(|t| t.step_count).sum::<i64>());
         println!("signed_by: {}", i.signed_by.as_deref().unwrap_or("-"));
         println!("trusted_keys: {trust_note}");
         if let Some(r) = &i.failure_reason {
