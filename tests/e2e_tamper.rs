@@ -20,6 +20,21 @@ async fn ordinary_writes_to_steps_and_sealed_traces_are_refused() {
     assert!(delete.unwrap_err().to_string().contains("append-only"));
     let reseal = sqlx::query("UPDATE aos_traces SET chain_length = 1 WHERE run_id = $1").bind(&run_id).execute(&db).await;
     assert!(reseal.unwrap_err().to_string().contains("sealed"));
+    // A step appended to a sealed trace (a copy of its own step 1 under a new index).
+    let append = sqlx::query(
+        "INSERT INTO aos_trace_steps (trace_id, run_id, tenant_id, step_index, kind, skill_name, status, duration_ms, payload, prev_hash, hash)
+         SELECT trace_id, run_id, tenant_id, 1000, kind, skill_name, status, duration_ms, payload, prev_hash, hash
+         FROM aos_trace_steps WHERE run_id = $1 AND step_index = 1",
+    )
+    .bind(&run_id)
+    .execute(&db)
+    .await;
+    assert!(append.unwrap_err().to_string().contains("is sealed"));
+    // TRUNCATE, inside a transaction that is rolled back whatever happens.
+    let mut tx = db.begin().await.unwrap();
+    let truncate = sqlx::query("TRUNCATE aos_trace_steps").execute(&mut *tx).await;
+    tx.rollback().await.unwrap();
+    assert!(truncate.unwrap_err().to_string().contains("append-only"));
 }
 
 #[tokio::test]

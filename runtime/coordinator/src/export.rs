@@ -58,20 +58,22 @@ impl RunProofCoordinator {
             return Err(CoordinatorError::NotSealed { run_id: run_id.into() });
         };
         let mut leaves = Vec::with_capacity(trace.step_count.max(0) as usize);
-        let mut payload = None;
+        let mut shown = None;
         let mut stream = self.store().stream_steps(&trace.trace_id);
         while let Some(row) = stream.next().await {
             let row = row?;
             let index = row.step_index.max(0) as u64;
+            // Leaves from the stored hashes: a tampered row yields a proof that fails offline
+            // against the signed root, never one that passes.
+            leaves.push(leaf_hash(index, &row.hash));
             if index == step {
-                payload = Some(row.payload.clone());
+                shown = Some((row.payload, row.prev_hash));
             }
-            leaves.push(leaf_hash(index, &row.payload));
         }
         let steps = leaves.len() as u64;
         let no_such_step = || CoordinatorError::NoSuchStep { run_id: run_id.into(), step, steps };
-        let payload = payload.ok_or_else(no_such_step)?;
-        InclusionProof::build(signed_head, &leaves, step, &payload).ok_or_else(no_such_step)
+        let (payload, prev_hash) = shown.ok_or_else(no_such_step)?;
+        InclusionProof::build(signed_head, &leaves, step, &payload, &prev_hash).ok_or_else(no_such_step)
     }
 
     async fn single_trace(&self, tenant_id: &str, run_id: &str) -> Result<TraceRow, CoordinatorError> {

@@ -29,7 +29,8 @@ impl ChainBuilder {
     pub fn append(&mut self, payload: &[u8]) -> AppendedStep {
         let prev_hash = self.head;
         let hash = step_hash(&prev_hash, self.next_index, payload);
-        self.tree.push(leaf_hash(self.next_index, payload));
+        // The leaf is over the step's chain hash, which commits to the payload already.
+        self.tree.push(leaf_hash(self.next_index, &hash));
         let step = AppendedStep { step_index: self.next_index, prev_hash, hash };
         self.head = hash;
         self.next_index += 1;

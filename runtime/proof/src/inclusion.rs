@@ -1,13 +1,17 @@
 //! Proof that one step belongs to a signed trace, without the rest of the trace: the step's
-//! stored bytes, its RFC 6962 audit path, and the signed head whose Merkle root the path
-//! leads to. A reviewer can be shown one host call and check it offline.
+//! stored bytes and the hash it links to, its RFC 6962 audit path, and the signed head whose
+//! Merkle root the path leads to. A reviewer can be shown one host call and check it offline.
+//!
+//! The leaf is over the step's chain hash `h[i] = H(tag ‖ prev ‖ i ‖ len ‖ payload)`, so the
+//! verifier recomputes `h[i]` from the payload and `prev_hash` it is given: a different
+//! payload, index or link gives a different leaf.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
 use crate::bundle::{BundleError, decode_digest};
-use crate::hash::Digest;
+use crate::hash::{Digest, step_hash};
 use crate::merkle::{inclusion_proof, leaf_hash, verify_inclusion};
 use crate::seal::{TraceHeadClaims, VerifyingKey, verify_head_detailed};
 use crate::step::StepHeader;
@@ -23,6 +27,8 @@ pub struct IncludedStep {
     pub step_index: u64,
     /// Standard base64 (padded) of the stored payload bytes.
     pub payload: String,
+    /// Lower-case hex of the previous step's chain hash (the genesis hash for step 0).
+    pub prev_hash: String,
 }
 
 /// An inclusion proof, as written to and read from the file.
@@ -42,13 +48,23 @@ pub struct InclusionProof {
 impl InclusionProof {
     /// Builds the proof for step `index` from every leaf hash of the trace (in order).
     /// `None` if `index` is not a step of the trace.
-    pub fn build(signed_head: String, leaves: &[Digest], index: u64, payload: &[u8]) -> Option<Self> {
+    pub fn build(
+        signed_head: String,
+        leaves: &[Digest],
+        index: u64,
+        payload: &[u8],
+        prev_hash: &[u8],
+    ) -> Option<Self> {
         let path = inclusion_proof(leaves, index)?;
         Some(InclusionProof {
             format: INCLUSION_FORMAT.to_owned(),
             signed_head,
             tree_size: leaves.len() as u64,
-            step: IncludedStep { step_index: index, payload: STANDARD.encode(payload) },
+            step: IncludedStep {
+                step_index: index,
+                payload: STANDARD.encode(payload),
+                prev_hash: hex::encode(prev_hash),
+            },
             audit_path: path.iter().map(hex::encode).collect(),
         })
     }
@@ -131,8 +147,9 @@ fn check(bytes: &[u8], trusted: &[VerifyingKey], out: &mut InclusionVerdict) -> 
     for (n, h) in proof.audit_path.iter().enumerate() {
         path.push(decode_digest(h, &format!("audit_path[{n}]")).map_err(|e| format!("inclusion proof rejected: {e}"))?);
     }
+    let prev = decode_digest(&proof.step.prev_hash, "step.prev_hash").map_err(|e| format!("inclusion proof rejected: {e}"))?;
     let root = decode_digest(&signed.claims.merkle_root, "merkle_root").map_err(|e| e.to_string())?;
-    let leaf = leaf_hash(proof.step.step_index, &payload);
+    let leaf = leaf_hash(proof.step.step_index, &step_hash(&prev, proof.step.step_index, &payload));
     verify_inclusion(&leaf, proof.step.step_index, proof.tree_size, &path, &root)
         .map_err(|e| format!("step {} is not in the signed trace: {e}", proof.step.step_index))?;
     StepHeader::parse(&payload).map_err(|e| format!("step payload is not a step envelope ({e})"))?;

@@ -8,9 +8,11 @@
 //! - `MTH(D[n])` splits at `k`, the largest power of two smaller than `n`;
 //! - the empty tree's hash is `SHA-256("")`.
 //!
-//! RunProof's leaf data for step `i` with stored payload `p` is `u64be(i) ‖ u64be(len p) ‖ p`
-//! ([`leaf_hash`]), so a leaf also says where it sits: a payload moved to another index does
-//! not produce the same leaf.
+//! RunProof's leaf for step `i` is [`leaf_hash`]`(i, h[i])`: the leaf data is
+//! `u64be(i) ‖ u64be(32) ‖ h[i]`, where `h[i]` is the step's chain hash, which already
+//! commits to the exact payload bytes, the index and the previous step. So a leaf says
+//! where it sits, and the tree costs one small hash per step instead of a second pass over
+//! every payload (the writer's hot path and the verifier both feel that).
 //!
 //! Nothing here panics, whatever the input.
 
@@ -46,14 +48,14 @@ pub fn hash_leaf_data(data: &[u8]) -> Digest {
     h.finalize().into()
 }
 
-/// The leaf of trace step `step_index` with the exact stored `payload` bytes:
-/// `SHA-256(0x00 ‖ u64be(step_index) ‖ u64be(len payload) ‖ payload)`.
-pub fn leaf_hash(step_index: u64, payload: &[u8]) -> Digest {
+/// The leaf at `step_index` over `data` (for a trace step: its 32-byte chain hash):
+/// `SHA-256(0x00 ‖ u64be(step_index) ‖ u64be(len data) ‖ data)`.
+pub fn leaf_hash(step_index: u64, data: &[u8]) -> Digest {
     let mut h = Sha256::new();
     h.update([LEAF_PREFIX]);
     h.update(step_index.to_be_bytes());
-    h.update((payload.len() as u64).to_be_bytes());
-    h.update(payload);
+    h.update((data.len() as u64).to_be_bytes());
+    h.update(data);
     h.finalize().into()
 }
 
@@ -118,10 +120,10 @@ impl MerkleBuilder {
         self.size = self.size.saturating_add(1);
     }
 
-    /// Appends trace step number [`len`](Self::len) with its stored payload bytes: the same
-    /// as `push(leaf_hash(self.len(), payload))`.
-    pub fn push_step(&mut self, payload: &[u8]) {
-        self.push(leaf_hash(self.size, payload));
+    /// Appends leaf number [`len`](Self::len) over `data` (a step's chain hash): the same
+    /// as `push(leaf_hash(self.len(), data))`.
+    pub fn push_step(&mut self, data: &[u8]) {
+        self.push(leaf_hash(self.size, data));
     }
 
     /// Leaves appended so far.

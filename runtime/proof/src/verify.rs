@@ -166,7 +166,7 @@ impl ChainVerifier {
         self.last_kind = Some(header.kind);
         self.last_run_status = header.run_status;
         self.prev = recomputed;
-        self.tree.push(leaf_hash(i, &step.payload));
+        self.tree.push(leaf_hash(i, &recomputed));
         self.expected_index += 1;
         Ok(())
     }

@@ -99,8 +99,9 @@ fn bundle_json(n: usize) -> String {
 
 fn inclusion_json(n: usize, index: u64) -> String {
     let (steps, envelope, _) = trace(n);
-    let leaves: Vec<_> = steps.iter().map(|s| leaf_hash(s.step_index as u64, &s.payload)).collect();
-    InclusionProof::build(envelope, &leaves, index, &steps[index as usize].payload).unwrap().to_json()
+    let leaves: Vec<_> = steps.iter().map(|s| leaf_hash(s.step_index as u64, &s.hash)).collect();
+    let shown = &steps[index as usize];
+    InclusionProof::build(envelope, &leaves, index, &shown.payload, &shown.prev_hash).unwrap().to_json()
 }
 
 #[track_caller]
