@@ -354,6 +354,34 @@ async fn a_slow_server_cannot_hold_the_run() {
     verified(&run_id, &tenant);
 }
 
+#[tokio::test]
+async fn a_slow_server_cannot_hold_the_run_past_the_agents_deadline() {
+    // No per-request timeout: the request would wait 30 s by default, the server would
+    // trickle for 120 s. The agent grants 2 s per invocation, and that is what ends it.
+    add_test_skill("probe");
+    let (port, hits) = trickling_server();
+    let tenant = tenant("net-deadline");
+    let agent_id = runtime(&[
+        "--json", "agent", "create", "--name", "e2e-deadline", "--tenant-id", &tenant,
+        "--allow-host", "http://127.0.0.1:*", "--timeout", "2s",
+    ])
+    .ok()
+    .json()["agent_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let started = Instant::now();
+    let r = run_plan(&agent_id, &tenant, &probe_plan(&[get_action(&format!("http://127.0.0.1:{port}/"))]));
+    // Generous bound, well under the 30 s request default and the server's 120 s.
+    assert!(started.elapsed() < Duration::from_secs(20), "the run was held for {:?}", started.elapsed());
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(hits.load(Ordering::SeqCst) >= 1, "the server was reached");
+    let report = r.json();
+    let error = report["error_message"].as_str().unwrap_or_default();
+    assert!(error.contains("deadline"), "the reason names the deadline: {error}");
+    verified(report["run_id"].as_str().unwrap(), &tenant);
+}
+
 // ---------------------------------------------------------------------------------------
 // Secrets.
 

@@ -254,6 +254,27 @@ fn keys_generate_refuses_to_overwrite_and_rotation_keeps_old_proofs_checkable() 
 }
 
 #[test]
+fn a_new_home_stays_reachable_for_postgres_when_the_key_is_created_first() {
+    // `runtime run` creates the signing key before the database: the key's directory is
+    // private, but RUNPROOF_HOME must stay reachable for the `postgres` user.
+    let parent = scratch("fresh-home");
+    std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let home = parent.join("home-not-created-yet");
+    let rt = |args: &[&str]| -> Run {
+        Command::new(env!("CARGO_BIN_EXE_runtime")).env("RUNPROOF_HOME", &home).env_remove("DATABASE_URL").args(args).output().unwrap().into()
+    };
+    let r = rt(&["--json", "keys", "generate"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&home.join("keys")), 0o700);
+    assert_ne!(mode(&home) & 0o001, 0, "RUNPROOF_HOME stays traversable");
+    let r = rt(&["--json", "agent", "list"]);
+    assert_eq!(r.code, 0, "the built-in database starts under the same home: {r:?}");
+    rt(&["db", "stop"]).ok();
+    let _ = std::fs::remove_dir_all(&parent);
+}
+
+#[test]
 fn a_signing_key_readable_by_others_is_refused() {
     let dir = scratch("keymode");
     let path = dir.join("loose.pem");

@@ -85,11 +85,14 @@ pub fn generate_at(path: &Path) -> Result<SigningKey> {
     let key = signing_key_from_seed(*seed);
     let pem = signing_key_to_pem(&key)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .with_context(|| format!("creating {}", dir.display()))?;
+        // Only the key's own directory is private. Its ancestors (RUNPROOF_HOME, which the
+        // `postgres` user must traverse for the built-in database) get default permissions.
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        }
+        if !dir.exists() {
+            fs::DirBuilder::new().mode(0o700).create(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
     }
     let mut file = OpenOptions::new()
         .write(true)

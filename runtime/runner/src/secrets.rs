@@ -56,7 +56,12 @@ impl SecretKeyring {
         let path = key_path(home);
         let err = |reason: String| SecretError::Key { path: path.display().to_string(), reason };
         let dir = path.parent().ok_or_else(|| err("has no parent directory".into()))?;
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| err(format!("creating {}: {e}", dir.display())))?;
+        // Only `keys/` is private: RUNPROOF_HOME itself must stay traversable by the
+        // `postgres` user that runs the built-in database.
+        std::fs::create_dir_all(home).map_err(|e| err(format!("creating {}: {e}", home.display())))?;
+        if !dir.exists() {
+            std::fs::DirBuilder::new().mode(0o700).create(dir).map_err(|e| err(format!("creating {}: {e}", dir.display())))?;
+        }
         // create_new: two processes starting at once must not each write a different key;
         // the loser reads the winner's.
         match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path) {
