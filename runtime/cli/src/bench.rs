@@ -25,6 +25,9 @@ use std::time::{Duration, Instant};
 
 /// The tenant every bench run belongs to, so they never mix with real runs.
 pub const BENCH_TENANT: &str = "runproof-bench";
+/// Host calls one bench invocation may make (the runtime default is 10 000, which a
+/// 10 000-call step plus the guest's own clock reads would exceed).
+const BENCH_MAX_HOST_CALLS: u64 = 100_000;
 const ORIGIN: &str = "runproof-bench";
 /// The per-invocation host-call cap: one `bench` step makes at most this many calls.
 const CALLS_PER_STEP: u64 = 10_000;
@@ -186,7 +189,9 @@ impl<'a> Bench<'a> {
                 max_memory_bytes: None,
                 timeout_ms: None,
                 fuel: None,
-                max_host_calls: None,
+                // A bench step makes up to 10 000 `log` calls, and the skill's own clock and
+                // random reads count as host calls too: grant head room above the default.
+                max_host_calls: Some(BENCH_MAX_HOST_CALLS as i64),
                 scratch_dir: false,
             })
             .await?;
@@ -273,7 +278,8 @@ impl<'a> Bench<'a> {
         // Interleaved, so drift on a shared machine hits both sides alike.
         for _ in 0..rounds {
             let t = Instant::now();
-            let outcome = self.host.invoke(skill, &input, Arc::new(NullRecorder), &[], InvocationLimits::default(), None).await;
+            let limits = InvocationLimits { max_host_calls: BENCH_MAX_HOST_CALLS, ..Default::default() };
+            let outcome = self.host.invoke(skill, &input, Arc::new(NullRecorder), &[], limits, None).await;
             ensure!(matches!(outcome, runproof_host::InvocationOutcome::Output(_)), "bare bench invocation failed: {outcome:?}");
             bare.push(t.elapsed().as_secs_f64() * 1e6 / n as f64);
 
