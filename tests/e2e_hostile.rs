@@ -31,11 +31,11 @@ impl Attack {
         &self.steps.iter().find(|(k, _, _)| k == "skill.end").expect("a skill.end step").2
     }
 
-    /// Recorded denials (host.log steps with status failure and a `denied` body).
+    /// Recorded denials (host.denied steps with status failure and a `denied` body).
     fn denials(&self) -> Vec<&Value> {
         self.steps
             .iter()
-            .filter(|(k, s, b)| k == "host.log" && s == "failure" && b["denied"].is_object())
+            .filter(|(k, s, b)| k == "host.denied" && s == "failure" && b["denied"].is_object())
             .map(|(_, _, b)| &b["denied"])
             .collect()
     }

@@ -32,10 +32,10 @@ use std::time::{Duration, Instant, SystemTime};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder};
 
-/// The step kind of a denied WASI attempt. `runproof-proof` has no dedicated kind yet (a
-/// `host.denied` kind would be clearer); `host.log` with status `failure` cannot be forged
-/// by a skill, whose own log lines are always `success` with a `{level, message}` body.
-pub(crate) const DENIED_KIND: StepKind = StepKind::HostLog;
+/// The step kind of a denied WASI attempt: its own kind, so a reviewer can list every
+/// refusal of a run with one filter, and no skill can produce it (a skill's own calls are
+/// `host.log`, `host.http`, ...).
+pub(crate) const DENIED_KIND: StepKind = StepKind::HostDenied;
 
 /// Counts the host calls of one invocation, shared by the store's host calls and the
 /// clock and random implementations (which have no access to the store). Every host call

@@ -26,6 +26,10 @@ pub enum StepKind {
     SkillSkipped,
     #[serde(rename = "host.log")]
     HostLog,
+    /// A WASI call the sandbox refused (a filesystem preopen query with no scratch dir
+    /// granted, a socket, a name lookup): recorded with status `failure` and its reason.
+    #[serde(rename = "host.denied")]
+    HostDenied,
     #[serde(rename = "host.http")]
     HostHttp,
     #[serde(rename = "host.clock.wall")]
@@ -54,6 +58,7 @@ impl StepKind {
             StepKind::SkillEnd => "skill.end",
             StepKind::SkillSkipped => "skill.skipped",
             StepKind::HostLog => "host.log",
+            StepKind::HostDenied => "host.denied",
             StepKind::HostHttp => "host.http",
             StepKind::HostWallClock => "host.clock.wall",
             StepKind::HostMonotonicClock => "host.clock.monotonic",
