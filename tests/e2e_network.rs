@@ -203,13 +203,7 @@ fn set_secret(tenant: &str, name: &str, value: &str, hosts: &[&str]) -> Value {
 
 /// Every stored payload of `run_id`, as text (lossy), in step order.
 async fn payloads(run_id: &str) -> Vec<String> {
-    let db = superuser().await;
-    let rows: Vec<Vec<u8>> = sqlx::query_scalar("SELECT payload FROM aos_trace_steps WHERE run_id = $1 ORDER BY step_index")
-        .bind(run_id)
-        .fetch_all(&db)
-        .await
-        .unwrap();
-    rows.iter().map(|b| String::from_utf8_lossy(b).into_owned()).collect()
+    stored_payloads(run_id).await.iter().map(|b| String::from_utf8_lossy(b).into_owned()).collect()
 }
 
 /// The host.http steps of `run_id` (payload JSON).

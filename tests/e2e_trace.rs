@@ -8,13 +8,7 @@ use support::http::Server;
 use support::*;
 
 async fn step_payloads(run_id: &str) -> Vec<Value> {
-    let db = superuser().await;
-    let rows: Vec<Vec<u8>> = sqlx::query_scalar("SELECT payload FROM aos_trace_steps WHERE run_id = $1 ORDER BY step_index")
-        .bind(run_id)
-        .fetch_all(&db)
-        .await
-        .unwrap();
-    rows.iter().map(|b| serde_json::from_slice(b).unwrap()).collect()
+    stored_payloads(run_id).await.iter().map(|b| serde_json::from_slice(b).unwrap()).collect()
 }
 
 #[tokio::test]

@@ -262,3 +262,15 @@ pub fn interrupted_run(server: &http::Server, tenant: &str, agent_id: &str) -> R
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
     child.wait_with_output().expect("runtime exits").into()
 }
+
+/// Every stored payload of `run_id`, the exact bytes, in `step_index` order.
+pub async fn stored_payloads(run_id: &str) -> Vec<Vec<u8>> {
+    let db = superuser().await;
+    let rows = sqlx::query_scalar("SELECT payload FROM aos_trace_steps WHERE run_id = $1 ORDER BY step_index")
+        .bind(run_id)
+        .fetch_all(&db)
+        .await
+        .expect("read the stored payloads");
+    db.close().await;
+    rows
+}

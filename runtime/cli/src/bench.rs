@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use runproof_coordinator::{RunProofCoordinator, StepListing};
 use runproof_host::http::{HttpCaps, OutboundRequest};
 use runproof_host::{HostConfig, HostPattern, InvocationLimits, LoadedSkill, NullRecorder, OutboundPolicy, SkillHost};
-use runproof_proof::{ChainVerifier, StoredStep, TraceHead, TraceIds};
+use runproof_proof::{ChainVerifier, StoredStep};
 use runproof_runner::{RunEvent, RunObserver, RunReport, RunRequest, Runner};
 use runproof_store::{NewAgent, Store};
 use serde::Serialize;
@@ -397,15 +397,8 @@ impl<'a> Bench<'a> {
             .into_iter()
             .next()
             .context("the bench run has no trace")?;
-        let ids = TraceIds { tenant_id: trace.tenant_id.clone(), run_id: trace.run_id.clone(), trace_id: trace.trace_id.clone() };
-        let head = TraceHead {
-            ids: ids.clone(),
-            integrity_model: trace.integrity_model.clone(),
-            status: trace.status.clone(),
-            chain_length: trace.chain_length,
-            root_hash: trace.root_hash.clone(),
-            signed_head: trace.signed_head.clone(),
-        };
+        let head = trace.trace_head();
+        let ids = head.ids.clone();
         let bytes: usize = rows.iter().map(|r| r.payload.len()).sum();
         let (mut verify_rates, mut sha_rates) = (Vec::new(), Vec::new());
         for _ in 0..3 {

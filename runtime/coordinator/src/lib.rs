@@ -9,7 +9,7 @@ mod export;
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
-use runproof_proof::{ChainVerifier, Integrity, IntegrityModel, TraceHead, TraceIds, VerificationStatus, VerifyingKey};
+use runproof_proof::{ChainVerifier, Integrity, IntegrityModel, VerificationStatus, VerifyingKey};
 use runproof_store::{Store, StoreError, TraceRow};
 use serde::Serialize;
 use thiserror::Error;
@@ -141,20 +141,8 @@ impl RunProofCoordinator {
         listing: StepListing,
         steps_out: &mut Vec<StepSummary>,
     ) -> Result<Integrity, CoordinatorError> {
-        let ids = TraceIds {
-            tenant_id: trace.tenant_id.clone(),
-            run_id: trace.run_id.clone(),
-            trace_id: trace.trace_id.clone(),
-        };
-        let head = TraceHead {
-            ids: ids.clone(),
-            integrity_model: trace.integrity_model.clone(),
-            status: trace.status.clone(),
-            chain_length: trace.chain_length,
-            root_hash: trace.root_hash.clone(),
-            signed_head: trace.signed_head.clone(),
-        };
-        let mut verifier = ChainVerifier::new(ids);
+        let head = trace.trace_head();
+        let mut verifier = ChainVerifier::new(head.ids.clone());
         let mut stream = self.store.stream_steps(&trace.trace_id);
         while let Some(step) = stream.next().await {
             let step = step?;

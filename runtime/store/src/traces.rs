@@ -1,7 +1,7 @@
 use crate::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use futures_core::Stream;
-use runproof_proof::StoredStep;
+use runproof_proof::{StoredStep, TraceHead, TraceIds};
 use serde::Serialize;
 
 /// An `aos_traces` row.
@@ -27,6 +27,21 @@ pub struct TraceRow {
     pub signing_key_id: Option<String>,
     /// Number of stored steps (not part of the row; counted when read).
     pub step_count: i64,
+}
+
+impl TraceRow {
+    /// What the verifier compares the recomputed chain with: the row's ids, model, status,
+    /// sealed head and signed head, as stored.
+    pub fn trace_head(&self) -> TraceHead {
+        TraceHead {
+            ids: TraceIds { tenant_id: self.tenant_id.clone(), run_id: self.run_id.clone(), trace_id: self.trace_id.clone() },
+            integrity_model: self.integrity_model.clone(),
+            status: self.status.clone(),
+            chain_length: self.chain_length,
+            root_hash: self.root_hash.clone(),
+            signed_head: self.signed_head.clone(),
+        }
+    }
 }
 
 /// One step to append, already serialized and hashed by the recorder.
