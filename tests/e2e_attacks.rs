@@ -26,20 +26,30 @@ struct TraceIds {
 }
 
 async fn trace_of(db: &PgPool, run_id: &str) -> TraceIds {
-    let row = sqlx::query("SELECT tenant_id, trace_id FROM aos_traces WHERE run_id = $1").bind(run_id).fetch_one(db).await.unwrap();
-    TraceIds { tenant: row.get(0), run: run_id.to_string(), trace: row.get(1) }
+    let row = sqlx::query("SELECT tenant_id, trace_id FROM aos_traces WHERE run_id = $1")
+        .bind(run_id)
+        .fetch_one(db)
+        .await
+        .unwrap();
+    TraceIds {
+        tenant: row.get(0),
+        run: run_id.to_string(),
+        trace: row.get(1),
+    }
 }
 
 /// (row id, step_index, payload) in index order.
 async fn steps_of(db: &PgPool, run_id: &str) -> Vec<(i64, i64, Vec<u8>)> {
-    sqlx::query("SELECT id, step_index, payload FROM aos_trace_steps WHERE run_id = $1 ORDER BY step_index")
-        .bind(run_id)
-        .fetch_all(db)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
-        .collect()
+    sqlx::query(
+        "SELECT id, step_index, payload FROM aos_trace_steps WHERE run_id = $1 ORDER BY step_index",
+    )
+    .bind(run_id)
+    .fetch_all(db)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2)))
+    .collect()
 }
 
 /// What an attacker with write access but no key can do best: re-hash every stored step
@@ -57,7 +67,9 @@ async fn rebuild_chain(db: &PgPool, run_id: &str) -> ChainBuilder {
             hex_lit(&a.hash)
         ));
     }
-    sql.push_str(&format!("UPDATE aos_trace_steps SET step_index = step_index - 1000000 WHERE run_id = '{run_id}';\n"));
+    sql.push_str(&format!(
+        "UPDATE aos_trace_steps SET step_index = step_index - 1000000 WHERE run_id = '{run_id}';\n"
+    ));
     sql.push_str(&format!(
         "UPDATE aos_traces SET chain_length = {}, root_hash = {}, merkle_root = {} WHERE run_id = '{run_id}';",
         chain.len(),
@@ -111,12 +123,14 @@ async fn attack_skill_digest_byte_changed() {
     let (tenant, run_id) = verified_run("a-digest");
     let db = superuser().await;
     let index = step_index_of(&db, &run_id, "skill.start").await;
-    let payload: Vec<u8> = sqlx::query_scalar("SELECT payload FROM aos_trace_steps WHERE run_id = $1 AND step_index = $2")
-        .bind(&run_id)
-        .bind(index)
-        .fetch_one(&db)
-        .await
-        .unwrap();
+    let payload: Vec<u8> = sqlx::query_scalar(
+        "SELECT payload FROM aos_trace_steps WHERE run_id = $1 AND step_index = $2",
+    )
+    .bind(&run_id)
+    .bind(index)
+    .fetch_one(&db)
+    .await
+    .unwrap();
     let text = String::from_utf8(payload).unwrap();
     let at = text.find("\"digest\":\"").unwrap() + 10;
     let mut bytes = text.into_bytes();
@@ -131,7 +145,12 @@ async fn attack_skill_digest_changed_and_chain_rebuilt() {
     // chain: the signed head still names the component that really ran.
     let (tenant, run_id) = verified_run("a-digest2");
     let db = superuser().await;
-    let digest: String = sqlx::query_scalar("SELECT digest FROM skills WHERE name = 'http_call' AND builtin LIMIT 1").fetch_one(&db).await.unwrap();
+    let digest: String = sqlx::query_scalar(
+        "SELECT digest FROM skills WHERE name = 'http_call' AND builtin LIMIT 1",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
     let fake = "0".repeat(64);
     tamper(&db, &format!(
         "UPDATE aos_trace_steps SET payload = convert_to(replace(convert_from(payload, 'UTF8'), '{digest}', '{fake}'), 'UTF8') WHERE run_id = '{run_id}'"
@@ -147,7 +166,10 @@ async fn attack_payload_changed_and_its_hash_recomputed() {
     let ids = trace_of(&db, &run_id).await;
     let steps = steps_of(&db, &run_id).await;
     let index = step_index_of(&db, &run_id, "host.http").await as usize;
-    let forged = String::from_utf8(steps[index].2.clone()).unwrap().replace("\"status\":200", "\"status\":201").into_bytes();
+    let forged = String::from_utf8(steps[index].2.clone())
+        .unwrap()
+        .replace("\"status\":200", "\"status\":201")
+        .into_bytes();
     // Recompute this one step's hash from the true previous hash.
     let mut chain = ChainBuilder::new(&ids.tenant, &ids.run, &ids.trace);
     for (_, _, p) in &steps[..index] {
@@ -180,7 +202,11 @@ async fn attack_whole_chain_rebuilt_without_the_signing_key() {
 async fn attack_first_step_deleted() {
     let (tenant, run_id) = verified_run("a-del0");
     let db = superuser().await;
-    tamper(&db, &format!("DELETE FROM aos_trace_steps WHERE run_id = '{run_id}' AND step_index = 0")).await;
+    tamper(
+        &db,
+        &format!("DELETE FROM aos_trace_steps WHERE run_id = '{run_id}' AND step_index = 0"),
+    )
+    .await;
     assert_not_verified(&run_id, &tenant, "step_index 0 is missing");
 }
 
@@ -188,7 +214,11 @@ async fn attack_first_step_deleted() {
 async fn attack_middle_step_deleted() {
     let (tenant, run_id) = verified_run("a-delmid");
     let db = superuser().await;
-    tamper(&db, &format!("DELETE FROM aos_trace_steps WHERE run_id = '{run_id}' AND step_index = 3")).await;
+    tamper(
+        &db,
+        &format!("DELETE FROM aos_trace_steps WHERE run_id = '{run_id}' AND step_index = 3"),
+    )
+    .await;
     assert_not_verified(&run_id, &tenant, "step_index 3 is missing");
 }
 
@@ -197,7 +227,11 @@ async fn attack_middle_step_deleted_and_chain_rebuilt() {
     let (tenant, run_id) = verified_run("a-delmid2");
     let db = superuser().await;
     let index = step_index_of(&db, &run_id, "host.http").await;
-    tamper(&db, &format!("DELETE FROM aos_trace_steps WHERE run_id = '{run_id}' AND step_index = {index}")).await;
+    tamper(
+        &db,
+        &format!("DELETE FROM aos_trace_steps WHERE run_id = '{run_id}' AND step_index = {index}"),
+    )
+    .await;
     rebuild_chain(&db, &run_id).await;
     assert_not_verified(&run_id, &tenant, "signed chain_length");
 }
@@ -206,8 +240,20 @@ async fn attack_middle_step_deleted_and_chain_rebuilt() {
 async fn attack_tail_cut_and_trace_row_updated_to_match() {
     let (tenant, run_id) = verified_run("a-tail");
     let db = superuser().await;
-    let last: i64 = sqlx::query_scalar("SELECT max(step_index) FROM aos_trace_steps WHERE run_id = $1").bind(&run_id).fetch_one(&db).await.unwrap();
-    tamper(&db, &format!("DELETE FROM aos_trace_steps WHERE run_id = '{run_id}' AND step_index >= {}", last - 1)).await;
+    let last: i64 =
+        sqlx::query_scalar("SELECT max(step_index) FROM aos_trace_steps WHERE run_id = $1")
+            .bind(&run_id)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    tamper(
+        &db,
+        &format!(
+            "DELETE FROM aos_trace_steps WHERE run_id = '{run_id}' AND step_index >= {}",
+            last - 1
+        ),
+    )
+    .await;
     rebuild_chain(&db, &run_id).await;
     assert_not_verified(&run_id, &tenant, "cut short");
 }
@@ -216,7 +262,12 @@ async fn attack_tail_cut_and_trace_row_updated_to_match() {
 async fn attack_step_duplicated() {
     let (tenant, run_id) = verified_run("a-dup");
     let db = superuser().await;
-    let last: i64 = sqlx::query_scalar("SELECT max(step_index) FROM aos_trace_steps WHERE run_id = $1").bind(&run_id).fetch_one(&db).await.unwrap();
+    let last: i64 =
+        sqlx::query_scalar("SELECT max(step_index) FROM aos_trace_steps WHERE run_id = $1")
+            .bind(&run_id)
+            .fetch_one(&db)
+            .await
+            .unwrap();
     tamper(&db, &format!(
         "INSERT INTO aos_trace_steps (trace_id, run_id, tenant_id, step_index, kind, skill_name, status, duration_ms, cost_cents, payload, prev_hash, hash)
          SELECT trace_id, run_id, tenant_id, {}, kind, skill_name, status, duration_ms, cost_cents, payload, prev_hash, hash
@@ -234,18 +285,42 @@ async fn attack_forged_steps_inserted_with_a_valid_chain() {
     let db = superuser().await;
     let steps = steps_of(&db, &run_id).await;
     let (_, last_index, run_end) = steps.last().unwrap().clone();
-    let row = sqlx::query("SELECT trace_id, tenant_id FROM aos_trace_steps WHERE run_id = $1 LIMIT 1").bind(&run_id).fetch_one(&db).await.unwrap();
+    let row =
+        sqlx::query("SELECT trace_id, tenant_id FROM aos_trace_steps WHERE run_id = $1 LIMIT 1")
+            .bind(&run_id)
+            .fetch_one(&db)
+            .await
+            .unwrap();
     let (trace_id, tenant_id): (String, String) = (row.get(0), row.get(1));
     let forged_call = br#"{"v":1,"kind":"host.log","skill":"http_call","status":"success","at":"2026-11-23T00:00:00Z","body":{"level":"info","message":"all good"}}"#.to_vec();
-    tamper(&db, &format!("DELETE FROM aos_trace_steps WHERE run_id = '{run_id}' AND step_index = {last_index}")).await;
+    tamper(
+        &db,
+        &format!(
+            "DELETE FROM aos_trace_steps WHERE run_id = '{run_id}' AND step_index = {last_index}"
+        ),
+    )
+    .await;
     let mut sql = String::new();
-    for (offset, (kind, skill, payload)) in [("host.log", "'http_call'", forged_call), ("run.end", "NULL", run_end)].into_iter().enumerate() {
+    for (offset, (kind, skill, payload)) in [
+        ("host.log", "'http_call'", forged_call),
+        ("run.end", "NULL", run_end),
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let status = if kind == "run.end" {
-            serde_json::from_slice::<serde_json::Value>(&payload).unwrap()["status"].as_str().unwrap().to_string()
+            serde_json::from_slice::<serde_json::Value>(&payload).unwrap()["status"]
+                .as_str()
+                .unwrap()
+                .to_string()
         } else {
             "success".into()
         };
-        let duration = serde_json::from_slice::<serde_json::Value>(&payload).unwrap()["duration_ms"].as_i64().map(|d| d.to_string()).unwrap_or("NULL".into());
+        let duration =
+            serde_json::from_slice::<serde_json::Value>(&payload).unwrap()["duration_ms"]
+                .as_i64()
+                .map(|d| d.to_string())
+                .unwrap_or("NULL".into());
         sql.push_str(&format!(
             "INSERT INTO aos_trace_steps (trace_id, run_id, tenant_id, step_index, kind, skill_name, status, duration_ms, payload, prev_hash, hash)
              VALUES ('{trace_id}', '{run_id}', '{tenant_id}', {}, '{kind}', {skill}, '{status}', {duration}, {}, ''::bytea, ''::bytea);\n",
@@ -276,11 +351,15 @@ async fn attack_two_rows_swapped() {
 async fn attack_two_index_values_swapped() {
     let (tenant, run_id) = verified_run("a-swapidx");
     let db = superuser().await;
-    tamper(&db, &format!(
+    tamper(
+        &db,
+        &format!(
         "UPDATE aos_trace_steps SET step_index = 1000 WHERE run_id = '{run_id}' AND step_index = 2;
          UPDATE aos_trace_steps SET step_index = 2 WHERE run_id = '{run_id}' AND step_index = 3;
          UPDATE aos_trace_steps SET step_index = 3 WHERE run_id = '{run_id}' AND step_index = 1000;"
-    )).await;
+    ),
+    )
+    .await;
     assert_not_verified(&run_id, &tenant, "step_index 2");
 }
 
@@ -311,7 +390,24 @@ async fn attack_step_moved_from_another_run() {
     // Another run of the same tenant, same agent shape, same plan.
     let server = Server::start();
     let agent_id = agent(&tenant, &["http://127.0.0.1:*"]);
-    let other = runtime(&["--json", "-q", "run", "--agent-id", &agent_id, "--tenant-id", &tenant, "--origin-system-id", "e2e", "--goal", &format!("fetch {}", server.url("/ok"))]).ok().json()["run_id"].as_str().unwrap().to_string();
+    let other = runtime(&[
+        "--json",
+        "-q",
+        "run",
+        "--agent-id",
+        &agent_id,
+        "--tenant-id",
+        &tenant,
+        "--origin-system-id",
+        "e2e",
+        "--goal",
+        &format!("fetch {}", server.url("/ok")),
+    ])
+    .ok()
+    .json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     move_step(&db, &other, &run_id, 3, true).await;
     assert_not_verified(&run_id, &tenant, "step_index 3");
 }
@@ -330,7 +426,24 @@ async fn attack_signed_head_moved_from_another_run() {
     let (tenant, run_id) = verified_run("a-headrun");
     let server = Server::start();
     let agent_id = agent(&tenant, &["http://127.0.0.1:*"]);
-    let other = runtime(&["--json", "-q", "run", "--agent-id", &agent_id, "--tenant-id", &tenant, "--origin-system-id", "e2e", "--goal", &format!("fetch {}", server.url("/ok"))]).ok().json()["run_id"].as_str().unwrap().to_string();
+    let other = runtime(&[
+        "--json",
+        "-q",
+        "run",
+        "--agent-id",
+        &agent_id,
+        "--tenant-id",
+        &tenant,
+        "--origin-system-id",
+        "e2e",
+        "--goal",
+        &format!("fetch {}", server.url("/ok")),
+    ])
+    .ok()
+    .json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let db = superuser().await;
     tamper(&db, &format!("UPDATE aos_traces SET signed_head = (SELECT signed_head FROM aos_traces WHERE run_id = '{other}') WHERE run_id = '{run_id}'")).await;
     assert_not_verified(&run_id, &tenant, "another trace");
@@ -370,7 +483,12 @@ async fn attack_signed_with_an_unpinned_key() {
     )).await;
     let chain = rebuild_chain(&db, &run_id).await;
     let ids = trace_of(&db, &run_id).await;
-    let genuine: String = sqlx::query_scalar("SELECT signed_head FROM aos_traces WHERE run_id = $1").bind(&run_id).fetch_one(&db).await.unwrap();
+    let genuine: String =
+        sqlx::query_scalar("SELECT signed_head FROM aos_traces WHERE run_id = $1")
+            .bind(&run_id)
+            .fetch_one(&db)
+            .await
+            .unwrap();
     let mut claims = decode_claims(&genuine);
     claims.root_hash = hex::encode(chain.head());
     claims.merkle_root = hex::encode(chain.merkle_root());
@@ -378,19 +496,40 @@ async fn attack_signed_with_an_unpinned_key() {
     assert_eq!(claims.trace_id, ids.trace);
     let attacker = signing_key_from_seed([0x42; 32]);
     let forged = sign_head(&claims, &attacker);
-    tamper(&db, &format!("UPDATE aos_traces SET signed_head = '{forged}' WHERE run_id = '{run_id}'")).await;
+    tamper(
+        &db,
+        &format!("UPDATE aos_traces SET signed_head = '{forged}' WHERE run_id = '{run_id}'"),
+    )
+    .await;
     assert_not_verified(&run_id, &tenant, "not trusted");
 }
 
 #[tokio::test]
 async fn attack_genuine_run_checked_against_another_pinned_key() {
     let (tenant, run_id) = verified_run("a-otherpin");
-    let pem = runproof_proof::seal::verifying_key_to_pem(&signing_key_from_seed([0x43; 32]).verifying_key()).unwrap();
+    let pem = runproof_proof::seal::verifying_key_to_pem(
+        &signing_key_from_seed([0x43; 32]).verifying_key(),
+    )
+    .unwrap();
     let key = tempfile(&pem);
-    let r = runtime(&["--json", "proof", "--run-id", &run_id, "--tenant-id", &tenant, "--trusted-key", key.to_str().unwrap()]);
+    let r = runtime(&[
+        "--json",
+        "proof",
+        "--run-id",
+        &run_id,
+        "--tenant-id",
+        &tenant,
+        "--trusted-key",
+        key.to_str().unwrap(),
+    ]);
     assert_eq!(r.code, 4);
     assert_eq!(r.json()["integrity"]["verification_status"], "FAILED");
-    assert!(r.json()["integrity"]["failure_reason"].as_str().unwrap().contains("not trusted"));
+    assert!(
+        r.json()["integrity"]["failure_reason"]
+            .as_str()
+            .unwrap()
+            .contains("not trusted")
+    );
 }
 
 #[tokio::test]
@@ -414,7 +553,11 @@ async fn attack_integrity_model_downgraded() {
 async fn attack_chain_length_plus_one() {
     let (tenant, run_id) = verified_run("a-lenplus");
     let db = superuser().await;
-    tamper(&db, &format!("UPDATE aos_traces SET chain_length = chain_length + 1 WHERE run_id = '{run_id}'")).await;
+    tamper(
+        &db,
+        &format!("UPDATE aos_traces SET chain_length = chain_length + 1 WHERE run_id = '{run_id}'"),
+    )
+    .await;
     assert_not_verified(&run_id, &tenant, "missing");
 }
 
@@ -422,7 +565,11 @@ async fn attack_chain_length_plus_one() {
 async fn attack_chain_length_minus_one() {
     let (tenant, run_id) = verified_run("a-lenminus");
     let db = superuser().await;
-    tamper(&db, &format!("UPDATE aos_traces SET chain_length = chain_length - 1 WHERE run_id = '{run_id}'")).await;
+    tamper(
+        &db,
+        &format!("UPDATE aos_traces SET chain_length = chain_length - 1 WHERE run_id = '{run_id}'"),
+    )
+    .await;
     assert_not_verified(&run_id, &tenant, "beyond the sealed chain_length");
 }
 
@@ -472,7 +619,9 @@ async fn attack_crashed_unsealed_trace_marked_completed() {
 fn decode_claims(envelope: &str) -> TraceHeadClaims {
     use base64::Engine as _;
     let v: serde_json::Value = serde_json::from_str(envelope).unwrap();
-    let body = base64::engine::general_purpose::STANDARD.decode(v["payload"].as_str().unwrap()).unwrap();
+    let body = base64::engine::general_purpose::STANDARD
+        .decode(v["payload"].as_str().unwrap())
+        .unwrap();
     let statement: serde_json::Value = serde_json::from_slice(&body).unwrap();
     serde_json::from_value(statement["predicate"].clone()).unwrap()
 }

@@ -37,15 +37,30 @@ async fn failed_but_verified(name: &str, hosts: &[&str], url: &str) -> (Value, V
     .fetch_all(&db)
     .await
     .unwrap();
-    let run_status: String = sqlx::query_scalar("SELECT status FROM runs WHERE id = $1").bind(run_id).fetch_one(&db).await.unwrap();
+    let run_status: String = sqlx::query_scalar("SELECT status FROM runs WHERE id = $1")
+        .bind(run_id)
+        .fetch_one(&db)
+        .await
+        .unwrap();
     assert_eq!(run_status, "failed");
-    (p, bodies.iter().map(|b| serde_json::from_slice(b).unwrap()).collect())
+    (
+        p,
+        bodies
+            .iter()
+            .map(|b| serde_json::from_slice(b).unwrap())
+            .collect(),
+    )
 }
 
 #[tokio::test]
 async fn http_500_fails_the_run_with_a_verified_trace() {
     let server = Server::start();
-    let (p, http) = failed_but_verified("http500", &["http://127.0.0.1:*"], &server.url("/status/500")).await;
+    let (p, http) = failed_but_verified(
+        "http500",
+        &["http://127.0.0.1:*"],
+        &server.url("/status/500"),
+    )
+    .await;
     assert_eq!(server.hits(), 1);
     assert_eq!(http.len(), 1);
     assert_eq!(http[0]["status"], "success", "the exchange itself worked");
@@ -67,12 +82,22 @@ async fn refused_connection_fails_the_run_with_a_verified_trace() {
 async fn denied_host_is_a_recorded_step_and_never_contacted() {
     let server = Server::start();
     // The agent is granted another port only.
-    let (_, http) = failed_but_verified("denied", &["http://127.0.0.1:1"], &server.url("/ok")).await;
-    assert_eq!(server.hits(), 0, "a denied destination must not be contacted");
+    let (_, http) =
+        failed_but_verified("denied", &["http://127.0.0.1:1"], &server.url("/ok")).await;
+    assert_eq!(
+        server.hits(),
+        0,
+        "a denied destination must not be contacted"
+    );
     assert_eq!(http.len(), 1, "the denied attempt is a recorded step");
     assert_eq!(http[0]["status"], "failure");
     assert_eq!(http[0]["body"]["error"]["code"], "denied");
-    assert!(http[0]["body"]["error"]["message"].as_str().unwrap().contains("not granted"));
+    assert!(
+        http[0]["body"]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not granted")
+    );
 
     // No grant at all: deny by default.
     let server = Server::start();
@@ -92,7 +117,11 @@ async fn redirects_are_rechecked_per_hop() {
     assert_eq!(r.code, 0, "{r:?}");
     let out = &r.json()["steps"][0]["output"];
     assert_eq!(out["status_code"], 200);
-    assert_eq!(allowed.hits(), 2, "redirect and target both served by the granted host");
+    assert_eq!(
+        allowed.hits(),
+        2,
+        "redirect and target both served by the granted host"
+    );
 }
 
 #[test]
@@ -103,10 +132,31 @@ fn ctrl_c_marks_the_run_failed_and_leaves_the_trace_unverifiable() {
     let r = interrupted_run(&server, &tenant, &agent_id);
     assert_eq!(r.code, 130, "{r:?}");
     let run_id = r.json()["run_id"].as_str().unwrap().to_string();
-    let shown = runtime(&["--json", "runs", "show", "--run-id", &run_id, "--tenant-id", &tenant]).ok().json();
+    let shown = runtime(&[
+        "--json",
+        "runs",
+        "show",
+        "--run-id",
+        &run_id,
+        "--tenant-id",
+        &tenant,
+    ])
+    .ok()
+    .json();
     assert_eq!(shown["run"]["status"], "failed");
-    assert!(shown["run"]["error_message"].as_str().unwrap().contains("interrupted"));
+    assert!(
+        shown["run"]["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("interrupted")
+    );
     let (code, p) = proof(&run_id, &tenant);
     assert_eq!(code, 4);
-    assert!(p["integrity"]["failure_reason"].as_str().unwrap().contains("not sealed"), "{p}");
+    assert!(
+        p["integrity"]["failure_reason"]
+            .as_str()
+            .unwrap()
+            .contains("not sealed"),
+        "{p}"
+    );
 }

@@ -28,7 +28,12 @@ struct Attack {
 impl Attack {
     /// The `skill.end` step's body.
     fn skill_end(&self) -> &Value {
-        &self.steps.iter().find(|(k, _, _)| k == "skill.end").expect("a skill.end step").2
+        &self
+            .steps
+            .iter()
+            .find(|(k, _, _)| k == "skill.end")
+            .expect("a skill.end step")
+            .2
     }
 
     /// Recorded denials (host.denied steps with status failure and a `denied` body).
@@ -52,11 +57,17 @@ async fn attack(name: &str, flags: &[&str], action: &str, arg: &str) -> Attack {
     let tenant = tenant(name);
     let agent_id = agent_with(&tenant, flags);
     let r = run_plan(&agent_id, &tenant, &plan(action, arg));
-    assert_eq!(r.code, 3, "the runtime must survive and report a failed run (exit 3): {r:?}");
+    assert_eq!(
+        r.code, 3,
+        "the runtime must survive and report a failed run (exit 3): {r:?}"
+    );
     let report = r.json();
     assert_eq!(report["status"], "failed", "{report}");
     let run_id = report["run_id"].as_str().unwrap().to_string();
-    let error = report["error_message"].as_str().unwrap_or_default().to_string();
+    let error = report["error_message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
 
     let (code, p) = proof(&run_id, &tenant);
     assert_eq!(code, 0, "{p}");
@@ -64,29 +75,63 @@ async fn attack(name: &str, flags: &[&str], action: &str, arg: &str) -> Attack {
     assert_eq!(p["aos_traces"][0]["status"], "failed");
 
     let steps = step_bodies(&run_id).await;
-    let attack = Attack { run_id, error, steps };
-    let (_, end_status, _) = attack.steps.iter().find(|(k, _, _)| k == "skill.end").unwrap();
-    assert_eq!(end_status, "failure", "the step that was stopped is recorded as failed");
+    let attack = Attack {
+        run_id,
+        error,
+        steps,
+    };
+    let (_, end_status, _) = attack
+        .steps
+        .iter()
+        .find(|(k, _, _)| k == "skill.end")
+        .unwrap();
+    assert_eq!(
+        end_status, "failure",
+        "the step that was stopped is recorded as failed"
+    );
     attack
 }
 
 /// Asserts the skill was stopped by the sandbox with `reason`, recorded in its skill.end.
 fn assert_aborted(a: &Attack, reason: &str) {
-    assert_eq!(a.skill_end()["outcome"], "aborted", "run {}: {:?}", a.run_id, a.skill_end());
+    assert_eq!(
+        a.skill_end()["outcome"],
+        "aborted",
+        "run {}: {:?}",
+        a.run_id,
+        a.skill_end()
+    );
     assert_eq!(a.skill_end()["error"], reason, "run {}", a.run_id);
-    assert!(a.error.contains(reason), "run error {:?} should name {reason:?}", a.error);
+    assert!(
+        a.error.contains(reason),
+        "run error {:?} should name {reason:?}",
+        a.error
+    );
 }
 
 #[tokio::test]
 async fn read_etc_passwd_is_denied_and_recorded() {
     let a = attack("passwd", &[], "read_file", "/etc/passwd").await;
-    assert!(a.error.contains("denied: cannot read /etc/passwd"), "{}", a.error);
+    assert!(
+        a.error.contains("denied: cannot read /etc/passwd"),
+        "{}",
+        a.error
+    );
     let denials = a.denials();
     assert_eq!(denials.len(), 1, "{:?}", a.steps);
     assert_eq!(denials[0]["interface"], "wasi:filesystem/preopens");
-    assert!(denials[0]["reason"].as_str().unwrap().contains("no filesystem"));
+    assert!(
+        denials[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no filesystem")
+    );
     // Nothing of the file made it anywhere into the trace.
-    assert!(!a.steps.iter().any(|(_, _, b)| b.to_string().contains("root:x:0:0")));
+    assert!(
+        !a.steps
+            .iter()
+            .any(|(_, _, b)| b.to_string().contains("root:x:0:0"))
+    );
 }
 
 #[tokio::test]
@@ -115,7 +160,10 @@ async fn loop_forever_hits_the_deadline() {
     let started = std::time::Instant::now();
     let a = attack("loop", &["--timeout", "1s"], "loop", "").await;
     assert_aborted(&a, "deadline of 1000 ms exceeded");
-    assert_eq!(a.run_start_policy()["limits"]["effective"]["hostile"]["timeout_ms"], 1000);
+    assert_eq!(
+        a.run_start_policy()["limits"]["effective"]["hostile"]["timeout_ms"],
+        1000
+    );
     // Generous: the point is that the loop was stopped, not how fast.
     assert!(started.elapsed() < std::time::Duration::from_secs(60));
 }
@@ -124,8 +172,14 @@ async fn loop_forever_hits_the_deadline() {
 async fn allocate_without_bound_hits_the_memory_limit() {
     let a = attack("alloc", &["--max-memory", "16MiB"], "alloc", "").await;
     assert_aborted(&a, "memory limit of 16 MiB exceeded");
-    assert_eq!(a.run_start_policy()["limits"]["effective"]["hostile"]["max_memory_bytes"], 16 << 20);
-    assert_eq!(a.run_start_policy()["limits"]["agent_grant"]["max_memory_bytes"], 16 << 20);
+    assert_eq!(
+        a.run_start_policy()["limits"]["effective"]["hostile"]["max_memory_bytes"],
+        16 << 20
+    );
+    assert_eq!(
+        a.run_start_policy()["limits"]["agent_grant"]["max_memory_bytes"],
+        16 << 20
+    );
 }
 
 #[tokio::test]
@@ -140,7 +194,11 @@ async fn return_100_mb_of_output_hits_the_output_cap() {
     let a = attack("output", &["--max-memory", "256MiB"], "output", "104857600").await;
     assert_aborted(&a, "output of 104857600 bytes exceeds the 4 MiB cap");
     // The output itself is not in the trace.
-    assert!(a.steps.iter().all(|(_, _, b)| b.to_string().len() < 1 << 20));
+    assert!(
+        a.steps
+            .iter()
+            .all(|(_, _, b)| b.to_string().len() < 1 << 20)
+    );
 }
 
 #[tokio::test]
@@ -148,7 +206,10 @@ async fn make_100_000_host_calls_hits_the_host_call_cap() {
     let a = attack("hostcalls", &[], "host_calls", "100000").await;
     assert_aborted(&a, "host call limit of 10000 reached");
     let logs = a.steps.iter().filter(|(k, _, _)| k == "host.log").count();
-    assert!(logs > 0 && logs <= 10_000, "{logs} log steps: the cap bounds the trace");
+    assert!(
+        logs > 0 && logs <= 10_000,
+        "{logs} log steps: the cap bounds the trace"
+    );
 }
 
 #[tokio::test]
@@ -156,7 +217,11 @@ async fn reading_the_clock_forever_hits_the_host_call_cap() {
     // Clock reads cannot trap by themselves; the cap still holds (checked every epoch tick).
     let a = attack("clockloop", &["--max-host-calls", "50"], "clock_loop", "").await;
     assert_aborted(&a, "host call limit of 50 reached");
-    let clocks = a.steps.iter().filter(|(k, _, _)| k.starts_with("host.clock")).count();
+    let clocks = a
+        .steps
+        .iter()
+        .filter(|(k, _, _)| k.starts_with("host.clock"))
+        .count();
     assert!(clocks > 0 && clocks <= 50, "{clocks} clock steps");
 }
 
@@ -170,7 +235,11 @@ async fn trap_is_contained() {
 async fn flooding_stdout_hits_the_stdio_cap() {
     let a = attack("stdout", &[], "stdout_flood", "").await;
     assert_aborted(&a, "stdout limit of 1 MiB reached");
-    let (_, _, captured) = a.steps.iter().find(|(k, _, _)| k == "host.stdout").expect("captured stdout is recorded");
+    let (_, _, captured) = a
+        .steps
+        .iter()
+        .find(|(k, _, _)| k == "host.stdout")
+        .expect("captured stdout is recorded");
     assert!(captured["text"].as_str().unwrap().len() <= 1 << 20);
 }
 
@@ -185,13 +254,21 @@ async fn exit_is_contained() {
 async fn fuel_exhaustion_names_the_fuel_grant() {
     let a = attack("fuel", &["--fuel", "10000000"], "loop", "").await;
     assert_aborted(&a, "fuel exhausted (10000000 units)");
-    assert_eq!(a.run_start_policy()["limits"]["effective"]["hostile"]["fuel"], 10_000_000);
+    assert_eq!(
+        a.run_start_policy()["limits"]["effective"]["hostile"]["fuel"],
+        10_000_000
+    );
 }
 
 #[tokio::test]
 async fn scratch_dir_not_granted_is_denied() {
     let a = attack("noscratch", &[], "scratch", "/scratch").await;
-    assert!(a.error.contains("denied: cannot write /scratch/hostile.txt"), "{}", a.error);
+    assert!(
+        a.error
+            .contains("denied: cannot write /scratch/hostile.txt"),
+        "{}",
+        a.error
+    );
     assert_eq!(a.denials()[0]["interface"], "wasi:filesystem/preopens");
     assert_eq!(a.run_start_policy()["wasi"]["filesystem"], "none");
 }
@@ -206,20 +283,38 @@ async fn scratch_dir_granted_is_usable_and_removed_after_the_run() {
     let report = r.json();
     let out = &report["steps"][0]["output"];
     assert_eq!(out["read_back"], "written by the hostile skill");
-    assert_eq!(out["entries"], json!(["hostile.txt"]), "a fresh, empty directory per run");
+    assert_eq!(
+        out["entries"],
+        json!(["hostile.txt"]),
+        "a fresh, empty directory per run"
+    );
     let run_id = report["run_id"].as_str().unwrap();
     let dir = home().join("scratch").join(run_id);
-    assert!(!dir.exists(), "{} must be removed after the run", dir.display());
+    assert!(
+        !dir.exists(),
+        "{} must be removed after the run",
+        dir.display()
+    );
     let (code, p) = proof(run_id, &tenant);
     assert_eq!(code, 0);
     assert_eq!(p["integrity"]["verification_status"], "VERIFIED");
     let steps = step_bodies(run_id).await;
-    assert!(steps[0].2["policy"]["wasi"]["filesystem"].as_str().unwrap().contains("/scratch"));
+    assert!(
+        steps[0].2["policy"]["wasi"]["filesystem"]
+            .as_str()
+            .unwrap()
+            .contains("/scratch")
+    );
 
     // Even with a scratch dir, nothing outside it can be named.
     let r = run_plan(&agent_id, &tenant, &plan("read_file", "/etc/passwd"));
     assert_eq!(r.code, 3, "{r:?}");
-    assert!(r.json()["error_message"].as_str().unwrap().contains("denied"));
+    assert!(
+        r.json()["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("denied")
+    );
 }
 
 #[tokio::test]
@@ -231,7 +326,11 @@ async fn environment_and_arguments_are_empty() {
     let r = run_plan(&agent_id, &tenant, &plan("env", ""));
     assert_eq!(r.code, 0, "{r:?}");
     let out = &r.json()["steps"][0]["output"];
-    assert_eq!(out["vars"], json!([]), "no host environment variable reaches a skill");
+    assert_eq!(
+        out["vars"],
+        json!([]),
+        "no host environment variable reaches a skill"
+    );
     assert_eq!(out["args"], json!([]), "no arguments");
     // The guest libc's own default, not the runtime's working directory.
     assert_eq!(out["cwd"], "/");
@@ -245,7 +344,11 @@ async fn twenty_concurrent_runs_half_hostile() {
     let tenant = tenant("concurrent");
     let agent_id = agent_with(&tenant, &["--timeout", "2s", "--max-memory", "32MiB"]);
     // A benign run alone first, for the order of magnitude of its duration.
-    let solo = run_plan(&agent_id, &tenant, &plan("log", "alone")).ok().json()["duration_ms"].as_u64().unwrap();
+    let solo = run_plan(&agent_id, &tenant, &plan("log", "alone"))
+        .ok()
+        .json()["duration_ms"]
+        .as_u64()
+        .unwrap();
     let cases: Vec<(String, &str, String)> = (0..20)
         .map(|i| match i % 4 {
             0 => (format!("benign-{i}"), "log", format!("hello from run {i}")),
@@ -259,15 +362,33 @@ async fn twenty_concurrent_runs_half_hostile() {
         .map(|(_, action, arg)| {
             let file = tempfile(&plan(action, arg).to_string());
             runtime_cmd()
-                .args(["--json", "-q", "run", "--agent-id", &agent_id, "--goal", "e2e", "--tenant-id", &tenant])
-                .args(["--origin-system-id", "e2e-tests", "--plan", file.to_str().unwrap()])
+                .args([
+                    "--json",
+                    "-q",
+                    "run",
+                    "--agent-id",
+                    &agent_id,
+                    "--goal",
+                    "e2e",
+                    "--tenant-id",
+                    &tenant,
+                ])
+                .args([
+                    "--origin-system-id",
+                    "e2e-tests",
+                    "--plan",
+                    file.to_str().unwrap(),
+                ])
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
                 .spawn()
                 .expect("runtime starts")
         })
         .collect();
-    let results: Vec<Run> = children.into_iter().map(|c| c.wait_with_output().unwrap().into()).collect();
+    let results: Vec<Run> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap().into())
+        .collect();
 
     for ((label, action, arg), r) in cases.iter().zip(&results) {
         let report = r.json();
@@ -279,7 +400,11 @@ async fn twenty_concurrent_runs_half_hostile() {
         // The trace is this run's: its start names it, its skill.start carries its input.
         assert_eq!(steps[0].2["run_id"], run_id, "{label}");
         let start = steps.iter().find(|(k, _, _)| k == "skill.start").unwrap();
-        assert_eq!(start.2["input"], json!({"action": action, "arg": arg}), "{label}");
+        assert_eq!(
+            start.2["input"],
+            json!({"action": action, "arg": arg}),
+            "{label}"
+        );
         match *action {
             "log" => {
                 assert_eq!(r.code, 0, "{label}: {r:?}");
@@ -287,18 +412,33 @@ async fn twenty_concurrent_runs_half_hostile() {
                 eprintln!("{label}: {took} ms (alone: {solo} ms)");
                 // Same order of magnitude as alone, with a generous bound on purpose (20
                 // processes on a shared machine): not a performance target.
-                assert!(took < (20 * solo).max(5_000), "{label}: {took} ms, alone {solo} ms");
+                assert!(
+                    took < (20 * solo).max(5_000),
+                    "{label}: {took} ms, alone {solo} ms"
+                );
                 let logs: Vec<_> = steps.iter().filter(|(k, _, _)| k == "host.log").collect();
                 assert_eq!(logs.len(), 1, "{label}: exactly its own log line");
                 assert_eq!(logs[0].2["message"], arg.as_str());
             }
             "loop" => {
                 assert_eq!(r.code, 3, "{label}: {r:?}");
-                assert!(report["error_message"].as_str().unwrap().contains("deadline of 2000 ms exceeded"), "{label}");
+                assert!(
+                    report["error_message"]
+                        .as_str()
+                        .unwrap()
+                        .contains("deadline of 2000 ms exceeded"),
+                    "{label}"
+                );
             }
             _ => {
                 assert_eq!(r.code, 3, "{label}: {r:?}");
-                assert!(report["error_message"].as_str().unwrap().contains("memory limit of 32 MiB exceeded"), "{label}");
+                assert!(
+                    report["error_message"]
+                        .as_str()
+                        .unwrap()
+                        .contains("memory limit of 32 MiB exceeded"),
+                    "{label}"
+                );
             }
         }
     }

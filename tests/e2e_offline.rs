@@ -15,7 +15,9 @@ fn verified_run(name: &str) -> (String, String) {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-offline").join(format!("{name}-{}", std::process::id()));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("e2e-offline")
+        .join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -27,7 +29,10 @@ fn verify_offline(file: &Path, key: &Path) -> Run {
     let empty_home = scratch("nohome");
     Command::new(env!("CARGO_BIN_EXE_runtime"))
         .env("RUNPROOF_HOME", &empty_home)
-        .env("DATABASE_URL", format!("postgres://nobody:x@127.0.0.1:{}/none", closed_port()))
+        .env(
+            "DATABASE_URL",
+            format!("postgres://nobody:x@127.0.0.1:{}/none", closed_port()),
+        )
         .args(["--json", "verify"])
         .arg(file)
         .arg("--trusted-key")
@@ -45,7 +50,17 @@ fn export_public(dir: &Path) -> PathBuf {
 
 fn export_bundle(dir: &Path, tenant: &str, run_id: &str) -> PathBuf {
     let bundle = dir.join("run.bundle.json");
-    runtime(&["proof", "export", "--run-id", run_id, "--tenant-id", tenant, "-o", bundle.to_str().unwrap()]).ok();
+    runtime(&[
+        "proof",
+        "export",
+        "--run-id",
+        run_id,
+        "--tenant-id",
+        tenant,
+        "-o",
+        bundle.to_str().unwrap(),
+    ])
+    .ok();
     bundle
 }
 
@@ -55,7 +70,10 @@ fn assert_rejected(r: &Run, reason_contains: &str) {
     let v = r.json();
     assert_eq!(v["integrity"]["verification_status"], "FAILED", "{v}");
     let reason = v["integrity"]["failure_reason"].as_str().unwrap();
-    assert!(reason.contains(reason_contains), "reason {reason:?} should mention {reason_contains:?}");
+    assert!(
+        reason.contains(reason_contains),
+        "reason {reason:?} should mention {reason_contains:?}"
+    );
 }
 
 #[test]
@@ -73,26 +91,65 @@ fn bundle_verifies_with_only_the_binary_the_bundle_and_the_key_database_stopped(
             .into()
     };
     let server = Server::start();
-    let agent = rt(&["--json", "agent", "create", "--name", "offline", "--allow-host", "http://127.0.0.1:*"]).ok().json();
+    let agent = rt(&[
+        "--json",
+        "agent",
+        "create",
+        "--name",
+        "offline",
+        "--allow-host",
+        "http://127.0.0.1:*",
+    ])
+    .ok()
+    .json();
     let agent_id = agent["agent_id"].as_str().unwrap().to_string();
-    let run = rt(&["--json", "-q", "run", "--agent-id", &agent_id, "--tenant-id", "t-offline", "--origin-system-id", "e2e",
-        "--goal", &format!("fetch {}", server.url("/ok"))]).ok().json();
+    let run = rt(&[
+        "--json",
+        "-q",
+        "run",
+        "--agent-id",
+        &agent_id,
+        "--tenant-id",
+        "t-offline",
+        "--origin-system-id",
+        "e2e",
+        "--goal",
+        &format!("fetch {}", server.url("/ok")),
+    ])
+    .ok()
+    .json();
     let run_id = run["run_id"].as_str().unwrap();
     let dir = scratch("stopped-db");
     let bundle = dir.join("b.json");
     let key = dir.join("k.pub");
-    rt(&["proof", "export", "--run-id", run_id, "--tenant-id", "t-offline", "-o", bundle.to_str().unwrap()]).ok();
+    rt(&[
+        "proof",
+        "export",
+        "--run-id",
+        run_id,
+        "--tenant-id",
+        "t-offline",
+        "-o",
+        bundle.to_str().unwrap(),
+    ])
+    .ok();
     rt(&["keys", "export-public", "-o", key.to_str().unwrap()]).ok();
     rt(&["db", "stop"]).ok();
     let status = rt(&["--json", "db", "status"]);
-    assert!(status.stdout.contains("stopped") || status.stdout.contains("not running"), "{status:?}");
+    assert!(
+        status.stdout.contains("stopped") || status.stdout.contains("not running"),
+        "{status:?}"
+    );
 
     let r = verify_offline(&bundle, &key);
     assert_eq!(r.code, 0, "{r:?}");
     let v = r.json();
     assert_eq!(v["integrity"]["verification_status"], "VERIFIED");
     assert_eq!(v["run_id"], run_id);
-    assert_eq!(v["signed_head"]["chain_length"], v["integrity"]["chain_length"]);
+    assert_eq!(
+        v["signed_head"]["chain_length"],
+        v["integrity"]["chain_length"]
+    );
     let _ = std::fs::remove_dir_all(&home);
 }
 
@@ -102,11 +159,16 @@ fn bundle_with_one_step_altered_fails_offline() {
     let dir = scratch("alter");
     let key = export_public(&dir);
     let bundle = export_bundle(&dir, &tenant, &run_id);
-    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
     // Re-encode step 3's payload with one character changed.
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD;
-    let payload = String::from_utf8(b64.decode(v["steps"][3]["payload"].as_str().unwrap()).unwrap()).unwrap();
+    let payload = String::from_utf8(
+        b64.decode(v["steps"][3]["payload"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
     let altered = payload.replacen("\"status\":\"success\"", "\"status\":\"failure\"", 1);
     assert_ne!(altered, payload);
     v["steps"][3]["payload"] = b64.encode(altered).into();
@@ -128,12 +190,44 @@ fn bundle_attacks_malformed_input_never_verifies() {
     let payload = v["steps"][1]["payload"].as_str().unwrap().to_string();
     let cases: Vec<(&str, String, &str)> = vec![
         ("trailing garbage", format!("{text}\n}}"), "trailing data"),
-        ("short hash", text.replacen(&hash, &hash[..63], 1), "wrong length"),
-        ("bad hex", text.replacen(&hash, &format!("g{}", &hash[1..]), 1), "not lower-case hex"),
-        ("bad base64", text.replacen(&payload, &format!("{payload}="), 1), "base64"),
-        ("duplicate key", text.replacen("\"format\":", "\"format\": \"runproof-bundle/v1\",\n  \"format\":", 1), "duplicate JSON key"),
-        ("number beyond 2^53", text.replacen("\"step_index\": 1,", "\"step_index\": 9007199254740993,", 1), "2^53"),
-        ("unknown envelope field", text.replacen("{\\\"payloadType\\\":", "{\\\"x\\\":0,\\\"payloadType\\\":", 1), "unknown field"),
+        (
+            "short hash",
+            text.replacen(&hash, &hash[..63], 1),
+            "wrong length",
+        ),
+        (
+            "bad hex",
+            text.replacen(&hash, &format!("g{}", &hash[1..]), 1),
+            "not lower-case hex",
+        ),
+        (
+            "bad base64",
+            text.replacen(&payload, &format!("{payload}="), 1),
+            "base64",
+        ),
+        (
+            "duplicate key",
+            text.replacen(
+                "\"format\":",
+                "\"format\": \"runproof-bundle/v1\",\n  \"format\":",
+                1,
+            ),
+            "duplicate JSON key",
+        ),
+        (
+            "number beyond 2^53",
+            text.replacen("\"step_index\": 1,", "\"step_index\": 9007199254740993,", 1),
+            "2^53",
+        ),
+        (
+            "unknown envelope field",
+            text.replacen(
+                "{\\\"payloadType\\\":",
+                "{\\\"x\\\":0,\\\"payloadType\\\":",
+                1,
+            ),
+            "unknown field",
+        ),
         ("not json", "this is not a bundle".into(), "not valid JSON"),
         ("empty", String::new(), "not valid JSON"),
     ];
@@ -165,12 +259,20 @@ fn verify_without_a_pinned_key_is_a_usage_error() {
     let dir = scratch("nokey");
     let file = dir.join("x.json");
     std::fs::write(&file, "{}").unwrap();
-    let r: Run = Command::new(env!("CARGO_BIN_EXE_runtime")).args(["verify"]).arg(&file).output().unwrap().into();
+    let r: Run = Command::new(env!("CARGO_BIN_EXE_runtime"))
+        .args(["verify"])
+        .arg(&file)
+        .output()
+        .unwrap()
+        .into();
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.contains("--trusted-key"), "{}", r.stderr);
     // A private key handed in as the trusted key is refused with a clear message.
     let private = dir.join("private.pem");
-    let pem = runproof_proof::seal::signing_key_to_pem(&runproof_proof::seal::signing_key_from_seed([6; 32])).unwrap();
+    let pem = runproof_proof::seal::signing_key_to_pem(
+        &runproof_proof::seal::signing_key_from_seed([6; 32]),
+    )
+    .unwrap();
     std::fs::write(&private, pem.as_bytes()).unwrap();
     let r = verify_offline(&file, &private);
     assert_eq!(r.code, 1, "{r:?}");
@@ -184,15 +286,33 @@ fn inclusion_proof_of_a_middle_step_verifies_offline_and_any_altered_byte_fails(
     let dir = scratch("inclusion");
     let key = export_public(&dir);
     let proof_file = dir.join("step3.json");
-    runtime(&["proof", "inclusion", "--run-id", &run_id, "--tenant-id", &tenant, "--step", "3", "-o", proof_file.to_str().unwrap()]).ok();
+    runtime(&[
+        "proof",
+        "inclusion",
+        "--run-id",
+        &run_id,
+        "--tenant-id",
+        &tenant,
+        "--step",
+        "3",
+        "-o",
+        proof_file.to_str().unwrap(),
+    ])
+    .ok();
     let r = verify_offline(&proof_file, &key);
     assert_eq!(r.code, 0, "{r:?}");
     let v = r.json();
     assert_eq!(v["verification_status"], "VERIFIED");
     assert_eq!(v["step_index"], 3);
     let (_, listed) = proof(&run_id, &tenant);
-    assert_eq!(v["step"]["kind"], listed["aos_trace_steps"][3]["kind"], "{v}");
-    assert!(v["step"]["kind"].as_str().unwrap().starts_with("host."), "a host call in the middle: {v}");
+    assert_eq!(
+        v["step"]["kind"], listed["aos_trace_steps"][3]["kind"],
+        "{v}"
+    );
+    assert!(
+        v["step"]["kind"].as_str().unwrap().starts_with("host."),
+        "a host call in the middle: {v}"
+    );
     assert_eq!(v["signed_head"]["run_id"], run_id.as_str());
 
     // Every 97th byte flipped (the in-process test in runtime/proof flips every byte).
@@ -213,7 +333,16 @@ fn inclusion_proof_of_a_middle_step_verifies_offline_and_any_altered_byte_fails(
     assert!(checked > 5);
 
     // A step that does not exist is a clear error.
-    let r = runtime(&["proof", "inclusion", "--run-id", &run_id, "--tenant-id", &tenant, "--step", "999"]);
+    let r = runtime(&[
+        "proof",
+        "inclusion",
+        "--run-id",
+        &run_id,
+        "--tenant-id",
+        &tenant,
+        "--step",
+        "999",
+    ]);
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("step 999 is not in run"), "{}", r.stderr);
 }
@@ -223,7 +352,9 @@ fn keys_generate_refuses_to_overwrite_and_rotation_keeps_old_proofs_checkable() 
     let dir = scratch("keys");
     let path = dir.join("signing.pem");
     let p = path.to_str().unwrap();
-    let first = runtime(&["--json", "keys", "generate", "--out", p]).ok().json();
+    let first = runtime(&["--json", "keys", "generate", "--out", p])
+        .ok()
+        .json();
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     let again = runtime(&["keys", "generate", "--out", p]);
@@ -235,22 +366,71 @@ fn keys_generate_refuses_to_overwrite_and_rotation_keeps_old_proofs_checkable() 
     let server = Server::start();
     let tenant = tenant("o-rotate");
     let agent_id = agent(&tenant, &["http://127.0.0.1:*"]);
-    let run = runtime(&["--json", "-q", "--signing-key", p, "run", "--agent-id", &agent_id, "--tenant-id", &tenant,
-        "--origin-system-id", "e2e", "--goal", &format!("fetch {}", server.url("/ok"))]).ok().json();
+    let run = runtime(&[
+        "--json",
+        "-q",
+        "--signing-key",
+        p,
+        "run",
+        "--agent-id",
+        &agent_id,
+        "--tenant-id",
+        &tenant,
+        "--origin-system-id",
+        "e2e",
+        "--goal",
+        &format!("fetch {}", server.url("/ok")),
+    ])
+    .ok()
+    .json();
     let run_id = run["run_id"].as_str().unwrap();
     assert_eq!(run["signing_key_id"], first["key_id"]);
-    let rotated = runtime(&["--json", "keys", "generate", "--out", p, "--rotate"]).ok().json();
+    let rotated = runtime(&["--json", "keys", "generate", "--out", p, "--rotate"])
+        .ok()
+        .json();
     assert_ne!(rotated["key_id"], first["key_id"]);
     assert_eq!(rotated["retired"]["key_id"], first["key_id"]);
     let old_pub = dir.join("old.pub");
-    runtime(&["keys", "export-public", "--key-id", first["key_id"].as_str().unwrap(), "-o", old_pub.to_str().unwrap()]).ok();
-    let r = runtime(&["--json", "proof", "--run-id", run_id, "--tenant-id", &tenant, "--trusted-key", old_pub.to_str().unwrap()]);
+    runtime(&[
+        "keys",
+        "export-public",
+        "--key-id",
+        first["key_id"].as_str().unwrap(),
+        "-o",
+        old_pub.to_str().unwrap(),
+    ])
+    .ok();
+    let r = runtime(&[
+        "--json",
+        "proof",
+        "--run-id",
+        run_id,
+        "--tenant-id",
+        &tenant,
+        "--trusted-key",
+        old_pub.to_str().unwrap(),
+    ]);
     assert_eq!(r.code, 0, "{r:?}");
-    let r = runtime(&["--json", "--signing-key", p, "proof", "--run-id", run_id, "--tenant-id", &tenant]);
+    let r = runtime(&[
+        "--json",
+        "--signing-key",
+        p,
+        "proof",
+        "--run-id",
+        run_id,
+        "--tenant-id",
+        &tenant,
+    ]);
     assert_eq!(r.code, 4, "the new local key did not sign this run: {r:?}");
 
     let listed = runtime(&["--json", "keys", "list"]).ok().json();
-    assert!(listed.as_array().unwrap().iter().any(|k| k["key_id"] == first["key_id"] && k["traces_signed"] == 1));
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["key_id"] == first["key_id"] && k["traces_signed"] == 1)
+    );
 }
 
 #[test]
@@ -261,7 +441,13 @@ fn a_new_home_stays_reachable_for_postgres_when_the_key_is_created_first() {
     std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(0o755)).unwrap();
     let home = parent.join("home-not-created-yet");
     let rt = |args: &[&str]| -> Run {
-        Command::new(env!("CARGO_BIN_EXE_runtime")).env("RUNPROOF_HOME", &home).env_remove("DATABASE_URL").args(args).output().unwrap().into()
+        Command::new(env!("CARGO_BIN_EXE_runtime"))
+            .env("RUNPROOF_HOME", &home)
+            .env_remove("DATABASE_URL")
+            .args(args)
+            .output()
+            .unwrap()
+            .into()
     };
     let r = rt(&["--json", "keys", "generate"]);
     assert_eq!(r.code, 0, "{r:?}");
@@ -269,7 +455,10 @@ fn a_new_home_stays_reachable_for_postgres_when_the_key_is_created_first() {
     assert_eq!(mode(&home.join("keys")), 0o700);
     assert_ne!(mode(&home) & 0o001, 0, "RUNPROOF_HOME stays traversable");
     let r = rt(&["--json", "agent", "list"]);
-    assert_eq!(r.code, 0, "the built-in database starts under the same home: {r:?}");
+    assert_eq!(
+        r.code, 0,
+        "the built-in database starts under the same home: {r:?}"
+    );
     rt(&["db", "stop"]).ok();
     let _ = std::fs::remove_dir_all(&parent);
 }
@@ -280,12 +469,29 @@ fn a_signing_key_readable_by_others_is_refused() {
     let path = dir.join("loose.pem");
     runtime(&["keys", "generate", "--out", path.to_str().unwrap()]).ok();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let r = runtime(&["--signing-key", path.to_str().unwrap(), "keys", "export-public"]);
+    let r = runtime(&[
+        "--signing-key",
+        path.to_str().unwrap(),
+        "keys",
+        "export-public",
+    ]);
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("chmod 600"), "{}", r.stderr);
     // A named key that does not exist is an error, not a surprise new key.
     let missing = dir.join("missing.pem");
-    let r = runtime(&["--signing-key", missing.to_str().unwrap(), "run", "--agent-id", "x", "--tenant-id", "t", "--origin-system-id", "o", "--goal", "g"]);
+    let r = runtime(&[
+        "--signing-key",
+        missing.to_str().unwrap(),
+        "run",
+        "--agent-id",
+        "x",
+        "--tenant-id",
+        "t",
+        "--origin-system-id",
+        "o",
+        "--goal",
+        "g",
+    ]);
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("does not exist"), "{}", r.stderr);
     assert!(!missing.exists());
@@ -296,7 +502,16 @@ fn report_holds_the_environment_the_sql_evidence_the_verdict_and_the_signed_head
     let (tenant, run_id) = verified_run("o-report");
     let dir = scratch("report");
     let report = dir.join("report.md");
-    runtime(&["proof", "--run-id", &run_id, "--tenant-id", &tenant, "--report", report.to_str().unwrap()]).ok();
+    runtime(&[
+        "proof",
+        "--run-id",
+        &run_id,
+        "--tenant-id",
+        &tenant,
+        "--report",
+        report.to_str().unwrap(),
+    ])
+    .ok();
     let md = std::fs::read_to_string(&report).unwrap();
     for needle in [
         "## Environment",

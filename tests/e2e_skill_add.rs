@@ -8,7 +8,10 @@ use support::*;
 /// Rows in `skills` (nothing may be stored by a refused add).
 async fn skill_rows() -> i64 {
     let db = superuser().await;
-    let n = sqlx::query_scalar("SELECT count(*) FROM skills").fetch_one(&db).await.unwrap();
+    let n = sqlx::query_scalar("SELECT count(*) FROM skills")
+        .fetch_one(&db)
+        .await
+        .unwrap();
     db.close().await;
     n
 }
@@ -40,23 +43,39 @@ fn scratch_file(name: &str, bytes: &[u8]) -> std::path::PathBuf {
 
 #[tokio::test]
 async fn not_wasm_is_refused() {
-    refused(&scratch_file("not.wasm", b"#!/bin/sh\necho hi\n"), "is not WebAssembly").await;
+    refused(
+        &scratch_file("not.wasm", b"#!/bin/sh\necho hi\n"),
+        "is not WebAssembly",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn core_module_is_refused() {
     // The smallest valid core module: magic and version 1, no sections.
-    refused(&scratch_file("core.wasm", b"\0asm\x01\0\0\0"), "core wasm module, not a component").await;
+    refused(
+        &scratch_file("core.wasm", b"\0asm\x01\0\0\0"),
+        "core wasm module, not a component",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn wrong_world_is_refused() {
-    refused(&test_skill_path("wrong_world"), "does not export `describe`").await;
+    refused(
+        &test_skill_path("wrong_world"),
+        "does not export `describe`",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn forbidden_import_is_refused_by_name() {
-    refused(&test_skill_path("forbidden_import"), "imports `wasi:http/outgoing-handler@0.3.0`").await;
+    refused(
+        &test_skill_path("forbidden_import"),
+        "imports `wasi:http/outgoing-handler@0.3.0`",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -75,14 +94,33 @@ async fn duplicate_name_with_other_bytes_needs_replace() {
     let unique = (std::process::id() % 251) as u8;
     other.extend_from_slice(&[0x00, 0x05, 0x03, b'e', b'2', b'e', unique]);
     let file = scratch_file(&format!("hostile-{unique}.wasm"), &other);
-    refused(&file, "a different component named \"hostile\" is already added").await;
+    refused(
+        &file,
+        "a different component named \"hostile\" is already added",
+    )
+    .await;
     let _one_at_a_time = SERIAL.lock().await;
     // With --replace it is added, and becomes current.
-    let r = runtime(&["--json", "skill", "add", "--replace", file.to_str().unwrap()]).ok();
+    let r = runtime(&[
+        "--json",
+        "skill",
+        "add",
+        "--replace",
+        file.to_str().unwrap(),
+    ])
+    .ok();
     let digest = r.json()["digest"].as_str().unwrap().to_string();
-    let shown = runtime(&["--json", "skill", "inspect", "hostile"]).ok().json();
+    let shown = runtime(&["--json", "skill", "inspect", "hostile"])
+        .ok()
+        .json();
     assert_eq!(shown["digest"], digest);
-    assert!(shown["imports"].as_array().unwrap().iter().any(|i| i.as_str().unwrap().starts_with("runproof:skill/log")));
+    assert!(
+        shown["imports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i.as_str().unwrap().starts_with("runproof:skill/log"))
+    );
     assert_eq!(shown["exports"], serde_json::json!(["describe", "invoke"]));
     // Put the fixture back for the other tests.
     add_test_skill("hostile");
@@ -92,8 +130,28 @@ async fn duplicate_name_with_other_bytes_needs_replace() {
 async fn inspect_shows_the_effective_grant() {
     add_test_skill("hostile");
     let tenant = tenant("inspect");
-    let agent_id = agent_with(&tenant, &["--max-memory", "48MiB", "--timeout", "5s", "--fuel", "1000", "--scratch-dir"]);
-    let v = runtime(&["--json", "skill", "inspect", "http_call", "--agent-id", &agent_id]).ok().json();
+    let agent_id = agent_with(
+        &tenant,
+        &[
+            "--max-memory",
+            "48MiB",
+            "--timeout",
+            "5s",
+            "--fuel",
+            "1000",
+            "--scratch-dir",
+        ],
+    );
+    let v = runtime(&[
+        "--json",
+        "skill",
+        "inspect",
+        "http_call",
+        "--agent-id",
+        &agent_id,
+    ])
+    .ok()
+    .json();
     assert_eq!(v["builtin"], true);
     assert_eq!(v["digest"].as_str().unwrap().len(), 64);
     let limits = &v["effective"]["limits"];
@@ -102,12 +160,18 @@ async fn inspect_shows_the_effective_grant() {
     assert_eq!(limits["fuel"], 1000);
     assert_eq!(limits["scratch_dir"], true);
     // By digest too.
-    let by_digest = runtime(&["--json", "skill", "inspect", v["digest"].as_str().unwrap()]).ok().json();
+    let by_digest = runtime(&["--json", "skill", "inspect", v["digest"].as_str().unwrap()])
+        .ok()
+        .json();
     assert_eq!(by_digest["name"], "http_call");
     // A grant above the ceiling is refused at agent create.
     let r = runtime(&["agent", "create", "--name", "x", "--max-memory", "8GiB"]);
     assert_eq!(r.code, 1, "{r:?}");
-    assert!(r.stderr.contains("above the runtime's ceiling of 1 GiB"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("above the runtime's ceiling of 1 GiB"),
+        "{}",
+        r.stderr
+    );
     let r = runtime(&["agent", "create", "--name", "x", "--timeout", "30"]);
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.contains("needs a unit"), "{}", r.stderr);

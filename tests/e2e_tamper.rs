@@ -14,11 +14,20 @@ fn verified_run(name: &str) -> (String, String) {
 async fn ordinary_writes_to_steps_and_sealed_traces_are_refused() {
     let (_, run_id) = verified_run("appendonly");
     let db = superuser().await;
-    let update = sqlx::query("UPDATE aos_trace_steps SET status = 'success' WHERE run_id = $1").bind(&run_id).execute(&db).await;
+    let update = sqlx::query("UPDATE aos_trace_steps SET status = 'success' WHERE run_id = $1")
+        .bind(&run_id)
+        .execute(&db)
+        .await;
     assert!(update.unwrap_err().to_string().contains("append-only"));
-    let delete = sqlx::query("DELETE FROM aos_trace_steps WHERE run_id = $1").bind(&run_id).execute(&db).await;
+    let delete = sqlx::query("DELETE FROM aos_trace_steps WHERE run_id = $1")
+        .bind(&run_id)
+        .execute(&db)
+        .await;
     assert!(delete.unwrap_err().to_string().contains("append-only"));
-    let reseal = sqlx::query("UPDATE aos_traces SET chain_length = 1 WHERE run_id = $1").bind(&run_id).execute(&db).await;
+    let reseal = sqlx::query("UPDATE aos_traces SET chain_length = 1 WHERE run_id = $1")
+        .bind(&run_id)
+        .execute(&db)
+        .await;
     assert!(reseal.unwrap_err().to_string().contains("sealed"));
     // A step appended to a sealed trace (a copy of its own step 1 under a new index).
     let append = sqlx::query(
@@ -32,7 +41,9 @@ async fn ordinary_writes_to_steps_and_sealed_traces_are_refused() {
     assert!(append.unwrap_err().to_string().contains("is sealed"));
     // TRUNCATE, inside a transaction that is rolled back whatever happens.
     let mut tx = db.begin().await.unwrap();
-    let truncate = sqlx::query("TRUNCATE aos_trace_steps").execute(&mut *tx).await;
+    let truncate = sqlx::query("TRUNCATE aos_trace_steps")
+        .execute(&mut *tx)
+        .await;
     tx.rollback().await.unwrap();
     assert!(truncate.unwrap_err().to_string().contains("append-only"));
 }
@@ -46,11 +57,13 @@ async fn one_payload_byte_changed() {
         "UPDATE aos_trace_steps SET payload = set_byte(payload, 0, 122) WHERE run_id = '{run_id}' AND kind = 'host.http'"
     ))
     .await;
-    let index: i64 = sqlx::query_scalar("SELECT step_index FROM aos_trace_steps WHERE run_id = $1 AND kind = 'host.http'")
-        .bind(&run_id)
-        .fetch_one(&db)
-        .await
-        .unwrap();
+    let index: i64 = sqlx::query_scalar(
+        "SELECT step_index FROM aos_trace_steps WHERE run_id = $1 AND kind = 'host.http'",
+    )
+    .bind(&run_id)
+    .fetch_one(&db)
+    .await
+    .unwrap();
     assert_not_verified(&run_id, &tenant, &format!("step_index {index}"));
 }
 
@@ -78,10 +91,24 @@ async fn failure_status_rewritten_as_success() {
 #[tokio::test]
 async fn another_tenant_gets_not_found() {
     let (_, run_id) = verified_run("tenant");
-    let r = runtime(&["--json", "proof", "--run-id", &run_id, "--tenant-id", "someone-else"]);
+    let r = runtime(&[
+        "--json",
+        "proof",
+        "--run-id",
+        &run_id,
+        "--tenant-id",
+        "someone-else",
+    ]);
     assert_eq!(r.code, 1);
     assert!(r.json()["error"].as_str().unwrap().contains("not found"));
-    let r = runtime(&["runs", "show", "--run-id", &run_id, "--tenant-id", "someone-else"]);
+    let r = runtime(&[
+        "runs",
+        "show",
+        "--run-id",
+        &run_id,
+        "--tenant-id",
+        "someone-else",
+    ]);
     assert_eq!(r.code, 1);
 }
 

@@ -11,7 +11,9 @@ use support::*;
 
 /// A plan of `bench` steps (the built-in skill that makes `calls` log host calls).
 fn bench_plan(steps: usize, calls: u32) -> serde_json::Value {
-    let steps: Vec<_> = (0..steps).map(|i| json!({"step_id": format!("b{i}"), "skill": "bench", "params": {"calls": calls}})).collect();
+    let steps: Vec<_> = (0..steps)
+        .map(|i| json!({"step_id": format!("b{i}"), "skill": "bench", "params": {"calls": calls}}))
+        .collect();
     json!({"planner": "e2e", "steps": steps})
 }
 
@@ -26,15 +28,19 @@ async fn thousands_of_steps_are_durable_in_order_and_verify() {
     // run.start + (skill.start + the logs + skill.end) per step + run.end, plus whatever
     // clock or random reads the guest's std makes on its own (recorded too).
     let expected = report["chain_length"].as_i64().unwrap();
-    assert!(expected >= 2 + steps as i64 * (calls as i64 + 2), "{report}");
+    assert!(
+        expected >= 2 + steps as i64 * (calls as i64 + 2),
+        "{report}"
+    );
 
     let db = superuser().await;
     // Insertion order (id) is step_index order: the writer task kept the queue's order.
-    let indexes: Vec<i64> = sqlx::query_scalar("SELECT step_index FROM aos_trace_steps WHERE run_id = $1 ORDER BY id")
-        .bind(run_id)
-        .fetch_all(&db)
-        .await
-        .unwrap();
+    let indexes: Vec<i64> =
+        sqlx::query_scalar("SELECT step_index FROM aos_trace_steps WHERE run_id = $1 ORDER BY id")
+            .bind(run_id)
+            .fetch_all(&db)
+            .await
+            .unwrap();
     assert_eq!(indexes, (0..expected).collect::<Vec<_>>());
     // And the skill's calls are recorded in the order it made them.
     let messages: Vec<String> = sqlx::query_scalar(
@@ -45,7 +51,9 @@ async fn thousands_of_steps_are_durable_in_order_and_verify() {
     .fetch_all(&db)
     .await
     .unwrap();
-    let want: Vec<String> = (0..steps).flat_map(|_| (0..calls).map(|i| format!("bench {i}"))).collect();
+    let want: Vec<String> = (0..steps)
+        .flat_map(|_| (0..calls).map(|i| format!("bench {i}")))
+        .collect();
     assert_eq!(messages, want);
 
     let (code, p) = proof(run_id, &tenant);
@@ -60,9 +68,26 @@ async fn thousands_of_steps_are_durable_in_order_and_verify() {
 #[test]
 fn a_database_lost_mid_run_leaves_the_trace_unsealed() {
     let home = format!("{}-dbloss", home().display());
-    let rt = |args: &[&str]| -> Run { runtime_cmd().env("RUNPROOF_HOME", &home).args(args).output().unwrap().into() };
+    let rt = |args: &[&str]| -> Run {
+        runtime_cmd()
+            .env("RUNPROOF_HOME", &home)
+            .args(args)
+            .output()
+            .unwrap()
+            .into()
+    };
     let tenant = tenant("dbloss");
-    let agent_id = rt(&["--json", "agent", "create", "--name", "dbloss", "--tenant-id", &tenant]).ok().json()["agent_id"]
+    let agent_id = rt(&[
+        "--json",
+        "agent",
+        "create",
+        "--name",
+        "dbloss",
+        "--tenant-id",
+        &tenant,
+    ])
+    .ok()
+    .json()["agent_id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -70,7 +95,18 @@ fn a_database_lost_mid_run_leaves_the_trace_unsealed() {
     let plan = tempfile(&bench_plan(10, 10_000).to_string());
     let mut child = runtime_cmd()
         .env("RUNPROOF_HOME", &home)
-        .args(["--json", "run", "--agent-id", &agent_id, "--tenant-id", &tenant, "--origin-system-id", "e2e", "--goal", "dbloss"])
+        .args([
+            "--json",
+            "run",
+            "--agent-id",
+            &agent_id,
+            "--tenant-id",
+            &tenant,
+            "--origin-system-id",
+            "e2e",
+            "--goal",
+            "dbloss",
+        ])
         .arg("--plan")
         .arg(&plan)
         .stdout(Stdio::piped())
@@ -94,10 +130,21 @@ fn a_database_lost_mid_run_leaves_the_trace_unsealed() {
     rt(&["db", "stop"]).ok();
     let out = child.wait_with_output().unwrap();
     let code = out.status.code().unwrap_or(-1);
-    assert!(code != 0 && code != 3, "the run must not be reported finished (exit {code}): {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        code != 0 && code != 3,
+        "the run must not be reported finished (exit {code}): {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 
     // The next command starts the database again; the trace never verifies.
-    let r = rt(&["--json", "proof", "--run-id", &run_id, "--tenant-id", &tenant]);
+    let r = rt(&[
+        "--json",
+        "proof",
+        "--run-id",
+        &run_id,
+        "--tenant-id",
+        &tenant,
+    ]);
     assert_eq!(r.code, 4, "{r:?}");
     let p = r.json();
     assert_ne!(p["integrity"]["verification_status"], "VERIFIED");

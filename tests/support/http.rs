@@ -57,11 +57,23 @@ fn serve(stream: TcpStream, hits: &AtomicUsize) -> std::io::Result<()> {
     let mut body = vec![0; content_length];
     reader.read_exact(&mut body)?;
     hits.fetch_add(1, Ordering::SeqCst);
-    let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let path = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .to_string();
     let (status, extra, body) = if path == "/ok" {
-        (200, "Content-Type: application/json\r\n".to_string(), r#"{"hello":"world"}"#.to_string())
+        (
+            200,
+            "Content-Type: application/json\r\n".to_string(),
+            r#"{"hello":"world"}"#.to_string(),
+        )
     } else if let Some(code) = path.strip_prefix("/status/") {
-        (code.parse().unwrap_or(500), String::new(), format!("status {code}"))
+        (
+            code.parse().unwrap_or(500),
+            String::new(),
+            format!("status {code}"),
+        )
     } else if path == "/slow" {
         // Long enough for a test to interrupt the run; bounded so nothing hangs.
         std::thread::sleep(std::time::Duration::from_secs(5));
@@ -72,7 +84,11 @@ fn serve(stream: TcpStream, hits: &AtomicUsize) -> std::io::Result<()> {
         (404, String::new(), "not found".to_string())
     };
     let mut s = stream;
-    write!(s, "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n{body}", body.len())?;
+    write!(
+        s,
+        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n{body}",
+        body.len()
+    )?;
     s.flush()
 }
 

@@ -12,7 +12,10 @@ use std::sync::OnceLock;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repo root")
 }
 
 /// RUNPROOF_HOME for the tests. Under the target dir when the `postgres` user can reach it
@@ -35,10 +38,11 @@ pub fn home() -> PathBuf {
 
 fn world_traversable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    path.ancestors()
-        .skip(1)
-        .filter(|p| p.exists())
-        .all(|p| std::fs::metadata(p).map(|m| m.permissions().mode() & 0o001 != 0).unwrap_or(false))
+    path.ancestors().skip(1).filter(|p| p.exists()).all(|p| {
+        std::fs::metadata(p)
+            .map(|m| m.permissions().mode() & 0o001 != 0)
+            .unwrap_or(false)
+    })
 }
 
 /// The result of one `runtime` invocation.
@@ -51,13 +55,21 @@ pub struct Run {
 
 impl Run {
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
 
     #[track_caller]
     pub fn ok(self) -> Self {
-        assert_eq!(self.code, 0, "runtime failed:\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "runtime failed:\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
@@ -75,12 +87,18 @@ impl From<Output> for Run {
 /// `runtime` with the test home and no DATABASE_URL: the built-in database.
 pub fn runtime_cmd() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_runtime"));
-    c.env("RUNPROOF_HOME", home()).env_remove("DATABASE_URL").env_remove("RUNPROOF_LOG");
+    c.env("RUNPROOF_HOME", home())
+        .env_remove("DATABASE_URL")
+        .env_remove("RUNPROOF_LOG");
     c
 }
 
 pub fn runtime(args: &[&str]) -> Run {
-    runtime_cmd().args(args).output().expect("runtime starts").into()
+    runtime_cmd()
+        .args(args)
+        .output()
+        .expect("runtime starts")
+        .into()
 }
 
 /// A tenant id no other test uses.
@@ -90,17 +108,31 @@ pub fn tenant(name: &str) -> String {
 
 fn uuid_like() -> String {
     use std::time::{SystemTime, UNIX_EPOCH};
-    let n = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    let n = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     format!("{:032x}", n ^ ((std::process::id() as u128) << 64))
 }
 
 /// Creates an agent for `tenant` granted `hosts`; returns its id.
 pub fn agent(tenant: &str, hosts: &[&str]) -> String {
-    let mut args = vec!["--json", "agent", "create", "--name", "e2e-agent", "--tenant-id", tenant];
+    let mut args = vec![
+        "--json",
+        "agent",
+        "create",
+        "--name",
+        "e2e-agent",
+        "--tenant-id",
+        tenant,
+    ];
     for h in hosts {
         args.extend(["--allow-host", h]);
     }
-    runtime(&args).ok().json()["agent_id"].as_str().expect("agent_id").to_string()
+    runtime(&args).ok().json()["agent_id"]
+        .as_str()
+        .expect("agent_id")
+        .to_string()
 }
 
 /// `runtime run` with a plan file; returns the invocation (exit 0 or 3 both print JSON).
@@ -147,7 +179,13 @@ pub fn test_skills_dir() -> PathBuf {
             let root = repo_root();
             let target = root.join("target/test-skills");
             let status = Command::new(env!("CARGO"))
-                .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
+                .args([
+                    "build",
+                    "--release",
+                    "--target",
+                    "wasm32-wasip2",
+                    "--manifest-path",
+                ])
                 .arg(root.join("tests/skills/Cargo.toml"))
                 .arg("--target-dir")
                 .arg(&target)
@@ -156,7 +194,10 @@ pub fn test_skills_dir() -> PathBuf {
                 .env_remove("CARGO_ENCODED_RUSTFLAGS")
                 .status()
                 .expect("cargo runs");
-            assert!(status.success(), "building tests/skills failed (is the wasm32-wasip2 target installed?)");
+            assert!(
+                status.success(),
+                "building tests/skills failed (is the wasm32-wasip2 target installed?)"
+            );
             target.join("wasm32-wasip2/release")
         })
         .clone()
@@ -178,21 +219,33 @@ pub fn add_test_skill(name: &str) -> PathBuf {
 
 /// Creates an agent for `tenant` with extra `agent create` flags (limits, --scratch-dir).
 pub fn agent_with(tenant: &str, flags: &[&str]) -> String {
-    let mut args = vec!["--json", "agent", "create", "--name", "e2e-agent", "--tenant-id", tenant];
+    let mut args = vec![
+        "--json",
+        "agent",
+        "create",
+        "--name",
+        "e2e-agent",
+        "--tenant-id",
+        tenant,
+    ];
     args.extend(flags);
-    runtime(&args).ok().json()["agent_id"].as_str().expect("agent_id").to_string()
+    runtime(&args).ok().json()["agent_id"]
+        .as_str()
+        .expect("agent_id")
+        .to_string()
 }
 
 /// Every step of `run_id` as (kind, status, payload body), in chain order, read from the
 /// stored bytes.
 pub async fn step_bodies(run_id: &str) -> Vec<(String, String, Value)> {
     let db = superuser().await;
-    let rows: Vec<(String, String, Vec<u8>)> =
-        sqlx::query_as("SELECT kind, status, payload FROM aos_trace_steps WHERE run_id = $1 ORDER BY step_index")
-            .bind(run_id)
-            .fetch_all(&db)
-            .await
-            .unwrap();
+    let rows: Vec<(String, String, Vec<u8>)> = sqlx::query_as(
+        "SELECT kind, status, payload FROM aos_trace_steps WHERE run_id = $1 ORDER BY step_index",
+    )
+    .bind(run_id)
+    .fetch_all(&db)
+    .await
+    .unwrap();
     db.close().await;
     rows.into_iter()
         .map(|(kind, status, payload)| {
@@ -206,16 +259,29 @@ pub async fn step_bodies(run_id: &str) -> Vec<(String, String, Value)> {
 /// and for the attacks a database administrator could make.
 pub async fn superuser() -> sqlx::PgPool {
     let url = runtime(&["db", "url"]).ok().stdout.trim().to_string();
-    sqlx::postgres::PgPoolOptions::new().max_connections(2).connect(&url).await.expect("connect as superuser")
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&url)
+        .await
+        .expect("connect as superuser")
 }
 
 /// Runs `sql` with triggers disabled for this session, as an attacker with superuser
 /// rights would (the append-only and seal-once triggers would otherwise refuse).
 pub async fn tamper(db: &sqlx::PgPool, sql: &str) {
     let mut conn = db.acquire().await.unwrap();
-    sqlx::query("SET session_replication_role = replica").execute(&mut *conn).await.unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string())).execute(&mut *conn).await.unwrap();
-    sqlx::query("SET session_replication_role = DEFAULT").execute(&mut *conn).await.unwrap();
+    sqlx::query("SET session_replication_role = replica")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    sqlx::query("SET session_replication_role = DEFAULT")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
 }
 
 /// A fresh one-step `http_call` run for a new tenant, checked `VERIFIED`; returns
@@ -225,13 +291,28 @@ pub fn verified_http_run(name: &str, model: &str) -> (String, String) {
     let tenant = tenant(name);
     let agent_id = agent(&tenant, &["http://127.0.0.1:*"]);
     let r = runtime(&[
-        "--json", "-q", "run", "--agent-id", &agent_id, "--tenant-id", &tenant, "--origin-system-id", "e2e",
-        "--integrity-model", model, "--goal", &format!("fetch {}", server.url("/ok")),
+        "--json",
+        "-q",
+        "run",
+        "--agent-id",
+        &agent_id,
+        "--tenant-id",
+        &tenant,
+        "--origin-system-id",
+        "e2e",
+        "--integrity-model",
+        model,
+        "--goal",
+        &format!("fetch {}", server.url("/ok")),
     ])
     .ok();
     let run_id = r.json()["run_id"].as_str().expect("run_id").to_string();
     let (code, p) = proof(&run_id, &tenant);
-    assert_eq!((code, p["integrity"]["verification_status"].as_str()), (0, Some("VERIFIED")), "{p}");
+    assert_eq!(
+        (code, p["integrity"]["verification_status"].as_str()),
+        (0, Some("VERIFIED")),
+        "{p}"
+    );
     (tenant, run_id)
 }
 
@@ -241,15 +322,31 @@ pub fn assert_not_verified(run_id: &str, tenant: &str, reason_contains: &str) {
     let (code, p) = proof(run_id, tenant);
     assert_eq!(code, 4, "{p}");
     assert_eq!(p["integrity"]["verification_status"], "FAILED", "{p}");
-    let reason = p["integrity"]["failure_reason"].as_str().expect("failure_reason");
-    assert!(reason.contains(reason_contains), "reason {reason:?} should mention {reason_contains:?}");
+    let reason = p["integrity"]["failure_reason"]
+        .as_str()
+        .expect("failure_reason");
+    assert!(
+        reason.contains(reason_contains),
+        "reason {reason:?} should mention {reason_contains:?}"
+    );
 }
 
 /// Starts a run whose skill waits on `server`'s `/slow`, and interrupts it with SIGINT (as a
 /// terminal's Ctrl-C would) once the request is in flight. Returns the finished invocation.
 pub fn interrupted_run(server: &http::Server, tenant: &str, agent_id: &str) -> Run {
     let child = runtime_cmd()
-        .args(["--json", "-q", "run", "--agent-id", agent_id, "--tenant-id", tenant, "--origin-system-id", "e2e", "--goal"])
+        .args([
+            "--json",
+            "-q",
+            "run",
+            "--agent-id",
+            agent_id,
+            "--tenant-id",
+            tenant,
+            "--origin-system-id",
+            "e2e",
+            "--goal",
+        ])
         .arg(format!("wait for {}", server.url("/slow")))
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -266,11 +363,13 @@ pub fn interrupted_run(server: &http::Server, tenant: &str, agent_id: &str) -> R
 /// Every stored payload of `run_id`, the exact bytes, in `step_index` order.
 pub async fn stored_payloads(run_id: &str) -> Vec<Vec<u8>> {
     let db = superuser().await;
-    let rows = sqlx::query_scalar("SELECT payload FROM aos_trace_steps WHERE run_id = $1 ORDER BY step_index")
-        .bind(run_id)
-        .fetch_all(&db)
-        .await
-        .expect("read the stored payloads");
+    let rows = sqlx::query_scalar(
+        "SELECT payload FROM aos_trace_steps WHERE run_id = $1 ORDER BY step_index",
+    )
+    .bind(run_id)
+    .fetch_all(&db)
+    .await
+    .expect("read the stored payloads");
     db.close().await;
     rows
 }

@@ -26,13 +26,20 @@ impl Skill for Ping {
 
     fn describe() -> SkillInfo {
         // The skill may reach these hosts at most; the agent's grant narrows it further.
-        SkillInfo::new("ping", env!("CARGO_PKG_VERSION"), "GETs a URL and returns its status").outbound_host("http://127.0.0.1:*")
+        SkillInfo::new(
+            "ping",
+            env!("CARGO_PKG_VERSION"),
+            "GETs a URL and returns its status",
+        )
+        .outbound_host("http://127.0.0.1:*")
     }
 
     fn invoke(input: Input) -> Result<Output, SkillError> {
         log::info(format!("pinging {}", input.url));
         let response = http::get(&input.url)?;
-        Ok(Output { status: response.status })
+        Ok(Output {
+            status: response.status,
+        })
     }
 }
 

@@ -4,7 +4,11 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "runtime", version, about = "RunProof: run skills as sandboxed WebAssembly components, with a verifiable trace of every host call")]
+#[command(
+    name = "runtime",
+    version,
+    about = "RunProof: run skills as sandboxed WebAssembly components, with a verifiable trace of every host call"
+)]
 pub struct Cli {
     /// Print machine-readable JSON on stdout (progress still goes to stderr).
     #[arg(long, global = true)]
@@ -208,7 +212,9 @@ fn parse_model(s: &str) -> Result<runproof_proof::IntegrityModel, String> {
     match s.to_ascii_uppercase().replace('-', "_").as_str() {
         "HASH_CHAIN" => Ok(runproof_proof::IntegrityModel::HashChain),
         "MERKLE_TREE" => Ok(runproof_proof::IntegrityModel::MerkleTree),
-        _ => Err(format!("{s:?} is not an integrity model; use HASH_CHAIN or MERKLE_TREE")),
+        _ => Err(format!(
+            "{s:?} is not an integrity model; use HASH_CHAIN or MERKLE_TREE"
+        )),
     }
 }
 

@@ -12,7 +12,9 @@ use anyhow::{Context, Result, anyhow, bail, ensure};
 use futures_util::StreamExt;
 use runproof_coordinator::{RunProofCoordinator, StepListing};
 use runproof_host::http::{HttpCaps, OutboundRequest};
-use runproof_host::{HostConfig, HostPattern, InvocationLimits, LoadedSkill, NullRecorder, OutboundPolicy, SkillHost};
+use runproof_host::{
+    HostConfig, HostPattern, InvocationLimits, LoadedSkill, NullRecorder, OutboundPolicy, SkillHost,
+};
 use runproof_proof::{ChainVerifier, StoredStep};
 use runproof_runner::{RunEvent, RunObserver, RunReport, RunRequest, Runner};
 use runproof_store::{NewAgent, Store};
@@ -63,26 +65,42 @@ pub struct Goal {
 }
 
 impl Figure {
-    fn new(id: impl Into<String>, what: impl Into<String>, value: f64, unit: &'static str, base_what: impl Into<String>, base: f64) -> Self {
+    fn new(
+        id: impl Into<String>,
+        what: impl Into<String>,
+        value: f64,
+        unit: &'static str,
+        base_what: impl Into<String>,
+        base: f64,
+    ) -> Self {
         Figure {
             id: id.into(),
             what: what.into(),
             value,
             unit,
             ratio: if base != 0.0 { value / base } else { f64::NAN },
-            baseline: Baseline { what: base_what.into(), value: base },
+            baseline: Baseline {
+                what: base_what.into(),
+                value: base,
+            },
             goal: None,
             detail: serde_json::Map::new(),
         }
     }
 
     fn at_most(mut self, max: f64) -> Self {
-        self.goal = Some(Goal { ratio: format!("<= {max}"), met: self.ratio <= max });
+        self.goal = Some(Goal {
+            ratio: format!("<= {max}"),
+            met: self.ratio <= max,
+        });
         self
     }
 
     fn at_least(mut self, min: f64) -> Self {
-        self.goal = Some(Goal { ratio: format!(">= {min}"), met: self.ratio >= min });
+        self.goal = Some(Goal {
+            ratio: format!(">= {min}"),
+            met: self.ratio >= min,
+        });
         self
     }
 
@@ -195,26 +213,47 @@ impl<'a> Bench<'a> {
                 scratch_dir: false,
             })
             .await?;
-        Ok(Bench { store, host, runner, agent_id: agent.id, sizes: Sizes::new(quick), quick, child, progress, figures: Vec::new(), trusted })
+        Ok(Bench {
+            store,
+            host,
+            runner,
+            agent_id: agent.id,
+            sizes: Sizes::new(quick),
+            quick,
+            child,
+            progress,
+            figures: Vec::new(),
+            trusted,
+        })
     }
 
     pub async fn run_all(mut self) -> Result<Report> {
         let started = Instant::now();
-        let bench_wasm = runproof_builtin_skills::find("bench").context("the built-in `bench` skill is missing")?.wasm;
+        let bench_wasm = runproof_builtin_skills::find("bench")
+            .context("the built-in `bench` skill is missing")?
+            .wasm;
         let skill = self.host.load(bench_wasm).await?;
         (self.progress)("host call: traced vs bare ...".into());
         self.host_call(&skill).await?;
         (self.progress)("instantiate and invoke: cold, warm from disk, pooled ...".into());
         self.instantiate(bench_wasm, &skill).await?;
-        (self.progress)(format!("persist {} steps vs COPY; verify ...", self.sizes.persist_steps));
+        (self.progress)(format!(
+            "persist {} steps vs COPY; verify ...",
+            self.sizes.persist_steps
+        ));
         self.persist_and_verify().await?;
         (self.progress)("http_call end to end vs a direct GET ...".into());
         self.http().await?;
-        (self.progress)(format!("scaling: runs of {:?} host calls (child processes) ...", self.sizes.scaling));
+        (self.progress)(format!(
+            "scaling: runs of {:?} host calls (child processes) ...",
+            self.sizes.scaling
+        ));
         self.scaling().await?;
         Ok(Report {
             quick: self.quick,
-            cpus: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            cpus: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
             allocator: self.host.allocator(),
             tenant_id: BENCH_TENANT,
             elapsed_s: started.elapsed().as_secs_f64(),
@@ -237,7 +276,13 @@ impl<'a> Bench<'a> {
     /// A run through the production path; fails the bench unless it succeeded.
     async fn traced_run(&self, req: &RunRequest, observer: &dyn RunObserver) -> Result<RunReport> {
         let report = self.runner.run(req, observer).await?;
-        ensure!(report.status == "succeeded", "bench run {} ended {}: {:?}", report.run_id, report.status, report.error_message);
+        ensure!(
+            report.status == "succeeded",
+            "bench run {} ended {}: {:?}",
+            report.run_id,
+            report.status,
+            report.error_message
+        );
         Ok(report)
     }
 
@@ -272,15 +317,29 @@ impl<'a> Bench<'a> {
     }
 
     /// Medians of `rounds` interleaved bare and traced invocations of `n` calls (µs/call).
-    async fn host_call_rounds(&self, skill: &LoadedSkill, n: u64, rounds: usize) -> Result<(f64, f64)> {
+    async fn host_call_rounds(
+        &self,
+        skill: &LoadedSkill,
+        n: u64,
+        rounds: usize,
+    ) -> Result<(f64, f64)> {
         let input = serde_json::json!({ "calls": n }).to_string();
         let (mut bare, mut traced) = (Vec::new(), Vec::new());
         // Interleaved, so drift on a shared machine hits both sides alike.
         for _ in 0..rounds {
             let t = Instant::now();
-            let limits = InvocationLimits { max_host_calls: BENCH_MAX_HOST_CALLS, ..Default::default() };
-            let outcome = self.host.invoke(skill, &input, Arc::new(NullRecorder), &[], limits, None).await;
-            ensure!(matches!(outcome, runproof_host::InvocationOutcome::Output(_)), "bare bench invocation failed: {outcome:?}");
+            let limits = InvocationLimits {
+                max_host_calls: BENCH_MAX_HOST_CALLS,
+                ..Default::default()
+            };
+            let outcome = self
+                .host
+                .invoke(skill, &input, Arc::new(NullRecorder), &[], limits, None)
+                .await;
+            ensure!(
+                matches!(outcome, runproof_host::InvocationOutcome::Output(_)),
+                "bare bench invocation failed: {outcome:?}"
+            );
             bare.push(t.elapsed().as_secs_f64() * 1e6 / n as f64);
 
             let clock = StepClock::default();
@@ -298,15 +357,24 @@ impl<'a> Bench<'a> {
         // Cold: a process with no compiled artifact at all.
         let mut cold = Vec::new();
         for _ in 0..self.sizes.compile_reps {
-            let host = SkillHost::new(HostConfig { cache_dir: None, ..Default::default() })?;
+            let host = SkillHost::new(HostConfig {
+                cache_dir: None,
+                ..Default::default()
+            })?;
             let t = Instant::now();
             let skill = host.load(wasm).await?;
             invoke(&host, &skill).await?;
             cold.push(t.elapsed().as_secs_f64() * 1e6);
         }
         // Warm: a new process finding the artifact an earlier one cached on disk.
-        let cache = std::env::temp_dir().join(format!("runproof-bench-cache-{}", runproof_runner::new_id()));
-        let warm_config = HostConfig { cache_dir: Some(cache.clone()), ..Default::default() };
+        let cache = std::env::temp_dir().join(format!(
+            "runproof-bench-cache-{}",
+            runproof_runner::new_id()
+        ));
+        let warm_config = HostConfig {
+            cache_dir: Some(cache.clone()),
+            ..Default::default()
+        };
         SkillHost::new(warm_config.clone())?.load(wasm).await?;
         let mut warm = Vec::new();
         for _ in 0..self.sizes.compile_reps {
@@ -317,7 +385,10 @@ impl<'a> Bench<'a> {
             warm.push(t.elapsed().as_secs_f64() * 1e6);
         }
         // On-demand allocator, same cached InstancePre: what pooling saves.
-        let on_demand_host = SkillHost::new(HostConfig { on_demand_allocator: true, ..warm_config })?;
+        let on_demand_host = SkillHost::new(HostConfig {
+            on_demand_allocator: true,
+            ..warm_config
+        })?;
         let on_demand_skill = on_demand_host.load(wasm).await?;
         let _ = std::fs::remove_dir_all(&cache);
         let (mut pooled, mut on_demand) = (Vec::new(), Vec::new());
@@ -329,7 +400,12 @@ impl<'a> Bench<'a> {
             invoke(&on_demand_host, &on_demand_skill).await?;
             on_demand.push(t.elapsed().as_secs_f64() * 1e6);
         }
-        let (cold, warm, pooled, on_demand) = (median(&mut cold), median(&mut warm), median(&mut pooled), median(&mut on_demand));
+        let (cold, warm, pooled, on_demand) = (
+            median(&mut cold),
+            median(&mut warm),
+            median(&mut pooled),
+            median(&mut on_demand),
+        );
         let cold_what = "cold: compile with Cranelift, describe, instantiate, invoke";
         self.figures.push(Figure::new(
             "instantiate.warm_disk_cache",
@@ -375,7 +451,12 @@ impl<'a> Bench<'a> {
             }
             out
         };
-        ensure!(rows.len() as u64 == report.chain_length, "read back {} of {} steps", rows.len(), report.chain_length);
+        ensure!(
+            rows.len() as u64 == report.chain_length,
+            "read back {} of {} steps",
+            rows.len(),
+            report.chain_length
+        );
         let copy_secs = copy_into_scratch(&self.store, &rows).await?;
         self.figures.push(
             Figure::new(
@@ -409,7 +490,11 @@ impl<'a> Bench<'a> {
             }
             let verdict = v.finish(&head, &self.trusted);
             verify_rates.push(steps / t.elapsed().as_secs_f64());
-            ensure!(verdict.is_verified(), "the bench trace did not verify: {:?}", verdict.failure_reason);
+            ensure!(
+                verdict.is_verified(),
+                "the bench trace did not verify: {:?}",
+                verdict.failure_reason
+            );
 
             let t = Instant::now();
             for r in &rows {
@@ -432,9 +517,16 @@ impl<'a> Bench<'a> {
         );
 
         let t = Instant::now();
-        let proof = RunProofCoordinator::new(self.store.clone()).trusting(self.trusted.clone()).get_run_proof_with(BENCH_TENANT, &report.run_id, StepListing::Omit).await?;
+        let proof = RunProofCoordinator::new(self.store.clone())
+            .trusting(self.trusted.clone())
+            .get_run_proof_with(BENCH_TENANT, &report.run_id, StepListing::Omit)
+            .await?;
         let streamed = steps / t.elapsed().as_secs_f64();
-        ensure!(proof.integrity.is_verified(), "the bench run does not verify: {:?}", proof.integrity.failure_reason);
+        ensure!(
+            proof.integrity.is_verified(),
+            "the bench run does not verify: {:?}",
+            proof.integrity.failure_reason
+        );
         self.figures.push(Figure::new(
             "verify.streamed_from_postgres",
             "steps verified per second streamed from Postgres in step_index order (`runtime proof`'s path)",
@@ -453,7 +545,10 @@ impl<'a> Bench<'a> {
         let url = format!("http://{}/bench", listener.local_addr()?);
         let server = tokio::spawn(serve(listener));
         let pattern = HostPattern::parse("http://127.0.0.1:*").map_err(|e| anyhow!("{e}"))?;
-        let policy = Arc::new(OutboundPolicy { granted: vec![pattern.clone()], requested: vec![pattern] });
+        let policy = Arc::new(OutboundPolicy {
+            granted: vec![pattern.clone()],
+            requested: vec![pattern],
+        });
         let plan = serde_json::json!({"planner": "manual", "steps": [
             {"step_id": "get", "skill": "http_call", "params": {"url": url}}
         ]});
@@ -482,18 +577,23 @@ impl<'a> Bench<'a> {
         }
 
         for (concurrency, total) in self.sizes.runs_per_level {
-            let runs = self.concurrently(concurrency, total, {
-                let (runner, req) = (self.runner.clone(), req.clone());
-                move || {
-                    let (runner, req) = (runner.clone(), req.clone());
-                    async move {
-                        let r = runner.run(&req, &()).await?;
-                        ensure!(r.status == "succeeded", "http_call bench run failed: {:?}", r.error_message);
-                        Ok(())
+            let runs = self
+                .concurrently(concurrency, total, {
+                    let (runner, req) = (self.runner.clone(), req.clone());
+                    move || {
+                        let (runner, req) = (runner.clone(), req.clone());
+                        async move {
+                            let r = runner.run(&req, &()).await?;
+                            ensure!(
+                                r.status == "succeeded",
+                                "http_call bench run failed: {:?}",
+                                r.error_message
+                            );
+                            Ok(())
+                        }
                     }
-                }
-            })
-            .await?;
+                })
+                .await?;
             let gets = self
                 .concurrently(concurrency, total, {
                     let (url, policy) = (url.clone(), policy.clone());
@@ -503,16 +603,14 @@ impl<'a> Bench<'a> {
                     }
                 })
                 .await?;
-            self.figures.push(
-                Figure::new(
-                    format!("http_call.runs_per_second_c{concurrency}"),
-                    format!("`http_call` runs per second at concurrency {concurrency} ({total} runs)"),
-                    runs,
-                    "runs/s",
-                    format!("direct GETs per second at concurrency {concurrency}"),
-                    gets,
-                ),
-            );
+            self.figures.push(Figure::new(
+                format!("http_call.runs_per_second_c{concurrency}"),
+                format!("`http_call` runs per second at concurrency {concurrency} ({total} runs)"),
+                runs,
+                "runs/s",
+                format!("direct GETs per second at concurrency {concurrency}"),
+                gets,
+            ));
         }
         server.abort();
         Ok(())
@@ -571,23 +669,39 @@ impl<'a> Bench<'a> {
             self.figures.push(
                 Figure::new(
                     format!("scaling.peak_rss_{calls}"),
-                    format!("peak RSS of `runtime run` for {calls} host calls ({} steps)", r.steps),
+                    format!(
+                        "peak RSS of `runtime run` for {calls} host calls ({} steps)",
+                        r.steps
+                    ),
                     r.max_rss_kib as f64 / 1024.0,
                     "MiB",
                     format!("the run of {} host calls", results[0].0),
                     base_run.max_rss_kib as f64 / 1024.0,
                 )
-                .with("delta_mib", (r.max_rss_kib as f64 - base_run.max_rss_kib as f64) / 1024.0),
+                .with(
+                    "delta_mib",
+                    (r.max_rss_kib as f64 - base_run.max_rss_kib as f64) / 1024.0,
+                ),
             );
         }
         let (calls, largest) = &results[2];
         (self.progress)(format!("  verifying the {calls}-call run ..."));
         let t = Instant::now();
-        let proof = RunProofCoordinator::new(self.store.clone()).trusting(self.trusted.clone()).get_run_proof_with(BENCH_TENANT, &largest.run_id, StepListing::Omit).await?;
-        ensure!(proof.integrity.is_verified(), "the {calls}-call run does not verify: {:?}", proof.integrity.failure_reason);
+        let proof = RunProofCoordinator::new(self.store.clone())
+            .trusting(self.trusted.clone())
+            .get_run_proof_with(BENCH_TENANT, &largest.run_id, StepListing::Omit)
+            .await?;
+        ensure!(
+            proof.integrity.is_verified(),
+            "the {calls}-call run does not verify: {:?}",
+            proof.integrity.failure_reason
+        );
         self.figures.push(Figure::new(
             format!("scaling.verify_streamed_{calls}"),
-            format!("the {calls}-call run ({} steps) verified streamed from Postgres: VERIFIED", largest.steps),
+            format!(
+                "the {calls}-call run ({} steps) verified streamed from Postgres: VERIFIED",
+                largest.steps
+            ),
             largest.steps as f64 / t.elapsed().as_secs_f64(),
             "steps/s",
             "its steps persisted per second (run creation to seal)",
@@ -597,7 +711,10 @@ impl<'a> Bench<'a> {
     }
 
     async fn child_run(&self, calls: u64) -> Result<ChildRun> {
-        let plan_file = std::env::temp_dir().join(format!("runproof-bench-plan-{}.json", runproof_runner::new_id()));
+        let plan_file = std::env::temp_dir().join(format!(
+            "runproof-bench-plan-{}.json",
+            runproof_runner::new_id()
+        ));
         std::fs::write(&plan_file, bench_plan(calls).to_string())?;
         let mut cmd = std::process::Command::new(&self.child.exe);
         if let Some(url) = &self.child.database_url {
@@ -607,14 +724,25 @@ impl<'a> Bench<'a> {
             cmd.arg("--home").arg(home);
         }
         cmd.arg("--signing-key").arg(&self.child.signing_key);
-        cmd.args(["--json", "-q", "run", "--agent-id", &self.agent_id, "--tenant-id", BENCH_TENANT, "--origin-system-id", ORIGIN])
-            .args(["--goal", &format!("bench: {calls} host calls")])
-            .arg("--plan")
-            .arg(&plan_file);
+        cmd.args([
+            "--json",
+            "-q",
+            "run",
+            "--agent-id",
+            &self.agent_id,
+            "--tenant-id",
+            BENCH_TENANT,
+            "--origin-system-id",
+            ORIGIN,
+        ])
+        .args(["--goal", &format!("bench: {calls} host calls")])
+        .arg("--plan")
+        .arg(&plan_file);
         let result = tokio::task::spawn_blocking(move || run_measured(cmd)).await?;
         let _ = std::fs::remove_file(&plan_file);
         let (code, stdout, max_rss_kib) = result?;
-        let v: serde_json::Value = serde_json::from_str(&stdout).with_context(|| format!("`runtime run` printed no JSON (exit {code}): {stdout}"))?;
+        let v: serde_json::Value = serde_json::from_str(&stdout)
+            .with_context(|| format!("`runtime run` printed no JSON (exit {code}): {stdout}"))?;
         if code != 0 {
             bail!("`runtime run` of {calls} calls exited {code}: {v}");
         }
@@ -648,7 +776,10 @@ impl ChildRun {
 /// `exec`, so it would report this (larger) bench process instead.
 fn run_measured(mut cmd: std::process::Command) -> Result<(i32, String, u64)> {
     use std::io::Read;
-    let mut child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::inherit()).spawn()?;
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()?;
     let mut stdout = child.stdout.take().context("no stdout pipe")?;
     // Read while it runs, so a large output cannot fill the pipe and stall the child.
     let reader = std::thread::spawn(move || {
@@ -659,7 +790,10 @@ fn run_measured(mut cmd: std::process::Command) -> Result<(i32, String, u64)> {
     let mut peak_kib = 0u64;
     let status = loop {
         if let Ok(text) = std::fs::read_to_string(&status_file)
-            && let Some(kib) = text.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            && let Some(kib) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         {
             peak_kib = peak_kib.max(kib);
         }
@@ -668,8 +802,13 @@ fn run_measured(mut cmd: std::process::Command) -> Result<(i32, String, u64)> {
         }
         std::thread::sleep(Duration::from_millis(2));
     };
-    let out = reader.join().map_err(|_| anyhow!("stdout reader panicked"))??;
-    ensure!(peak_kib > 0, "could not read the peak RSS of the child from {status_file}");
+    let out = reader
+        .join()
+        .map_err(|_| anyhow!("stdout reader panicked"))??;
+    ensure!(
+        peak_kib > 0,
+        "could not read the peak RSS of the child from {status_file}"
+    );
     Ok((status.code().unwrap_or(-1), out, peak_kib))
 }
 
@@ -701,10 +840,20 @@ impl StepClock {
 impl RunObserver for StepClock {
     fn event(&self, e: &RunEvent<'_>) {
         match e {
-            RunEvent::StepStarted { .. } => *self.started.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now()),
+            RunEvent::StepStarted { .. } => {
+                *self.started.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now())
+            }
             RunEvent::StepFinished { .. } => {
-                if let Some(t) = self.started.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                    self.steps.lock().unwrap_or_else(|p| p.into_inner()).push(t.elapsed());
+                if let Some(t) = self
+                    .started
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take()
+                {
+                    self.steps
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(t.elapsed());
                 }
             }
             _ => {}
@@ -717,7 +866,9 @@ impl RunObserver for StepClock {
 /// statement to its completion. The table is dropped afterwards.
 async fn copy_into_scratch(store: &Store, rows: &[StoredStep]) -> Result<f64> {
     let mut conn = store.pool().acquire().await?;
-    sqlx::query("DROP TABLE IF EXISTS runproof_bench_copy").execute(&mut *conn).await?;
+    sqlx::query("DROP TABLE IF EXISTS runproof_bench_copy")
+        .execute(&mut *conn)
+        .await?;
     sqlx::query(
         "CREATE TEMP TABLE runproof_bench_copy (
              id bigserial PRIMARY KEY, trace_id text NOT NULL, run_id text NOT NULL, tenant_id text NOT NULL,
@@ -742,8 +893,14 @@ async fn copy_into_scratch(store: &Store, rows: &[StoredStep]) -> Result<f64> {
     }
     let n = copy.finish().await?;
     let secs = t.elapsed().as_secs_f64();
-    sqlx::query("DROP TABLE runproof_bench_copy").execute(&mut *conn).await?;
-    ensure!(n as usize == rows.len(), "COPY wrote {n} of {} rows", rows.len());
+    sqlx::query("DROP TABLE runproof_bench_copy")
+        .execute(&mut *conn)
+        .await?;
+    ensure!(
+        n as usize == rows.len(),
+        "COPY wrote {n} of {} rows",
+        rows.len()
+    );
     Ok(secs)
 }
 
@@ -771,7 +928,13 @@ fn copy_binary(rows: &[StoredStep]) -> Vec<u8> {
         field(&mut buf, Some(r.kind.as_bytes()));
         field(&mut buf, r.skill_name.as_deref().map(str::as_bytes));
         field(&mut buf, Some(r.status.as_bytes()));
-        field(&mut buf, r.duration_ms.map(|d| d.to_be_bytes()).as_ref().map(|b| &b[..]));
+        field(
+            &mut buf,
+            r.duration_ms
+                .map(|d| d.to_be_bytes())
+                .as_ref()
+                .map(|b| &b[..]),
+        );
         field(&mut buf, Some(&(r.cost_cents as i32).to_be_bytes()));
         field(&mut buf, Some(&r.payload));
         field(&mut buf, Some(&r.prev_hash));
@@ -783,13 +946,26 @@ fn copy_binary(rows: &[StoredStep]) -> Vec<u8> {
 
 /// A GET with the host's own client and policy check, nothing recorded.
 async fn direct_get(url: &str, policy: &OutboundPolicy) -> Result<()> {
-    let req = OutboundRequest { method: "GET".into(), url: url.into(), headers: Vec::new(), body: None, follow_redirects: true };
+    let req = OutboundRequest {
+        method: "GET".into(),
+        url: url.into(),
+        headers: Vec::new(),
+        body: None,
+        follow_redirects: true,
+    };
     let deadline = runproof_host::http::Deadline {
         at: tokio::time::Instant::now() + Duration::from_secs(30),
         what: "the direct GET's timeout of 30 s".into(),
     };
-    let resp = runproof_host::http::send(&req, policy, &runproof_host::SecretSet::default(), &HttpCaps::default(), &deadline)
-        .await.map_err(|e| anyhow!("direct GET: {}", e.message()))?;
+    let resp = runproof_host::http::send(
+        &req,
+        policy,
+        &runproof_host::SecretSet::default(),
+        &HttpCaps::default(),
+        &deadline,
+    )
+    .await
+    .map_err(|e| anyhow!("direct GET: {}", e.message()))?;
     ensure!(resp.status == 200, "direct GET answered {}", resp.status);
     Ok(())
 }
@@ -820,8 +996,20 @@ async fn serve(listener: tokio::net::TcpListener) {
 
 /// `bench` with no host call: instantiate from the InstancePre and invoke.
 async fn invoke(host: &SkillHost, skill: &LoadedSkill) -> Result<()> {
-    let outcome = host.invoke(skill, r#"{"calls":0}"#, Arc::new(NullRecorder), &[], InvocationLimits::default(), None).await;
-    ensure!(matches!(outcome, runproof_host::InvocationOutcome::Output(_)), "bench invocation failed: {outcome:?}");
+    let outcome = host
+        .invoke(
+            skill,
+            r#"{"calls":0}"#,
+            Arc::new(NullRecorder),
+            &[],
+            InvocationLimits::default(),
+            None,
+        )
+        .await;
+    ensure!(
+        matches!(outcome, runproof_host::InvocationOutcome::Output(_)),
+        "bench invocation failed: {outcome:?}"
+    );
     Ok(())
 }
 
@@ -847,7 +1035,10 @@ mod tests {
     fn plans_split_at_the_host_call_cap() {
         let p = bench_plan(25_000);
         let steps = p["steps"].as_array().unwrap();
-        let calls: Vec<u64> = steps.iter().map(|s| s["params"]["calls"].as_u64().unwrap()).collect();
+        let calls: Vec<u64> = steps
+            .iter()
+            .map(|s| s["params"]["calls"].as_u64().unwrap())
+            .collect();
         assert_eq!(calls, vec![10_000, 10_000, 5_000]);
         assert_eq!(bench_plan(0)["steps"].as_array().unwrap().len(), 1);
     }

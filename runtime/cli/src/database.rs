@@ -40,9 +40,14 @@ impl Database {
         match self {
             Database::External(u) => Ok(u.clone()),
             Database::Embedded(pg) => {
-                if matches!(pg.state(), Ok(runproof_pgembed::ClusterState::NotInitialized)) {
+                if matches!(
+                    pg.state(),
+                    Ok(runproof_pgembed::ClusterState::NotInitialized)
+                ) {
                     // First use takes a few seconds; say why the command is quiet.
-                    eprintln!("initializing the built-in database (first use; set DATABASE_URL to use your own)...");
+                    eprintln!(
+                        "initializing the built-in database (first use; set DATABASE_URL to use your own)..."
+                    );
                 }
                 Ok(pg.ensure_running()?.url)
             }
@@ -55,7 +60,10 @@ impl Database {
         match self {
             // Our own database: keeping it migrated is our job.
             Database::Embedded(_) => {
-                store.migrate().await.context("migrating the built-in database")?;
+                store
+                    .migrate()
+                    .await
+                    .context("migrating the built-in database")?;
             }
             // Someone else's: never change it implicitly; say what to run.
             Database::External(_) => store.check_schema().await?,
@@ -67,7 +75,9 @@ impl Database {
     pub fn describe(&self) -> String {
         match self {
             Database::External(url) => format!("external ({})", redact_password(url)),
-            Database::Embedded(_) => "built-in (a private cluster under RUNPROOF_HOME, 127.0.0.1 only)".to_string(),
+            Database::Embedded(_) => {
+                "built-in (a private cluster under RUNPROOF_HOME, 127.0.0.1 only)".to_string()
+            }
         }
     }
 
@@ -80,7 +90,9 @@ impl Database {
 
 /// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
 fn redact_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return "(unparsed URL)".into() };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "(unparsed URL)".into();
+    };
     let (auth, host) = match rest.rsplit_once('@') {
         Some(parts) => parts,
         None => return url.to_string(),

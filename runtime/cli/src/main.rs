@@ -21,11 +21,20 @@ use output::Out;
 fn main() {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("RUNPROOF_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RUNPROOF_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
-    let out = Out { json: cli.json, quiet: cli.quiet };
-    let code = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let out = Out {
+        json: cli.json,
+        quiet: cli.quiet,
+    };
+    let code = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt.block_on(dispatch(&cli, &out)),
         Err(e) => Err(anyhow::anyhow!("cannot start the async runtime: {e}")),
     };
@@ -48,10 +57,18 @@ async fn dispatch(cli: &Cli, out: &Out) -> anyhow::Result<i32> {
     match &cli.command {
         Command::Db(cmd) => commands::db::run(cmd, &db, out).await.map(|_| 0),
         Command::Agent(cmd) => commands::agent::run(cmd, &db, out).await.map(|_| 0),
-        Command::Skill(SkillCommand::List) => commands::skill::list(&db, cli.home.as_ref(), out).await.map(|_| 0),
-        Command::Skill(SkillCommand::Add { file, replace }) => commands::skill::add(file, *replace, &db, cli.home.as_ref(), out).await.map(|_| 0),
+        Command::Skill(SkillCommand::List) => commands::skill::list(&db, cli.home.as_ref(), out)
+            .await
+            .map(|_| 0),
+        Command::Skill(SkillCommand::Add { file, replace }) => {
+            commands::skill::add(file, *replace, &db, cli.home.as_ref(), out)
+                .await
+                .map(|_| 0)
+        }
         Command::Skill(SkillCommand::Inspect { skill, agent_id }) => {
-            commands::skill::inspect(skill, agent_id.as_deref(), &db, cli.home.as_ref(), out).await.map(|_| 0)
+            commands::skill::inspect(skill, agent_id.as_deref(), &db, cli.home.as_ref(), out)
+                .await
+                .map(|_| 0)
         }
         Command::Run(args) => commands::run::run(args, &db, cli.home.as_ref(), &key, out).await,
         Command::Runs(cmd) => commands::runs::run(cmd, &db, out).await.map(|_| 0),
@@ -59,8 +76,20 @@ async fn dispatch(cli: &Cli, out: &Out) -> anyhow::Result<i32> {
         // Offline by design: no database handle is passed.
         Command::Verify(args) => commands::verify::run(args, out),
         Command::Keys(cmd) => commands::keys::run(cmd, &db, &key, out).await.map(|_| 0),
-        Command::Bench(args) => commands::bench::run(args, &db, cli.database_url.as_deref(), cli.home.as_ref(), &key, out).await,
-        Command::Secret(cmd) => commands::secret::run(cmd, &db, cli.home.as_ref(), out).await.map(|_| 0),
+        Command::Bench(args) => {
+            commands::bench::run(
+                args,
+                &db,
+                cli.database_url.as_deref(),
+                cli.home.as_ref(),
+                &key,
+                out,
+            )
+            .await
+        }
+        Command::Secret(cmd) => commands::secret::run(cmd, &db, cli.home.as_ref(), out)
+            .await
+            .map(|_| 0),
     }
 }
 

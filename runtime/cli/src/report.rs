@@ -26,8 +26,20 @@ pub fn render(r: &ReportInput<'_>) -> String {
     let mut s = String::new();
     // `writeln!` into a String cannot fail.
     let _ = writeln!(s, "# RunProof execution report: run `{}`\n", p.run_id);
-    let _ = writeln!(s, "Generated {} by `runtime {}`.\n", p.verified_at.to_rfc3339(), env!("CARGO_PKG_VERSION"));
-    let _ = writeln!(s, "**Verdict: {status}**{}\n", i.failure_reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default());
+    let _ = writeln!(
+        s,
+        "Generated {} by `runtime {}`.\n",
+        p.verified_at.to_rfc3339(),
+        env!("CARGO_PKG_VERSION")
+    );
+    let _ = writeln!(
+        s,
+        "**Verdict: {status}**{}\n",
+        i.failure_reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default()
+    );
 
     let _ = writeln!(s, "## Environment\n");
     let _ = writeln!(s, "| | |\n|---|---|");
@@ -39,18 +51,28 @@ pub fn render(r: &ReportInput<'_>) -> String {
     let _ = writeln!(s, "| trusted keys | {} |\n", r.trust_note);
 
     let _ = writeln!(s, "## Report\n");
-    let migration = e.latest_migration.as_ref().map(|(v, d)| format!("{v} ({d})")).unwrap_or_else(|| "none".into());
+    let migration = e
+        .latest_migration
+        .as_ref()
+        .map(|(v, d)| format!("{v} ({d})"))
+        .unwrap_or_else(|| "none".into());
     let _ = writeln!(s, "**Migration applied:** {migration}  ");
     let _ = writeln!(
         s,
         "**origin_system_id default removed:** {}  ",
         match (&e.origin_system_id_default, e.origin_trigger_present) {
-            (None, true) => "yes (no column default; trigger `trg_runs_origin_system_not_legacy` present)".to_string(),
-            (None, false) => "yes, but the trigger `trg_runs_origin_system_not_legacy` is missing".to_string(),
+            (None, true) =>
+                "yes (no column default; trigger `trg_runs_origin_system_not_legacy` present)"
+                    .to_string(),
+            (None, false) =>
+                "yes, but the trigger `trg_runs_origin_system_not_legacy` is missing".to_string(),
             (Some(d), _) => format!("no (default {d})"),
         }
     );
-    let _ = writeln!(s, "**Run creation paths patched:** one path: `runtime run` → `Runner::run` → `Store::create_run`  ");
+    let _ = writeln!(
+        s,
+        "**Run creation paths patched:** one path: `runtime run` → `Runner::run` → `Store::create_run`  "
+    );
     let _ = writeln!(s, "**Run ID:** `{}`  ", p.run_id);
     let _ = writeln!(s, "**Tenant ID:** `{}`  ", p.tenant_id);
     let _ = writeln!(s, "**Run status:** {}  ", p.run_status);
@@ -59,18 +81,53 @@ pub fn render(r: &ReportInput<'_>) -> String {
     let _ = writeln!(s, "**Integrity model:** {}  ", i.model.as_str());
     let _ = writeln!(s, "**Verification status:** {status}  ");
     let _ = writeln!(s, "**chain_length:** {}  ", i.chain_length);
-    let _ = writeln!(s, "**root_hash:** `{}`  ", i.root_hash.as_deref().unwrap_or("-"));
-    let _ = writeln!(s, "**merkle_root:** `{}`  ", i.merkle_root.as_deref().unwrap_or("-"));
-    let _ = writeln!(s, "**Signed by:** `{}`  ", i.signed_by.as_deref().unwrap_or("- (no signature verified)"));
-    let _ = writeln!(s, "**Tests:** not run by this command; `scripts/test` runs the suite\n");
+    let _ = writeln!(
+        s,
+        "**root_hash:** `{}`  ",
+        i.root_hash.as_deref().unwrap_or("-")
+    );
+    let _ = writeln!(
+        s,
+        "**merkle_root:** `{}`  ",
+        i.merkle_root.as_deref().unwrap_or("-")
+    );
+    let _ = writeln!(
+        s,
+        "**Signed by:** `{}`  ",
+        i.signed_by
+            .as_deref()
+            .unwrap_or("- (no signature verified)")
+    );
+    let _ = writeln!(
+        s,
+        "**Tests:** not run by this command; `scripts/test` runs the suite\n"
+    );
 
     let _ = writeln!(s, "## SQL evidence\n");
-    let _ = writeln!(s, "```sql\n{}\n```\n", TRACE_ROWS_SQL.replace("$1", &format!("'{}'", p.run_id)));
-    let _ = writeln!(s, "| run_id | tenant_id | started_at | status |\n|---|---|---|---|");
+    let _ = writeln!(
+        s,
+        "```sql\n{}\n```\n",
+        TRACE_ROWS_SQL.replace("$1", &format!("'{}'", p.run_id))
+    );
+    let _ = writeln!(
+        s,
+        "| run_id | tenant_id | started_at | status |\n|---|---|---|---|"
+    );
     for row in &e.trace_rows {
-        let _ = writeln!(s, "| {} | {} | {} | {} |", row.run_id, row.tenant_id, row.started_at.to_rfc3339(), row.status);
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} |",
+            row.run_id,
+            row.tenant_id,
+            row.started_at.to_rfc3339(),
+            row.status
+        );
     }
-    let _ = writeln!(s, "\n```sql\n{}\n```\n", STEP_COUNT_SQL.replace("$1", &format!("'{}'", p.run_id)));
+    let _ = writeln!(
+        s,
+        "\n```sql\n{}\n```\n",
+        STEP_COUNT_SQL.replace("$1", &format!("'{}'", p.run_id))
+    );
     let _ = writeln!(s, "| step_count |\n|---|\n| {} |\n", e.step_count);
 
     let _ = writeln!(s, "## Coordinator output\n");
@@ -82,7 +139,10 @@ pub fn render(r: &ReportInput<'_>) -> String {
     let _ = writeln!(s, "trace_count: {}", p.aos_traces.len());
     let _ = writeln!(s, "step_count: {}", p.aos_trace_steps.len());
     let _ = writeln!(s, "```\n");
-    let _ = writeln!(s, "| step_index | kind | skill | status | duration_ms | hash |\n|---|---|---|---|---|---|");
+    let _ = writeln!(
+        s,
+        "| step_index | kind | skill | status | duration_ms | hash |\n|---|---|---|---|---|---|"
+    );
     for st in &p.aos_trace_steps {
         let _ = writeln!(
             s,
@@ -99,7 +159,10 @@ pub fn render(r: &ReportInput<'_>) -> String {
     let _ = writeln!(s, "\n## Signed trace head\n");
     match r.signed_head {
         None => {
-            let _ = writeln!(s, "The trace head is **not signed**; nothing outside the database vouches for it.\n");
+            let _ = writeln!(
+                s,
+                "The trace head is **not signed**; nothing outside the database vouches for it.\n"
+            );
         }
         Some(envelope) => {
             let _ = writeln!(
@@ -114,9 +177,19 @@ pub fn render(r: &ReportInput<'_>) -> String {
 
     let _ = writeln!(s, "## Check it yourself\n");
     let _ = writeln!(s, "```sh");
-    let _ = writeln!(s, "runtime keys export-public -o runproof-signing.pub     # on the runtime's machine");
-    let _ = writeln!(s, "runtime proof export --run-id {} --tenant-id {} -o run.bundle.json", p.run_id, p.tenant_id);
-    let _ = writeln!(s, "runtime verify run.bundle.json --trusted-key runproof-signing.pub   # anywhere, offline");
+    let _ = writeln!(
+        s,
+        "runtime keys export-public -o runproof-signing.pub     # on the runtime's machine"
+    );
+    let _ = writeln!(
+        s,
+        "runtime proof export --run-id {} --tenant-id {} -o run.bundle.json",
+        p.run_id, p.tenant_id
+    );
+    let _ = writeln!(
+        s,
+        "runtime verify run.bundle.json --trusted-key runproof-signing.pub   # anywhere, offline"
+    );
     let _ = writeln!(s, "```");
     s
 }
@@ -134,6 +207,15 @@ fn decoded_statement(envelope: &str) -> String {
 }
 
 fn host_description() -> String {
-    let read = |p: &str| std::fs::read_to_string(p).map(|s| s.trim().to_string()).unwrap_or_default();
-    format!("{} {} {}", read("/proc/sys/kernel/ostype"), read("/proc/sys/kernel/osrelease"), std::env::consts::ARCH)
+    let read = |p: &str| {
+        std::fs::read_to_string(p)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
+    format!(
+        "{} {} {}",
+        read("/proc/sys/kernel/ostype"),
+        read("/proc/sys/kernel/osrelease"),
+        std::env::consts::ARCH
+    )
 }

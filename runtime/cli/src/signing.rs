@@ -6,8 +6,8 @@
 
 use anyhow::{Context, Result, bail};
 use runproof_proof::seal::{
-    SigningKey, VerifyingKey, Zeroizing, key_id, signing_key_from_pem, signing_key_from_seed, signing_key_to_pem,
-    verifying_key_from_pem,
+    SigningKey, VerifyingKey, Zeroizing, key_id, signing_key_from_pem, signing_key_from_seed,
+    signing_key_to_pem, verifying_key_from_pem,
 };
 use std::fs::{self, OpenOptions};
 use std::io::Write as _;
@@ -24,9 +24,14 @@ pub struct KeyLocation {
 impl KeyLocation {
     pub fn from_cli(signing_key: Option<&PathBuf>, home: Option<&PathBuf>) -> KeyLocation {
         match signing_key {
-            Some(p) => KeyLocation { path: p.clone(), explicit: true },
+            Some(p) => KeyLocation {
+                path: p.clone(),
+                explicit: true,
+            },
             None => KeyLocation {
-                path: crate::database::home_dir(home).join("keys").join("signing-key.pem"),
+                path: crate::database::home_dir(home)
+                    .join("keys")
+                    .join("signing-key.pem"),
                 explicit: false,
             },
         }
@@ -36,7 +41,9 @@ impl KeyLocation {
     pub fn load(&self) -> Result<Option<SigningKey>> {
         match fs::metadata(&self.path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e).with_context(|| format!("reading signing key {}", self.path.display())),
+            Err(e) => {
+                Err(e).with_context(|| format!("reading signing key {}", self.path.display()))
+            }
             Ok(meta) => {
                 let mode = meta.permissions().mode() & 0o777;
                 if mode & 0o077 != 0 {
@@ -48,7 +55,8 @@ impl KeyLocation {
                 }
                 let pem = fs::read_to_string(&self.path)
                     .with_context(|| format!("reading signing key {}", self.path.display()))?;
-                let key = signing_key_from_pem(&pem).with_context(|| format!("signing key {}", self.path.display()))?;
+                let key = signing_key_from_pem(&pem)
+                    .with_context(|| format!("signing key {}", self.path.display()))?;
                 Ok(Some(key))
             }
         }
@@ -81,7 +89,8 @@ impl KeyLocation {
 pub fn generate_at(path: &Path) -> Result<SigningKey> {
     // Cleared on drop, so the seed does not linger in memory after the key is made.
     let mut seed = Zeroizing::new([0u8; 32]);
-    getrandom::getrandom(seed.as_mut()).map_err(|e| anyhow::anyhow!("the OS random number generator failed: {e}"))?;
+    getrandom::getrandom(seed.as_mut())
+        .map_err(|e| anyhow::anyhow!("the OS random number generator failed: {e}"))?;
     let key = signing_key_from_seed(*seed);
     let pem = signing_key_to_pem(&key)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -91,7 +100,10 @@ pub fn generate_at(path: &Path) -> Result<SigningKey> {
             fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
         }
         if !dir.exists() {
-            fs::DirBuilder::new().mode(0o700).create(dir).with_context(|| format!("creating {}", dir.display()))?;
+            fs::DirBuilder::new()
+                .mode(0o700)
+                .create(dir)
+                .with_context(|| format!("creating {}", dir.display()))?;
         }
     }
     let mut file = OpenOptions::new()
@@ -100,8 +112,10 @@ pub fn generate_at(path: &Path) -> Result<SigningKey> {
         .mode(0o600)
         .open(path)
         .with_context(|| format!("creating signing key {}", path.display()))?;
-    file.write_all(pem.as_bytes()).with_context(|| format!("writing signing key {}", path.display()))?;
-    file.sync_all().with_context(|| format!("writing signing key {}", path.display()))?;
+    file.write_all(pem.as_bytes())
+        .with_context(|| format!("writing signing key {}", path.display()))?;
+    file.sync_all()
+        .with_context(|| format!("writing signing key {}", path.display()))?;
     Ok(key)
 }
 
@@ -110,9 +124,13 @@ pub fn load_trusted(paths: &[PathBuf]) -> Result<Vec<VerifyingKey>> {
     paths
         .iter()
         .map(|p| {
-            let pem = fs::read_to_string(p).with_context(|| format!("reading trusted key {}", p.display()))?;
+            let pem = fs::read_to_string(p)
+                .with_context(|| format!("reading trusted key {}", p.display()))?;
             verifying_key_from_pem(&pem).with_context(|| {
-                format!("trusted key {} (export one with `runtime keys export-public`)", p.display())
+                format!(
+                    "trusted key {} (export one with `runtime keys export-public`)",
+                    p.display()
+                )
             })
         })
         .collect()
@@ -120,7 +138,10 @@ pub fn load_trusted(paths: &[PathBuf]) -> Result<Vec<VerifyingKey>> {
 
 /// The keys `runtime proof` trusts: the pinned ones, else the local signing key's public
 /// half (the operator trusts their own runtime). Returns a description for people.
-pub fn trusted_or_local(paths: &[PathBuf], local: &KeyLocation) -> Result<(Vec<VerifyingKey>, String)> {
+pub fn trusted_or_local(
+    paths: &[PathBuf],
+    local: &KeyLocation,
+) -> Result<(Vec<VerifyingKey>, String)> {
     if !paths.is_empty() {
         let keys = load_trusted(paths)?;
         let ids: Vec<String> = keys.iter().map(|k| key_id(k)[..12].to_string()).collect();
@@ -129,7 +150,10 @@ pub fn trusted_or_local(paths: &[PathBuf], local: &KeyLocation) -> Result<(Vec<V
     match local.load()? {
         Some(key) => {
             let id = key_id(&key.verifying_key());
-            Ok((vec![key.verifying_key()], format!("local signing key {}", &id[..12])))
+            Ok((
+                vec![key.verifying_key()],
+                format!("local signing key {}", &id[..12]),
+            ))
         }
         None => Ok((Vec::new(), "none (pass --trusted-key FILE)".into())),
     }

@@ -4,7 +4,9 @@
 /// `KB`, `MB`, `GB` (powers of 1000); case-insensitive; e.g. `64MiB`, `512 KiB`, `1048576`.
 pub fn parse_bytes(s: &str) -> Result<u64, String> {
     let (number, unit) = split(s);
-    let n: u64 = number.parse().map_err(|_| format!("{s:?} is not a size; write e.g. 64MiB, 512KiB or 1GiB"))?;
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size; write e.g. 64MiB, 512KiB or 1GiB"))?;
     let factor: u64 = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "kib" | "k" => 1 << 10,
@@ -13,9 +15,15 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
         "kb" => 1_000,
         "mb" => 1_000_000,
         "gb" => 1_000_000_000,
-        _ => return Err(format!("{s:?}: unknown size unit {unit:?}; use B, KiB, MiB, GiB, KB, MB or GB")),
+        _ => {
+            return Err(format!(
+                "{s:?}: unknown size unit {unit:?}; use B, KiB, MiB, GiB, KB, MB or GB"
+            ));
+        }
     };
-    let bytes = n.checked_mul(factor).ok_or_else(|| format!("{s:?} is too large"))?;
+    let bytes = n
+        .checked_mul(factor)
+        .ok_or_else(|| format!("{s:?} is too large"))?;
     if bytes == 0 {
         return Err("a size must be greater than zero".into());
     }
@@ -26,16 +34,24 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
 /// `2m`. A bare number is refused: seconds and milliseconds are too easy to confuse.
 pub fn parse_duration_ms(s: &str) -> Result<u64, String> {
     let (number, unit) = split(s);
-    let n: u64 = number.parse().map_err(|_| format!("{s:?} is not a duration; write e.g. 30s, 500ms or 2m"))?;
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration; write e.g. 30s, 500ms or 2m"))?;
     let factor: u64 = match unit.to_ascii_lowercase().as_str() {
         "ms" => 1,
         "s" => 1_000,
         "m" | "min" => 60_000,
         "h" => 3_600_000,
         "" => return Err(format!("{s:?} needs a unit: ms, s, m or h (e.g. 30s)")),
-        _ => return Err(format!("{s:?}: unknown duration unit {unit:?}; use ms, s, m or h")),
+        _ => {
+            return Err(format!(
+                "{s:?}: unknown duration unit {unit:?}; use ms, s, m or h"
+            ));
+        }
     };
-    let ms = n.checked_mul(factor).ok_or_else(|| format!("{s:?} is too large"))?;
+    let ms = n
+        .checked_mul(factor)
+        .ok_or_else(|| format!("{s:?} is too large"))?;
     if ms == 0 {
         return Err("a duration must be greater than zero".into());
     }
@@ -44,7 +60,10 @@ pub fn parse_duration_ms(s: &str) -> Result<u64, String> {
 
 /// A positive count (`--fuel`, `--max-host-calls`).
 pub fn parse_count(s: &str) -> Result<u64, String> {
-    let n: u64 = s.replace('_', "").parse().map_err(|_| format!("{s:?} is not a whole number"))?;
+    let n: u64 = s
+        .replace('_', "")
+        .parse()
+        .map_err(|_| format!("{s:?} is not a whole number"))?;
     if n == 0 {
         return Err("must be greater than zero".into());
     }
@@ -68,10 +87,18 @@ mod tests {
         assert_eq!(parse_bytes("1GiB"), Ok(1 << 30));
         assert_eq!(parse_bytes("1000"), Ok(1000));
         assert_eq!(parse_bytes("2MB"), Ok(2_000_000));
-        assert!(parse_bytes("64 parsecs").unwrap_err().contains("unknown size unit"));
+        assert!(
+            parse_bytes("64 parsecs")
+                .unwrap_err()
+                .contains("unknown size unit")
+        );
         assert!(parse_bytes("lots").is_err());
         assert!(parse_bytes("0MiB").is_err());
-        assert!(parse_bytes("99999999999GiB").unwrap_err().contains("too large"));
+        assert!(
+            parse_bytes("99999999999GiB")
+                .unwrap_err()
+                .contains("too large")
+        );
     }
 
     #[test]
@@ -79,7 +106,11 @@ mod tests {
         assert_eq!(parse_duration_ms("30s"), Ok(30_000));
         assert_eq!(parse_duration_ms("500ms"), Ok(500));
         assert_eq!(parse_duration_ms("2m"), Ok(120_000));
-        assert!(parse_duration_ms("30").unwrap_err().contains("needs a unit"));
+        assert!(
+            parse_duration_ms("30")
+                .unwrap_err()
+                .contains("needs a unit")
+        );
         assert!(parse_duration_ms("3 days").is_err());
         assert!(parse_duration_ms("0s").is_err());
     }

@@ -16,7 +16,11 @@ use crate::{CoordinatorError, RunProofCoordinator};
 impl RunProofCoordinator {
     /// Every stored byte of the run's trace and its signed head, as one bundle. Streams the
     /// steps; the bundle itself is built in memory (it is written to one file).
-    pub async fn export_bundle(&self, tenant_id: &str, run_id: &str) -> Result<Bundle, CoordinatorError> {
+    pub async fn export_bundle(
+        &self,
+        tenant_id: &str,
+        run_id: &str,
+    ) -> Result<Bundle, CoordinatorError> {
         let trace = self.single_trace(tenant_id, run_id).await?;
         let mut steps = Vec::with_capacity(trace.step_count.max(0) as usize);
         let mut skill_digests = BTreeMap::new();
@@ -55,7 +59,9 @@ impl RunProofCoordinator {
     ) -> Result<InclusionProof, CoordinatorError> {
         let trace = self.single_trace(tenant_id, run_id).await?;
         let Some(signed_head) = trace.signed_head.clone() else {
-            return Err(CoordinatorError::NotSealed { run_id: run_id.into() });
+            return Err(CoordinatorError::NotSealed {
+                run_id: run_id.into(),
+            });
         };
         let mut leaves = Vec::with_capacity(trace.step_count.max(0) as usize);
         let mut shown = None;
@@ -71,21 +77,38 @@ impl RunProofCoordinator {
             }
         }
         let steps = leaves.len() as u64;
-        let no_such_step = || CoordinatorError::NoSuchStep { run_id: run_id.into(), step, steps };
+        let no_such_step = || CoordinatorError::NoSuchStep {
+            run_id: run_id.into(),
+            step,
+            steps,
+        };
         let (payload, prev_hash) = shown.ok_or_else(no_such_step)?;
-        InclusionProof::build(signed_head, &leaves, step, &payload, &prev_hash).ok_or_else(no_such_step)
+        InclusionProof::build(signed_head, &leaves, step, &payload, &prev_hash)
+            .ok_or_else(no_such_step)
     }
 
-    async fn single_trace(&self, tenant_id: &str, run_id: &str) -> Result<TraceRow, CoordinatorError> {
+    async fn single_trace(
+        &self,
+        tenant_id: &str,
+        run_id: &str,
+    ) -> Result<TraceRow, CoordinatorError> {
         self.store()
             .run_for_tenant(tenant_id, run_id)
             .await?
-            .ok_or_else(|| CoordinatorError::NotFound { tenant_id: tenant_id.into(), run_id: run_id.into() })?;
+            .ok_or_else(|| CoordinatorError::NotFound {
+                tenant_id: tenant_id.into(),
+                run_id: run_id.into(),
+            })?;
         let mut traces = self.store().traces_for_run(tenant_id, run_id).await?;
         match traces.len() {
-            0 => Err(CoordinatorError::NotSealed { run_id: run_id.into() }),
+            0 => Err(CoordinatorError::NotSealed {
+                run_id: run_id.into(),
+            }),
             1 => Ok(traces.remove(0)),
-            count => Err(CoordinatorError::ManyTraces { run_id: run_id.into(), count }),
+            count => Err(CoordinatorError::ManyTraces {
+                run_id: run_id.into(),
+                count,
+            }),
         }
     }
 }

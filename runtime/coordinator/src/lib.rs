@@ -20,7 +20,11 @@ pub enum CoordinatorError {
     #[error("run {run_id} not found for tenant {tenant_id}")]
     NotFound { tenant_id: String, run_id: String },
     #[error("step {step} is not in run {run_id} (its trace has {steps} steps, numbered from 0)")]
-    NoSuchStep { run_id: String, step: u64, steps: u64 },
+    NoSuchStep {
+        run_id: String,
+        step: u64,
+        steps: u64,
+    },
     #[error("run {run_id} has no sealed, signed trace to export; `runtime proof` says why")]
     NotSealed { run_id: String },
     #[error("run {run_id} has {count} traces; export handles runs with exactly one")]
@@ -89,7 +93,10 @@ impl RunProofCoordinator {
     /// A coordinator that trusts no key yet: every proof is `FAILED` until keys are pinned
     /// with [`RunProofCoordinator::trusting`]. Keys are never taken from the database.
     pub fn new(store: Store) -> Self {
-        RunProofCoordinator { store, trusted: Vec::new() }
+        RunProofCoordinator {
+            store,
+            trusted: Vec::new(),
+        }
     }
 
     /// Pins the public keys whose signatures over a trace head are accepted.
@@ -103,8 +110,13 @@ impl RunProofCoordinator {
     }
 
     /// Verifies every trace of `run_id`, as seen by `tenant_id`.
-    pub async fn get_run_proof(&self, tenant_id: &str, run_id: &str) -> Result<RunProof, CoordinatorError> {
-        self.get_run_proof_with(tenant_id, run_id, StepListing::Include).await
+    pub async fn get_run_proof(
+        &self,
+        tenant_id: &str,
+        run_id: &str,
+    ) -> Result<RunProof, CoordinatorError> {
+        self.get_run_proof_with(tenant_id, run_id, StepListing::Include)
+            .await
     }
 
     pub async fn get_run_proof_with(
@@ -117,7 +129,10 @@ impl RunProofCoordinator {
             .store
             .run_for_tenant(tenant_id, run_id)
             .await?
-            .ok_or_else(|| CoordinatorError::NotFound { tenant_id: tenant_id.into(), run_id: run_id.into() })?;
+            .ok_or_else(|| CoordinatorError::NotFound {
+                tenant_id: tenant_id.into(),
+                run_id: run_id.into(),
+            })?;
         let traces = self.store.traces_for_run(tenant_id, run_id).await?;
         let mut steps_out = Vec::new();
         let mut verdicts = Vec::with_capacity(traces.len());
@@ -198,8 +213,15 @@ fn combine(verdicts: Vec<Integrity>) -> Integrity {
         _ => {
             let chain_length = verdicts.iter().map(|v| v.chain_length).sum();
             match verdicts.iter().find(|v| !v.is_verified()) {
-                Some(bad) => Integrity { chain_length, ..bad.clone() },
-                None => Integrity { chain_length, root_hash: verdicts.last().and_then(|v| v.root_hash.clone()), ..verdicts[0].clone() },
+                Some(bad) => Integrity {
+                    chain_length,
+                    ..bad.clone()
+                },
+                None => Integrity {
+                    chain_length,
+                    root_hash: verdicts.last().and_then(|v| v.root_hash.clone()),
+                    ..verdicts[0].clone()
+                },
             }
         }
     }

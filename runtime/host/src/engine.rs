@@ -1,7 +1,7 @@
 //! The shared engine, the compiled-component cache, and one invocation from start to end.
 
-use crate::bindings::{Skill, SkillPre};
 use crate::bindings::runproof::skill::types::{SkillError, SkillInfo};
+use crate::bindings::{Skill, SkillPre};
 use crate::http::HttpCaps;
 use crate::limits::{InvocationLimits, LimitHit, Limiter};
 use crate::policy::OutboundPolicy;
@@ -101,7 +101,10 @@ pub fn component_digest(wasm: &[u8]) -> String {
 impl SkillHost {
     pub fn new(config: HostConfig) -> Result<Self, HostError> {
         let (engine, pooled) = if config.on_demand_allocator {
-            (Engine::new(&engine_config(false)).map_err(|e| HostError::Engine(e.to_string()))?, false)
+            (
+                Engine::new(&engine_config(false)).map_err(|e| HostError::Engine(e.to_string()))?,
+                false,
+            )
         } else {
             match Engine::new(&engine_config(true)) {
                 Ok(engine) => (engine, true),
@@ -109,8 +112,14 @@ impl SkillHost {
                 // slot); under a tight `ulimit -v` that fails. Slower instantiation beats
                 // not running at all.
                 Err(e) => {
-                    tracing::warn!("instance pool unavailable, allocating instances on demand: {e}");
-                    (Engine::new(&engine_config(false)).map_err(|e| HostError::Engine(e.to_string()))?, false)
+                    tracing::warn!(
+                        "instance pool unavailable, allocating instances on demand: {e}"
+                    );
+                    (
+                        Engine::new(&engine_config(false))
+                            .map_err(|e| HostError::Engine(e.to_string()))?,
+                        false,
+                    )
                 }
             }
         };
@@ -132,7 +141,14 @@ impl SkillHost {
             })
             .map_err(|e| HostError::Engine(format!("cannot start the epoch ticker: {e}")))?;
 
-        Ok(SkillHost { engine, linker, cache: Mutex::new(HashMap::new()), config, ticker_stop, pooled })
+        Ok(SkillHost {
+            engine,
+            linker,
+            cache: Mutex::new(HashMap::new()),
+            config,
+            ticker_stop,
+            pooled,
+        })
     }
 
     /// `pooling` or `on-demand`: how this host allocates instances.
@@ -145,27 +161,44 @@ impl SkillHost {
     /// all `InvalidComponent` with the engine's explanation.
     pub async fn load(&self, wasm: &[u8]) -> Result<Arc<LoadedSkill>, HostError> {
         let digest = component_digest(wasm);
-        if let Some(hit) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&digest) {
+        if let Some(hit) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&digest)
+        {
             return Ok(hit.clone());
         }
         if !wasm.starts_with(b"\0asm") {
-            return Err(HostError::InvalidComponent("the file is not WebAssembly (no \\0asm header)".into()));
+            return Err(HostError::InvalidComponent(
+                "the file is not WebAssembly (no \\0asm header)".into(),
+            ));
         }
         if wasm.get(4..8) == Some(&[1, 0, 0, 0]) {
             return Err(HostError::InvalidComponent(
-                "this is a core wasm module, not a component: build the skill for wasm32-wasip2".into(),
+                "this is a core wasm module, not a component: build the skill for wasm32-wasip2"
+                    .into(),
             ));
         }
         let component = self.compile(wasm, &digest)?;
         crate::validate::check(&component, &self.engine).map_err(HostError::InvalidComponent)?;
         let (imports, exports) = crate::validate::interface(&component, &self.engine);
-        let instance_pre = self.linker.instantiate_pre(&component).map_err(|e| HostError::InvalidComponent(chain(&e)))?;
+        let instance_pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| HostError::InvalidComponent(chain(&e)))?;
         let pre = SkillPre::new(instance_pre).map_err(|e| {
-            HostError::InvalidComponent(format!("its exports do not match the runproof:skill world: {}", chain(&e)))
+            HostError::InvalidComponent(format!(
+                "its exports do not match the runproof:skill world: {}",
+                chain(&e)
+            ))
         })?;
 
         // `describe` runs outside any run: nothing it does is recorded and it may reach nothing.
-        let limits = InvocationLimits { timeout: Duration::from_secs(5), ..Default::default() };
+        let limits = InvocationLimits {
+            timeout: Duration::from_secs(5),
+            ..Default::default()
+        };
         let mut store = self
             .new_store(
                 Reporter {
@@ -186,26 +219,50 @@ impl SkillHost {
         .await
         .map_err(|e| HostError::Describe(chain(&e)))?;
 
-        let requested_hosts =
-            info.capabilities.outbound_hosts.iter().filter_map(|p| crate::HostPattern::parse(p).ok()).collect();
-        let loaded = Arc::new(LoadedSkill { digest: digest.clone(), size_bytes: wasm.len(), info, requested_hosts, imports, exports, pre });
-        self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(digest, loaded.clone());
+        let requested_hosts = info
+            .capabilities
+            .outbound_hosts
+            .iter()
+            .filter_map(|p| crate::HostPattern::parse(p).ok())
+            .collect();
+        let loaded = Arc::new(LoadedSkill {
+            digest: digest.clone(),
+            size_bytes: wasm.len(),
+            info,
+            requested_hosts,
+            imports,
+            exports,
+            pre,
+        });
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(digest, loaded.clone());
         Ok(loaded)
     }
 
     /// Creates the scratch directory of run `run_id` (for an agent granted `--scratch-dir`);
     /// it is removed when the returned value is dropped.
     pub fn create_scratch(&self, run_id: &str) -> Result<crate::ScratchDir, HostError> {
-        let root = self.config.scratch_root.clone().unwrap_or_else(|| std::env::temp_dir().join("runproof-scratch"));
-        crate::ScratchDir::create(&root, run_id)
-            .map_err(|e| HostError::Engine(format!("cannot create a scratch directory under {}: {e}", root.display())))
+        let root = self
+            .config
+            .scratch_root
+            .clone()
+            .unwrap_or_else(|| std::env::temp_dir().join("runproof-scratch"));
+        crate::ScratchDir::create(&root, run_id).map_err(|e| {
+            HostError::Engine(format!(
+                "cannot create a scratch directory under {}: {e}",
+                root.display()
+            ))
+        })
     }
 
     /// Compiles `wasm`, or loads the artifact an earlier process compiled from the same bytes
     /// with a compatible engine.
     fn compile(&self, wasm: &[u8], digest: &str) -> Result<Component, HostError> {
         let Some(dir) = &self.config.cache_dir else {
-            return Component::new(&self.engine, wasm).map_err(|e| HostError::InvalidComponent(chain(&e)));
+            return Component::new(&self.engine, wasm)
+                .map_err(|e| HostError::InvalidComponent(chain(&e)));
         };
         let mut h = std::collections::hash_map::DefaultHasher::new();
         self.engine.precompile_compatibility_hash().hash(&mut h);
@@ -218,11 +275,18 @@ impl SkillHost {
             // any failure falls back to compiling from the original bytes.
             match unsafe { Component::deserialize_file(&self.engine, &path) } {
                 Ok(c) => return Ok(c),
-                Err(e) => tracing::warn!(path = %path.display(), "ignoring unusable compiled component: {e}"),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), "ignoring unusable compiled component: {e}")
+                }
             }
         }
-        let component = Component::new(&self.engine, wasm).map_err(|e| HostError::InvalidComponent(chain(&e)))?;
-        if let Err(e) = component.serialize().map_err(|e| e.to_string()).and_then(|bytes| write_private(&path, &bytes)) {
+        let component = Component::new(&self.engine, wasm)
+            .map_err(|e| HostError::InvalidComponent(chain(&e)))?;
+        if let Err(e) = component
+            .serialize()
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| write_private(&path, &bytes))
+        {
             // A cache that cannot be written costs time, not correctness.
             tracing::warn!(path = %path.display(), "cannot cache compiled component: {e}");
         }
@@ -260,7 +324,9 @@ impl SkillHost {
         let timeout = limits.timeout;
         store.epoch_deadline_callback(move |mut ctx| {
             let hit = if ctx.data().reporter.meter.exceeded() {
-                LimitHit::HostCalls { limit: ctx.data().reporter.meter.max() }
+                LimitHit::HostCalls {
+                    limit: ctx.data().reporter.meter.max(),
+                }
             } else if tokio::time::Instant::now() >= deadline {
                 LimitHit::Deadline { limit: timeout }
             } else {
@@ -286,7 +352,16 @@ impl SkillHost {
         limits: InvocationLimits,
         scratch: Option<&Path>,
     ) -> InvocationOutcome {
-        self.invoke_with_secrets(skill, input, recorder, granted, Arc::default(), limits, scratch).await
+        self.invoke_with_secrets(
+            skill,
+            input,
+            recorder,
+            granted,
+            Arc::default(),
+            limits,
+            scratch,
+        )
+        .await
     }
 
     /// [`invoke`](Self::invoke), with the secrets the skill may use by placeholder (the
@@ -307,11 +382,18 @@ impl SkillHost {
             skill: Arc::from(skill.info.name.as_str()),
             meter: Arc::new(CallMeter::new(limits.max_host_calls)),
         };
-        let policy = OutboundPolicy { granted: granted.to_vec(), requested: skill.requested_hosts.clone() };
+        let policy = OutboundPolicy {
+            granted: granted.to_vec(),
+            requested: skill.requested_hosts.clone(),
+        };
         let scratch = scratch.filter(|_| limits.scratch_dir);
         let (mut store, stdio) = match self.new_store(reporter, policy, limits, scratch) {
             Ok(s) => s,
-            Err(e) => return InvocationOutcome::Aborted { reason: format!("cannot set up the sandbox: {}", chain(&e)) },
+            Err(e) => {
+                return InvocationOutcome::Aborted {
+                    reason: format!("cannot set up the sandbox: {}", chain(&e)),
+                };
+            }
         };
         store.data_mut().secrets = secrets;
         // The epoch deadline stops wasm code; this stops a skill parked in a host call too.
@@ -321,30 +403,60 @@ impl SkillHost {
         })
         .await;
         let mut hit = store.data().limiter.hit.clone();
-        for (kind, pipe) in [(StepKind::HostStdout, &stdio.stdout), (StepKind::HostStderr, &stdio.stderr)] {
+        for (kind, pipe) in [
+            (StepKind::HostStdout, &stdio.stdout),
+            (StepKind::HostStderr, &stdio.stderr),
+        ] {
             let bytes = pipe.contents();
             // A full pipe refuses further writes, which a Rust guest turns into a panic
             // (an `unreachable` trap): if the skill then trapped, the full pipe is why.
             if bytes.len() >= wasi::STDIO_CAPACITY && matches!(run, Ok(Err(_))) && hit.is_none() {
-                let stream = if kind == StepKind::HostStdout { "stdout" } else { "stderr" };
-                hit = Some(LimitHit::Stdio { stream, limit: wasi::STDIO_CAPACITY as u64 });
+                let stream = if kind == StepKind::HostStdout {
+                    "stdout"
+                } else {
+                    "stderr"
+                };
+                hit = Some(LimitHit::Stdio {
+                    stream,
+                    limit: wasi::STDIO_CAPACITY as u64,
+                });
             }
             if !bytes.is_empty() {
                 recorder.record(
                     &skill.info.name,
-                    HostEvent { kind, status: StepStatus::Success, duration_ms: None, body: bytes_json(&bytes) },
+                    HostEvent {
+                        kind,
+                        status: StepStatus::Success,
+                        duration_ms: None,
+                        body: bytes_json(&bytes),
+                    },
                 );
             }
         }
         match run {
-            Err(_) => InvocationOutcome::Aborted { reason: LimitHit::Deadline { limit: limits.timeout }.to_string() },
-            Ok(Err(e)) => InvocationOutcome::Aborted { reason: abort_reason(&e, hit, &limits) },
-            Ok(Ok(Err(SkillError { code, message }))) => InvocationOutcome::SkillError { code, message },
+            Err(_) => InvocationOutcome::Aborted {
+                reason: LimitHit::Deadline {
+                    limit: limits.timeout,
+                }
+                .to_string(),
+            },
+            Ok(Err(e)) => InvocationOutcome::Aborted {
+                reason: abort_reason(&e, hit, &limits),
+            },
+            Ok(Ok(Err(SkillError { code, message }))) => {
+                InvocationOutcome::SkillError { code, message }
+            }
             // The output was lifted into host memory already; its size is bounded by the
             // skill's memory limit, and it goes no further than this check.
-            Ok(Ok(Ok(output))) if output.len() > limits.max_output_bytes => InvocationOutcome::Aborted {
-                reason: LimitHit::Output { size: output.len() as u64, limit: limits.max_output_bytes as u64 }.to_string(),
-            },
+            Ok(Ok(Ok(output))) if output.len() > limits.max_output_bytes => {
+                InvocationOutcome::Aborted {
+                    reason: LimitHit::Output {
+                        size: output.len() as u64,
+                        limit: limits.max_output_bytes as u64,
+                    }
+                    .to_string(),
+                }
+            }
             Ok(Ok(Ok(output))) => InvocationOutcome::Output(output),
         }
     }
@@ -408,7 +520,9 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
         .mode(0o600)
         .open(&tmp)
         .map_err(|e| e.to_string())?;
-    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| e.to_string())?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| e.to_string())?;
     std::fs::rename(&tmp, path).map_err(|e| e.to_string())
 }
 
@@ -422,9 +536,15 @@ fn abort_reason(e: &wasmtime::Error, hit: Option<LimitHit>, limits: &InvocationL
         return format!("skill called exit({})", exit.0);
     }
     match e.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => LimitHit::Deadline { limit: limits.timeout }.to_string(),
+        Some(Trap::Interrupt) => LimitHit::Deadline {
+            limit: limits.timeout,
+        }
+        .to_string(),
         Some(Trap::StackOverflow) => LimitHit::Stack.to_string(),
-        Some(Trap::OutOfFuel) => LimitHit::Fuel { limit: limits.fuel.unwrap_or(u64::MAX) }.to_string(),
+        Some(Trap::OutOfFuel) => LimitHit::Fuel {
+            limit: limits.fuel.unwrap_or(u64::MAX),
+        }
+        .to_string(),
         // The trap itself, without the wasm backtrace that precedes it in the chain: the
         // reason is one readable line (e.g. "wasm trap: wasm `unreachable` instruction executed").
         Some(trap) => trap.to_string(),
@@ -444,5 +564,9 @@ fn abort_reason(e: &wasmtime::Error, hit: Option<LimitHit>, limits: &InvocationL
 fn chain(e: &wasmtime::Error) -> String {
     let mut parts: Vec<String> = e.chain().map(|c| c.to_string()).collect();
     parts.dedup();
-    parts.join(": ").split_whitespace().collect::<Vec<_>>().join(" ")
+    parts
+        .join(": ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -10,10 +10,10 @@
 
 use crate::policy::{Destination, NormalHost, OutboundPolicy};
 use crate::secrets::{SecretSet, placeholder_names};
-use std::net::SocketAddr;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::header::{HeaderName, HeaderValue};
+use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -129,14 +129,22 @@ pub async fn send(
 ) -> Result<OutboundResponse, OutboundError> {
     // One timer over everything (DNS, connect, TLS, head, body, every redirect): a server
     // that trickles bytes cannot stretch the exchange past it.
-    let result = match tokio::time::timeout_at(deadline.at, send_inner(req, policy, secrets, caps)).await {
-        Ok(r) => r,
-        Err(_) => Err(OutboundError::Timeout(format!("{} {} did not finish within {}", req.method, req.url, deadline.what))),
-    };
+    let result =
+        match tokio::time::timeout_at(deadline.at, send_inner(req, policy, secrets, caps)).await {
+            Ok(r) => r,
+            Err(_) => Err(OutboundError::Timeout(format!(
+                "{} {} did not finish within {}",
+                req.method, req.url, deadline.what
+            ))),
+        };
     match result {
         Ok(resp) => Ok(OutboundResponse {
             status: resp.status,
-            headers: resp.headers.iter().map(|(k, v)| (k.clone(), secrets.redact(v))).collect(),
+            headers: resp
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), secrets.redact(v)))
+                .collect(),
             body: secrets.redact_bytes(&resp.body),
             hops: resp.hops.iter().map(|h| secrets.redact(h)).collect(),
         }),
@@ -176,20 +184,30 @@ async fn send_inner(
     }
     // Only the URL's path and query may carry a secret: in the host it would go to DNS
     // (anyone's resolver) before any check, and in the user part it is never sent anyway.
-    let url_with_placeholders =
-        url::Url::parse(&req.url).map_err(|e| OutboundError::InvalidRequest(format!("invalid URL {:?}: {e}", req.url)))?;
+    let url_with_placeholders = url::Url::parse(&req.url)
+        .map_err(|e| OutboundError::InvalidRequest(format!("invalid URL {:?}: {e}", req.url)))?;
     if !url_with_placeholders.username().is_empty() || url_with_placeholders.password().is_some() {
-        return Err(OutboundError::InvalidRequest("a URL with a user or password is not supported; send credentials in a header".into()));
+        return Err(OutboundError::InvalidRequest(
+            "a URL with a user or password is not supported; send credentials in a header".into(),
+        ));
     }
-    let mut url = url::Url::parse(&secrets.substitute(&req.url))
-        .map_err(|e| OutboundError::InvalidRequest(format!("invalid URL {:?} after secret substitution: {e}", req.url)))?;
+    let mut url = url::Url::parse(&secrets.substitute(&req.url)).map_err(|e| {
+        OutboundError::InvalidRequest(format!(
+            "invalid URL {:?} after secret substitution: {e}",
+            req.url
+        ))
+    })?;
     if OutboundPolicy::destination(&url) != OutboundPolicy::destination(&url_with_placeholders) {
         return Err(OutboundError::Denied(format!(
             "{}: a secret placeholder may appear only in a URL's path or query, never in its scheme, host or port",
             req.url
         )));
     }
-    let headers: Vec<(String, String)> = req.headers.iter().map(|(k, v)| (k.clone(), secrets.substitute(v))).collect();
+    let headers: Vec<(String, String)> = req
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), secrets.substitute(v)))
+        .collect();
     let header_bytes: usize = headers.iter().map(|(k, v)| k.len() + v.len()).sum();
     if header_bytes > caps.max_header_bytes {
         return Err(OutboundError::TooLarge(format!(
@@ -210,14 +228,30 @@ async fn send_inner(
     loop {
         // Every hop is checked from scratch: scheme, host, port, special addresses (below, on
         // the resolved addresses) and the scope of every secret the request carries.
-        let hop = |m: String| if hops.is_empty() { m } else { format!("redirect hop {}: {m}", hops.len()) };
-        let dest = policy.check(&url).map_err(|m| OutboundError::Denied(hop(m)))?;
-        secrets.check_scope(&used, &dest).map_err(|m| OutboundError::Denied(hop(m)))?;
-        let addrs = resolve_checked(&dest, policy).await.map_err(|e| e.map_message(|m| hop(m.to_string())))?;
+        let hop = |m: String| {
+            if hops.is_empty() {
+                m
+            } else {
+                format!("redirect hop {}: {m}", hops.len())
+            }
+        };
+        let dest = policy
+            .check(&url)
+            .map_err(|m| OutboundError::Denied(hop(m)))?;
+        secrets
+            .check_scope(&used, &dest)
+            .map_err(|m| OutboundError::Denied(hop(m)))?;
+        let addrs = resolve_checked(&dest, policy)
+            .await
+            .map_err(|e| e.map_message(|m| hop(m.to_string())))?;
         hops.push(url.to_string());
         let resp = exchange(&method, &url, &dest, &addrs, &headers, &body, caps).await?;
         let redirect = (300..400).contains(&resp.status) && req.follow_redirects;
-        let location = resp.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("location")).map(|(_, v)| v.clone());
+        let location = resp
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("location"))
+            .map(|(_, v)| v.clone());
         match (redirect, location) {
             (true, Some(loc)) => {
                 if hops.len() > caps.max_redirects {
@@ -226,9 +260,13 @@ async fn send_inner(
                         caps.max_redirects
                     )));
                 }
-                url = url.join(&loc).map_err(|e| OutboundError::Other(format!("bad redirect location {loc:?}: {e}")))?;
+                url = url.join(&loc).map_err(|e| {
+                    OutboundError::Other(format!("bad redirect location {loc:?}: {e}"))
+                })?;
                 // 303 (and, as browsers do, 301/302 after POST) turn into a GET without body.
-                if resp.status == 303 || ((resp.status == 301 || resp.status == 302) && method == hyper::Method::POST) {
+                if resp.status == 303
+                    || ((resp.status == 301 || resp.status == 302) && method == hyper::Method::POST)
+                {
                     method = hyper::Method::GET;
                     body.clear();
                 }
@@ -243,7 +281,10 @@ async fn send_inner(
 /// denied the request is denied (a name that mixes a public and a loopback address is an
 /// attack, not a fallback), and only these checked addresses are ever connected to, so a
 /// second, different DNS answer (rebinding) cannot be used.
-async fn resolve_checked(dest: &Destination, policy: &OutboundPolicy) -> Result<Vec<SocketAddr>, OutboundError> {
+async fn resolve_checked(
+    dest: &Destination,
+    policy: &OutboundPolicy,
+) -> Result<Vec<SocketAddr>, OutboundError> {
     let addrs: Vec<SocketAddr> = match &dest.host {
         NormalHost::Ip(ip) => vec![SocketAddr::new(*ip, dest.port)],
         NormalHost::Name(name) => tokio::net::lookup_host((name.as_str(), dest.port))
@@ -252,10 +293,15 @@ async fn resolve_checked(dest: &Destination, policy: &OutboundPolicy) -> Result<
             .collect(),
     };
     if addrs.is_empty() {
-        return Err(OutboundError::Connect(format!("{} resolves to no address", dest.host)));
+        return Err(OutboundError::Connect(format!(
+            "{} resolves to no address",
+            dest.host
+        )));
     }
     for a in &addrs {
-        policy.check_address(dest, a.ip()).map_err(OutboundError::Denied)?;
+        policy
+            .check_address(dest, a.ip())
+            .map_err(OutboundError::Denied)?;
     }
     Ok(addrs)
 }
@@ -269,7 +315,9 @@ async fn exchange(
     body: &[u8],
     caps: &HttpCaps,
 ) -> Result<OutboundResponse, OutboundError> {
-    let host = url.host_str().ok_or_else(|| OutboundError::InvalidRequest(format!("{url} has no host")))?;
+    let host = url
+        .host_str()
+        .ok_or_else(|| OutboundError::InvalidRequest(format!("{url} has no host")))?;
     let mut tcp = None;
     let mut last_error = String::new();
     for addr in addrs {
@@ -284,16 +332,20 @@ async fn exchange(
     let tcp = tcp.ok_or(OutboundError::Connect(last_error))?;
     let _ = tcp.set_nodelay(true);
 
-    let mut builder = hyper::Request::builder().method(method.clone()).uri(path_and_query(url));
+    let mut builder = hyper::Request::builder()
+        .method(method.clone())
+        .uri(path_and_query(url));
     let host_header = match url.port() {
         Some(p) => format!("{host}:{p}"),
         None => host.to_string(),
     };
     builder = builder.header(hyper::header::HOST, host_header);
     for (k, v) in headers {
-        let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| OutboundError::InvalidRequest(format!("invalid header name {k:?}")))?;
+        let name = HeaderName::from_bytes(k.as_bytes())
+            .map_err(|_| OutboundError::InvalidRequest(format!("invalid header name {k:?}")))?;
         // The value may hold a secret: never echo it in the error.
-        let value = HeaderValue::from_str(v).map_err(|_| OutboundError::InvalidRequest(format!("invalid value for header {k}")))?;
+        let value = HeaderValue::from_str(v)
+            .map_err(|_| OutboundError::InvalidRequest(format!("invalid value for header {k}")))?;
         if name == hyper::header::HOST {
             continue; // the host header always names the destination that was checked
         }
@@ -328,13 +380,20 @@ async fn exchange(
     let resp_headers = response
         .headers()
         .iter()
-        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     let collected = Limited::new(response.into_body(), caps.max_response_body)
         .collect()
         .await
         .map_err(|e| {
-            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
                 OutboundError::TooLarge(format!(
                     "response body exceeds the cap of {} bytes (max_response_body)",
                     caps.max_response_body
@@ -343,7 +402,12 @@ async fn exchange(
                 OutboundError::Other(format!("reading response body: {e}"))
             }
         })?;
-    Ok(OutboundResponse { status, headers: resp_headers, body: collected.to_bytes().to_vec(), hops: Vec::new() })
+    Ok(OutboundResponse {
+        status,
+        headers: resp_headers,
+        body: collected.to_bytes().to_vec(),
+        hops: Vec::new(),
+    })
 }
 
 async fn roundtrip<IO>(
@@ -386,20 +450,25 @@ fn path_and_query(url: &url::Url) -> String {
 }
 
 fn server_name(host: &str) -> Result<rustls::pki_types::ServerName<'static>, OutboundError> {
-    rustls::pki_types::ServerName::try_from(host.to_string())
-        .map_err(|_| OutboundError::InvalidRequest(format!("{host} is not a valid TLS server name")))
+    rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|_| {
+        OutboundError::InvalidRequest(format!("{host} is not a valid TLS server name"))
+    })
 }
 
 fn tls_connector() -> tokio_rustls::TlsConnector {
     static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
     let config = CONFIG.get_or_init(|| {
-        let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+        let roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
         // An explicit provider: the process may link more than one rustls crypto backend.
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("ring supports the default TLS versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
         Arc::new(config)
     });
     tokio_rustls::TlsConnector::from(config.clone())
@@ -417,15 +486,27 @@ mod tests {
 
     fn policy(granted: &[&str]) -> OutboundPolicy {
         let p = |s: &&str| HostPattern::parse(s).unwrap();
-        OutboundPolicy { granted: granted.iter().map(p).collect(), requested: ["http://*:*"].iter().map(p).collect() }
+        OutboundPolicy {
+            granted: granted.iter().map(p).collect(),
+            requested: ["http://*:*"].iter().map(p).collect(),
+        }
     }
 
     fn get(url: String) -> OutboundRequest {
-        OutboundRequest { method: "GET".into(), url, headers: vec![], body: None, follow_redirects: true }
+        OutboundRequest {
+            method: "GET".into(),
+            url,
+            headers: vec![],
+            body: None,
+            follow_redirects: true,
+        }
     }
 
     fn soon(ms: u64) -> Deadline {
-        Deadline { at: Instant::now() + Duration::from_millis(ms), what: "the invocation's deadline".into() }
+        Deadline {
+            at: Instant::now() + Duration::from_millis(ms),
+            what: "the invocation's deadline".into(),
+        }
     }
 
     /// A loopback server that reads a request head, then answers with `respond(head)`;
@@ -468,11 +549,20 @@ mod tests {
     async fn a_trickling_server_is_cut_at_the_deadline_it_names() {
         let port = server(|| None).await;
         let started = Instant::now();
-        let err = send(&get(format!("http://127.0.0.1:{port}/")), &policy(&["http://127.0.0.1:*"]), &SecretSet::default(), &HttpCaps::default(), &soon(400))
-            .await
-            .unwrap_err();
+        let err = send(
+            &get(format!("http://127.0.0.1:{port}/")),
+            &policy(&["http://127.0.0.1:*"]),
+            &SecretSet::default(),
+            &HttpCaps::default(),
+            &soon(400),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(err.code(), "timeout", "{err:?}");
-        assert!(err.message().contains("the invocation's deadline"), "{err:?}");
+        assert!(
+            err.message().contains("the invocation's deadline"),
+            "{err:?}"
+        );
         assert!(started.elapsed() < Duration::from_secs(10));
     }
 
@@ -487,11 +577,26 @@ mod tests {
             Some(r)
         })
         .await;
-        let big = server(|| Some(format!("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nx-big: {}\r\n\r\n", "a".repeat(100_000)).into_bytes())).await;
+        let big = server(|| {
+            Some(
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nx-big: {}\r\n\r\n",
+                    "a".repeat(100_000)
+                )
+                .into_bytes(),
+            )
+        })
+        .await;
         for port in [many, big] {
-            let err = send(&get(format!("http://127.0.0.1:{port}/")), &policy(&["http://127.0.0.1:*"]), &SecretSet::default(), &HttpCaps::default(), &soon(5000))
-                .await
-                .unwrap_err();
+            let err = send(
+                &get(format!("http://127.0.0.1:{port}/")),
+                &policy(&["http://127.0.0.1:*"]),
+                &SecretSet::default(),
+                &HttpCaps::default(),
+                &soon(5000),
+            )
+            .await
+            .unwrap_err();
             assert_eq!(err.code(), "too-large", "{err:?}");
             assert!(err.message().contains("max_header"), "{err:?}");
         }
@@ -499,24 +604,52 @@ mod tests {
 
     #[tokio::test]
     async fn request_caps_are_checked_before_sending() {
-        let caps = HttpCaps { max_request_body: 10, ..Default::default() };
+        let caps = HttpCaps {
+            max_request_body: 10,
+            ..Default::default()
+        };
         let mut req = get("http://127.0.0.1:1/".into());
         req.body = Some(vec![b'x'; 11]);
-        let err = send(&req, &policy(&["http://127.0.0.1:*"]), &SecretSet::default(), &caps, &soon(5000)).await.unwrap_err();
+        let err = send(
+            &req,
+            &policy(&["http://127.0.0.1:*"]),
+            &SecretSet::default(),
+            &caps,
+            &soon(5000),
+        )
+        .await
+        .unwrap_err();
         assert!(err.message().contains("max_request_body"), "{err:?}");
         let mut req = get("http://127.0.0.1:1/".into());
         req.headers = (0..101).map(|i| (format!("x-{i}"), "v".into())).collect();
-        let err = send(&req, &policy(&["http://127.0.0.1:*"]), &SecretSet::default(), &caps, &soon(5000)).await.unwrap_err();
+        let err = send(
+            &req,
+            &policy(&["http://127.0.0.1:*"]),
+            &SecretSet::default(),
+            &caps,
+            &soon(5000),
+        )
+        .await
+        .unwrap_err();
         assert!(err.message().contains("max_headers"), "{err:?}");
     }
 
     #[tokio::test]
     async fn names_resolving_to_special_addresses_are_denied_before_connecting() {
-        let err = send(&get("http://localhost:1/".into()), &policy(&["http://*:*"]), &SecretSet::default(), &HttpCaps::default(), &soon(5000))
-            .await
-            .unwrap_err();
+        let err = send(
+            &get("http://localhost:1/".into()),
+            &policy(&["http://*:*"]),
+            &SecretSet::default(),
+            &HttpCaps::default(),
+            &soon(5000),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(err.code(), "denied", "{err:?}");
-        assert!(err.message().contains("localhost resolves to it"), "{err:?}");
+        assert!(
+            err.message().contains("localhost resolves to it"),
+            "{err:?}"
+        );
     }
 
     #[tokio::test]
@@ -526,15 +659,30 @@ mod tests {
             value: "v4lue".into(),
             allowed_hosts: vec![HostPattern::parse("http://*:*").unwrap()],
         }]);
-        let err = send(&get("http://{{secret:T}}.example.com/".into()), &policy(&["http://*:*"]), &secrets, &HttpCaps::default(), &soon(5000))
-            .await
-            .unwrap_err();
-        assert!(matches!(err.code(), "denied" | "invalid-request"), "{err:?}");
+        let err = send(
+            &get("http://{{secret:T}}.example.com/".into()),
+            &policy(&["http://*:*"]),
+            &secrets,
+            &HttpCaps::default(),
+            &soon(5000),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(err.code(), "denied" | "invalid-request"),
+            "{err:?}"
+        );
         assert!(!err.message().contains("v4lue"), "{err:?}");
         // A refused connection's error names the URL: redacted.
-        let err = send(&get("http://127.0.0.1:1/?k={{secret:T}}".into()), &policy(&["http://127.0.0.1:*"]), &secrets, &HttpCaps::default(), &soon(5000))
-            .await
-            .unwrap_err();
+        let err = send(
+            &get("http://127.0.0.1:1/?k={{secret:T}}".into()),
+            &policy(&["http://127.0.0.1:*"]),
+            &secrets,
+            &HttpCaps::default(),
+            &soon(5000),
+        )
+        .await
+        .unwrap_err();
         assert!(!err.message().contains("v4lue"), "{err:?}");
     }
 }

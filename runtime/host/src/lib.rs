@@ -25,9 +25,11 @@ mod validate;
 mod wasi;
 
 pub use bindings::runproof::skill::types::{Capabilities, SkillError, SkillInfo};
-pub use engine::{HostConfig, HostError, InvocationOutcome, LoadedSkill, SkillHost, component_digest};
+pub use engine::{
+    HostConfig, HostError, InvocationOutcome, LoadedSkill, SkillHost, component_digest,
+};
 pub use limits::{InvocationLimits, LimitGrant, LimitHit};
 pub use policy::{HostPattern, OutboundPolicy, PolicyError};
+pub use recorder::{HostEvent, NullRecorder, TraceRecorder};
 pub use scratch::ScratchDir;
 pub use secrets::{Secret, SecretSet, valid_secret_name};
-pub use recorder::{HostEvent, NullRecorder, TraceRecorder};

@@ -91,9 +91,19 @@ impl InvocationLimits {
                 DEFAULT_MAX_MEMORY_BYTES,
                 CEILING_MAX_MEMORY_BYTES,
             ) as usize,
-            timeout: Duration::from_millis(pick(requested.timeout_ms, grant.timeout_ms, DEFAULT_TIMEOUT_MS, CEILING_TIMEOUT_MS)),
+            timeout: Duration::from_millis(pick(
+                requested.timeout_ms,
+                grant.timeout_ms,
+                DEFAULT_TIMEOUT_MS,
+                CEILING_TIMEOUT_MS,
+            )),
             fuel: grant.fuel.map(|f| f.min(CEILING_FUEL)),
-            max_host_calls: pick(None, grant.max_host_calls, DEFAULT_MAX_HOST_CALLS, CEILING_MAX_HOST_CALLS),
+            max_host_calls: pick(
+                None,
+                grant.max_host_calls,
+                DEFAULT_MAX_HOST_CALLS,
+                CEILING_MAX_HOST_CALLS,
+            ),
             max_output_bytes: MAX_OUTPUT_BYTES as usize,
             // Only the operator decides; a skill cannot ask its way into a filesystem.
             scratch_dir: grant.scratch_dir,
@@ -127,14 +137,30 @@ impl InvocationLimits {
 /// Which limit stopped an invocation. Its `Display` is the step's failure reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LimitHit {
-    Memory { limit: u64 },
-    Table { limit: u64 },
-    Deadline { limit: Duration },
-    Fuel { limit: u64 },
-    HostCalls { limit: u64 },
-    Output { size: u64, limit: u64 },
+    Memory {
+        limit: u64,
+    },
+    Table {
+        limit: u64,
+    },
+    Deadline {
+        limit: Duration,
+    },
+    Fuel {
+        limit: u64,
+    },
+    HostCalls {
+        limit: u64,
+    },
+    Output {
+        size: u64,
+        limit: u64,
+    },
     /// Captured stdout or stderr is full.
-    Stdio { stream: &'static str, limit: u64 },
+    Stdio {
+        stream: &'static str,
+        limit: u64,
+    },
     Stack,
 }
 
@@ -143,13 +169,21 @@ impl fmt::Display for LimitHit {
         match self {
             LimitHit::Memory { limit } => write!(f, "memory limit of {} exceeded", Bytes(*limit)),
             LimitHit::Table { limit } => write!(f, "table limit of {limit} elements exceeded"),
-            LimitHit::Deadline { limit } => write!(f, "deadline of {} ms exceeded", limit.as_millis()),
+            LimitHit::Deadline { limit } => {
+                write!(f, "deadline of {} ms exceeded", limit.as_millis())
+            }
             LimitHit::Fuel { limit } => write!(f, "fuel exhausted ({limit} units)"),
             LimitHit::HostCalls { limit } => write!(f, "host call limit of {limit} reached"),
             LimitHit::Output { size, limit } => {
-                write!(f, "output of {size} bytes exceeds the {} cap", Bytes(*limit))
+                write!(
+                    f,
+                    "output of {size} bytes exceeds the {} cap",
+                    Bytes(*limit)
+                )
             }
-            LimitHit::Stdio { stream, limit } => write!(f, "{stream} limit of {} reached", Bytes(*limit)),
+            LimitHit::Stdio { stream, limit } => {
+                write!(f, "{stream} limit of {} reached", Bytes(*limit))
+            }
             LimitHit::Stack => f.write_str("wasm stack overflow"),
         }
     }
@@ -191,16 +225,30 @@ impl Limiter {
 }
 
 impl wasmtime::ResourceLimiter for Limiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.max_memory_bytes {
-            return self.refuse(LimitHit::Memory { limit: self.max_memory_bytes as u64 });
+            return self.refuse(LimitHit::Memory {
+                limit: self.max_memory_bytes as u64,
+            });
         }
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.max_table_elements {
-            return self.refuse(LimitHit::Table { limit: self.max_table_elements as u64 });
+            return self.refuse(LimitHit::Table {
+                limit: self.max_table_elements as u64,
+            });
         }
         Ok(true)
     }
@@ -237,7 +285,12 @@ mod tests {
     use super::*;
 
     fn caps(mem: Option<u64>, timeout: Option<u64>) -> Capabilities {
-        Capabilities { outbound_hosts: vec![], secrets: vec![], max_memory_bytes: mem, timeout_ms: timeout }
+        Capabilities {
+            outbound_hosts: vec![],
+            secrets: vec![],
+            max_memory_bytes: mem,
+            timeout_ms: timeout,
+        }
     }
 
     #[test]
@@ -245,7 +298,11 @@ mod tests {
         let none = InvocationLimits::effective(&caps(None, None), &LimitGrant::default());
         assert_eq!(none, InvocationLimits::default());
 
-        let grant = LimitGrant { max_memory_bytes: Some(32 * MIB), timeout_ms: Some(2_000), ..Default::default() };
+        let grant = LimitGrant {
+            max_memory_bytes: Some(32 * MIB),
+            timeout_ms: Some(2_000),
+            ..Default::default()
+        };
         // The skill asks for less memory and more time than granted.
         let l = InvocationLimits::effective(&caps(Some(16 * MIB), Some(10_000)), &grant);
         assert_eq!(l.max_memory_bytes as u64, 16 * MIB);
@@ -269,16 +326,42 @@ mod tests {
 
     #[test]
     fn reasons_name_the_limit() {
-        assert_eq!(LimitHit::Memory { limit: 64 * MIB }.to_string(), "memory limit of 64 MiB exceeded");
-        assert_eq!(LimitHit::Deadline { limit: Duration::from_secs(2) }.to_string(), "deadline of 2000 ms exceeded");
-        assert_eq!(LimitHit::Fuel { limit: 10_000_000 }.to_string(), "fuel exhausted (10000000 units)");
-        assert_eq!(LimitHit::HostCalls { limit: 10_000 }.to_string(), "host call limit of 10000 reached");
         assert_eq!(
-            LimitHit::Output { size: 104_857_600, limit: 4 * MIB }.to_string(),
+            LimitHit::Memory { limit: 64 * MIB }.to_string(),
+            "memory limit of 64 MiB exceeded"
+        );
+        assert_eq!(
+            LimitHit::Deadline {
+                limit: Duration::from_secs(2)
+            }
+            .to_string(),
+            "deadline of 2000 ms exceeded"
+        );
+        assert_eq!(
+            LimitHit::Fuel { limit: 10_000_000 }.to_string(),
+            "fuel exhausted (10000000 units)"
+        );
+        assert_eq!(
+            LimitHit::HostCalls { limit: 10_000 }.to_string(),
+            "host call limit of 10000 reached"
+        );
+        assert_eq!(
+            LimitHit::Output {
+                size: 104_857_600,
+                limit: 4 * MIB
+            }
+            .to_string(),
             "output of 104857600 bytes exceeds the 4 MiB cap"
         );
         assert_eq!(LimitHit::Stack.to_string(), "wasm stack overflow");
-        assert_eq!(LimitHit::Stdio { stream: "stdout", limit: MIB }.to_string(), "stdout limit of 1 MiB reached");
+        assert_eq!(
+            LimitHit::Stdio {
+                stream: "stdout",
+                limit: MIB
+            }
+            .to_string(),
+            "stdout limit of 1 MiB reached"
+        );
         assert_eq!(Bytes(1000).to_string(), "1000 bytes");
     }
 }

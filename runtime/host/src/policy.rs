@@ -29,8 +29,13 @@ use thiserror::Error;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum PolicyError {
-    #[error("host pattern {pattern:?}: {reason} (expected scheme://host[:port], e.g. https://*.example.com, http://127.0.0.1:*, http://10.0.0.0/8:*, https://[fd00::/8]:443)")]
-    Invalid { pattern: String, reason: &'static str },
+    #[error(
+        "host pattern {pattern:?}: {reason} (expected scheme://host[:port], e.g. https://*.example.com, http://127.0.0.1:*, http://10.0.0.0/8:*, https://[fd00::/8]:443)"
+    )]
+    Invalid {
+        pattern: String,
+        reason: &'static str,
+    },
 }
 
 /// A CIDR range, its base address masked to the prefix.
@@ -45,7 +50,11 @@ impl Cidr {
     /// IPv4 range it maps, with the prefix reduced by 96).
     pub fn new(addr: IpAddr, prefix: u8) -> Option<Cidr> {
         let (addr, prefix) = match addr {
-            IpAddr::V6(v6) if prefix >= 96 && canonical_ip(addr).is_ipv4() && v6.to_ipv4_mapped().is_some() => {
+            IpAddr::V6(v6)
+                if prefix >= 96
+                    && canonical_ip(addr).is_ipv4()
+                    && v6.to_ipv4_mapped().is_some() =>
+            {
                 (canonical_ip(addr), prefix - 96)
             }
             _ => (addr, prefix),
@@ -57,14 +66,19 @@ impl Cidr {
         if prefix > bits {
             return None;
         }
-        Some(Cidr { base: mask(addr, prefix), prefix })
+        Some(Cidr {
+            base: mask(addr, prefix),
+            prefix,
+        })
     }
 
     /// Whether `ip` (canonicalized) is inside the range.
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = canonical_ip(ip);
         match (self.base, ip) {
-            (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), IpAddr::V6(_)) => mask(ip, self.prefix) == self.base,
+            (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), IpAddr::V6(_)) => {
+                mask(ip, self.prefix) == self.base
+            }
             _ => false,
         }
     }
@@ -79,11 +93,19 @@ impl fmt::Display for Cidr {
 fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
     match ip {
         IpAddr::V4(v4) => {
-            let m = if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix)) };
+            let m = if prefix == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(prefix))
+            };
             IpAddr::V4(Ipv4Addr::from(u32::from(v4) & m))
         }
         IpAddr::V6(v6) => {
-            let m = if prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(prefix)) };
+            let m = if prefix == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(prefix))
+            };
             IpAddr::V6(Ipv6Addr::from(u128::from(v6) & m))
         }
     }
@@ -125,9 +147,17 @@ pub fn special_kind(ip: IpAddr) -> Option<&'static str> {
     if METADATA.contains(&ip) {
         return Some("cloud metadata");
     }
-    let in4 = |a: u8, b: u8, c: u8, d: u8, p: u8| Cidr::new(IpAddr::V4(Ipv4Addr::new(a, b, c, d)), p).is_some_and(|r| r.contains(ip));
+    let in4 = |a: u8, b: u8, c: u8, d: u8, p: u8| {
+        Cidr::new(IpAddr::V4(Ipv4Addr::new(a, b, c, d)), p).is_some_and(|r| r.contains(ip))
+    };
     let in6 = |s: [u16; 8], p: u8| {
-        Cidr::new(IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7])), p).is_some_and(|r| r.contains(ip))
+        Cidr::new(
+            IpAddr::V6(Ipv6Addr::new(
+                s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7],
+            )),
+            p,
+        )
+        .is_some_and(|r| r.contains(ip))
     };
     match ip {
         IpAddr::V4(_) => {
@@ -148,22 +178,45 @@ pub fn special_kind(ip: IpAddr) -> Option<&'static str> {
                 (224, 0, 0, 0, 4, "multicast"),
                 (240, 0, 0, 0, 4, "reserved or broadcast"),
             ];
-            table.iter().find(|(a, b, c, d, p, _)| in4(*a, *b, *c, *d, *p)).map(|t| t.5)
+            table
+                .iter()
+                .find(|(a, b, c, d, p, _)| in4(*a, *b, *c, *d, *p))
+                .map(|t| t.5)
         }
         IpAddr::V6(_) => {
             let table: [([u16; 8], u8, &'static str); 15] = [
                 ([0, 0, 0, 0, 0, 0, 0, 0], 128, "unspecified"),
                 ([0, 0, 0, 0, 0, 0, 0, 1], 128, "loopback"),
                 // IPv4-translated (SIIT, ::ffff:0:a.b.c.d): another way to write an IPv4 address.
-                ([0, 0, 0, 0, 0xffff, 0, 0, 0], 96, "IPv4-translated (embeds an IPv4 address)"),
+                (
+                    [0, 0, 0, 0, 0xffff, 0, 0, 0],
+                    96,
+                    "IPv4-translated (embeds an IPv4 address)",
+                ),
                 // Translated to IPv4 by a gateway: could reach any IPv4 address, private too.
-                ([0x64, 0xff9b, 0, 0, 0, 0, 0, 0], 96, "NAT64 (embeds an IPv4 address)"),
-                ([0x64, 0xff9b, 1, 0, 0, 0, 0, 0], 48, "local NAT64 (embeds an IPv4 address)"),
+                (
+                    [0x64, 0xff9b, 0, 0, 0, 0, 0, 0],
+                    96,
+                    "NAT64 (embeds an IPv4 address)",
+                ),
+                (
+                    [0x64, 0xff9b, 1, 0, 0, 0, 0, 0],
+                    48,
+                    "local NAT64 (embeds an IPv4 address)",
+                ),
                 ([0x100, 0, 0, 0, 0, 0, 0, 0], 64, "discard-only"),
                 // Includes Teredo (2001::/32), which tunnels to an embedded IPv4 address.
-                ([0x2001, 0, 0, 0, 0, 0, 0, 0], 23, "IETF protocol assignment (incl. Teredo)"),
+                (
+                    [0x2001, 0, 0, 0, 0, 0, 0, 0],
+                    23,
+                    "IETF protocol assignment (incl. Teredo)",
+                ),
                 ([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0], 32, "documentation"),
-                ([0x2002, 0, 0, 0, 0, 0, 0, 0], 16, "6to4 (embeds an IPv4 address)"),
+                (
+                    [0x2002, 0, 0, 0, 0, 0, 0, 0],
+                    16,
+                    "6to4 (embeds an IPv4 address)",
+                ),
                 ([0x3fff, 0, 0, 0, 0, 0, 0, 0], 20, "documentation"),
                 ([0x5f00, 0, 0, 0, 0, 0, 0, 0], 16, "segment routing (SRv6)"),
                 ([0xfc00, 0, 0, 0, 0, 0, 0, 0], 7, "unique-local"),
@@ -251,8 +304,13 @@ pub struct HostPattern {
 
 impl HostPattern {
     pub fn parse(pattern: &str) -> Result<Self, PolicyError> {
-        let bad = |reason| PolicyError::Invalid { pattern: pattern.to_string(), reason };
-        let (scheme, rest) = pattern.split_once("://").ok_or_else(|| bad("missing scheme://"))?;
+        let bad = |reason| PolicyError::Invalid {
+            pattern: pattern.to_string(),
+            reason,
+        };
+        let (scheme, rest) = pattern
+            .split_once("://")
+            .ok_or_else(|| bad("missing scheme://"))?;
         let scheme = scheme.to_ascii_lowercase();
         let default_port = match scheme.as_str() {
             "http" => 80,
@@ -260,8 +318,12 @@ impl HostPattern {
             _ => return Err(bad("scheme must be http or https")),
         };
         let rest = rest.strip_suffix('/').unwrap_or(rest);
-        if rest.contains(['?', '#', '@', '\\']) || rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(bad("a pattern names a host and port only, no path, query or user"));
+        if rest.contains(['?', '#', '@', '\\'])
+            || rest.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(bad(
+                "a pattern names a host and port only, no path, query or user",
+            ));
         }
         let (host, port) = split_host_port(rest).ok_or_else(|| bad("malformed host or port"))?;
         let port = match port {
@@ -275,21 +337,35 @@ impl HostPattern {
         } else if let Some((addr, prefix)) = host.split_once('/') {
             // CIDR: only an IP literal may carry a prefix (anything else is a path).
             let ip = match NormalHost::parse(&bracket_v6(addr)) {
-                Some(NormalHost::Ip(_)) => addr.parse::<IpAddr>().map_err(|_| bad("a CIDR range needs a plain IP address before the /"))?,
-                _ => return Err(bad("a pattern names a host and port only, no path (a CIDR range is an IP address/prefix)")),
+                Some(NormalHost::Ip(_)) => addr
+                    .parse::<IpAddr>()
+                    .map_err(|_| bad("a CIDR range needs a plain IP address before the /"))?,
+                _ => {
+                    return Err(bad(
+                        "a pattern names a host and port only, no path (a CIDR range is an IP address/prefix)",
+                    ));
+                }
             };
-            let prefix: u8 = prefix.parse().map_err(|_| bad("a CIDR prefix must be a number"))?;
-            HostMatch::Cidr(Cidr::new(ip, prefix).ok_or_else(|| bad("CIDR prefix too long for the address"))?)
+            let prefix: u8 = prefix
+                .parse()
+                .map_err(|_| bad("a CIDR prefix must be a number"))?;
+            HostMatch::Cidr(
+                Cidr::new(ip, prefix).ok_or_else(|| bad("CIDR prefix too long for the address"))?,
+            )
         } else if let Some(suffix) = host.strip_prefix("*.") {
             if suffix.is_empty() || suffix.contains('*') {
-                return Err(bad("a wildcard may only be the first label (*.example.com)"));
+                return Err(bad(
+                    "a wildcard may only be the first label (*.example.com)",
+                ));
             }
             if NormalHost::parse(suffix).is_none() {
                 return Err(bad("malformed host name"));
             }
             HostMatch::Suffix(format!(".{}", suffix.strip_suffix('.').unwrap_or(suffix)))
         } else if host.is_empty() || host.contains('*') {
-            return Err(bad("a wildcard may only be the first label (*.example.com)"));
+            return Err(bad(
+                "a wildcard may only be the first label (*.example.com)",
+            ));
         } else {
             match NormalHost::parse(&bracket_v6(&host)) {
                 Some(NormalHost::Ip(ip)) => HostMatch::Ip(ip),
@@ -297,7 +373,12 @@ impl HostPattern {
                 None => return Err(bad("malformed host name")),
             }
         };
-        Ok(HostPattern { source: pattern.to_string(), scheme, host, port })
+        Ok(HostPattern {
+            source: pattern.to_string(),
+            scheme,
+            host,
+            port,
+        })
     }
 
     fn scheme_port_match(&self, scheme: &str, port: u16) -> bool {
@@ -314,7 +395,9 @@ impl HostPattern {
             && match (&self.host, host) {
                 (HostMatch::Any, _) => true,
                 (HostMatch::Name(n), NormalHost::Name(h)) => n == h,
-                (HostMatch::Suffix(s), NormalHost::Name(h)) => h.len() > s.len() && h.ends_with(s.as_str()),
+                (HostMatch::Suffix(s), NormalHost::Name(h)) => {
+                    h.len() > s.len() && h.ends_with(s.as_str())
+                }
                 (HostMatch::Ip(p), NormalHost::Ip(ip)) => p == ip,
                 (HostMatch::Cidr(c), NormalHost::Ip(ip)) => c.contains(*ip),
                 _ => false,
@@ -347,7 +430,11 @@ impl fmt::Display for HostPattern {
 
 /// `fd00::` → `[fd00::]` so the URL host parser reads it as IPv6.
 fn bracket_v6(h: &str) -> String {
-    if h.contains(':') && !h.starts_with('[') { format!("[{h}]") } else { h.to_string() }
+    if h.contains(':') && !h.starts_with('[') {
+        format!("[{h}]")
+    } else {
+        h.to_string()
+    }
 }
 
 fn split_host_port(s: &str) -> Option<(&str, Option<&str>)> {
@@ -399,10 +486,14 @@ impl OutboundPolicy {
     pub fn destination(url: &url::Url) -> Result<Destination, String> {
         let scheme = url.scheme().to_ascii_lowercase();
         if scheme != "http" && scheme != "https" {
-            return Err(format!("scheme {scheme:?} is not allowed (only http and https)"));
+            return Err(format!(
+                "scheme {scheme:?} is not allowed (only http and https)"
+            ));
         }
         let host = NormalHost::from_url(url).ok_or_else(|| format!("{url} has no host"))?;
-        let port = url.port_or_known_default().ok_or_else(|| format!("{url} has no port"))?;
+        let port = url
+            .port_or_known_default()
+            .ok_or_else(|| format!("{url} has no port"))?;
         Ok(Destination { scheme, host, port })
     }
 
@@ -411,13 +502,23 @@ impl OutboundPolicy {
     /// it may not, naming the fix.
     pub fn check(&self, url: &url::Url) -> Result<Destination, String> {
         let dest = Self::destination(url)?;
-        if !self.granted.iter().any(|p| p.matches(&dest.scheme, &dest.host, dest.port)) {
+        if !self
+            .granted
+            .iter()
+            .any(|p| p.matches(&dest.scheme, &dest.host, dest.port))
+        {
             return Err(format!(
                 "{dest} is not granted to this agent (grant it with `runtime agent create --allow-host PATTERN`)"
             ));
         }
-        if !self.requested.iter().any(|p| p.matches(&dest.scheme, &dest.host, dest.port)) {
-            return Err(format!("{dest} is outside the outbound hosts the skill declares in describe"));
+        if !self
+            .requested
+            .iter()
+            .any(|p| p.matches(&dest.scheme, &dest.host, dest.port))
+        {
+            return Err(format!(
+                "{dest} is outside the outbound hosts the skill declares in describe"
+            ));
         }
         if let NormalHost::Ip(ip) = dest.host {
             self.check_address(&dest, ip)?;
@@ -429,13 +530,27 @@ impl OutboundPolicy {
     /// a special address needs a grant that names it explicitly.
     pub fn check_address(&self, dest: &Destination, ip: IpAddr) -> Result<(), String> {
         let ip = canonical_ip(ip);
-        let Some(kind) = special_kind(ip) else { return Ok(()) };
-        if self.granted.iter().any(|p| p.names_explicitly(&dest.scheme, ip, dest.port)) {
+        let Some(kind) = special_kind(ip) else {
+            return Ok(());
+        };
+        if self
+            .granted
+            .iter()
+            .any(|p| p.names_explicitly(&dest.scheme, ip, dest.port))
+        {
             return Ok(());
         }
         let shown = NormalHost::Ip(ip);
-        let via = if dest.host == shown { String::new() } else { format!(" ({} resolves to it)", dest.host) };
-        let how = if METADATA.contains(&ip) { "by its exact IP" } else { "by IP or CIDR" };
+        let via = if dest.host == shown {
+            String::new()
+        } else {
+            format!(" ({} resolves to it)", dest.host)
+        };
+        let how = if METADATA.contains(&ip) {
+            "by its exact IP"
+        } else {
+            "by IP or CIDR"
+        };
         Err(format!(
             "{shown} is a {kind} address{via}; it is reachable only with a grant naming it {how}, \
              e.g. --allow-host '{}://{shown}:{}' (a wildcard or host name never grants it)",
@@ -469,21 +584,81 @@ mod tests {
         let cases: &[(&str, &str, NormalHost, u16, bool)] = &[
             ("http://127.0.0.1:*", "http", ip("127.0.0.1"), 8080, true),
             ("http://127.0.0.1:*", "https", ip("127.0.0.1"), 8080, false),
-            ("https://*.example.com", "https", name("a.b.example.com"), 443, true),
-            ("https://*.example.com", "https", name("example.com"), 443, false),
-            ("https://*.example.com", "https", name("evilexample.com"), 443, false),
-            ("https://*.example.com", "https", name("a.example.com"), 8443, false),
-            ("https://*.example.com", "https", ip("93.184.216.34"), 443, false),
-            ("http://localhost:8080", "http", name("localhost"), 8080, true),
-            ("http://localhost:8080", "http", ip("127.0.0.1"), 8080, false),
+            (
+                "https://*.example.com",
+                "https",
+                name("a.b.example.com"),
+                443,
+                true,
+            ),
+            (
+                "https://*.example.com",
+                "https",
+                name("example.com"),
+                443,
+                false,
+            ),
+            (
+                "https://*.example.com",
+                "https",
+                name("evilexample.com"),
+                443,
+                false,
+            ),
+            (
+                "https://*.example.com",
+                "https",
+                name("a.example.com"),
+                8443,
+                false,
+            ),
+            (
+                "https://*.example.com",
+                "https",
+                ip("93.184.216.34"),
+                443,
+                false,
+            ),
+            (
+                "http://localhost:8080",
+                "http",
+                name("localhost"),
+                8080,
+                true,
+            ),
+            (
+                "http://localhost:8080",
+                "http",
+                ip("127.0.0.1"),
+                8080,
+                false,
+            ),
             ("http://[::1]:*", "http", ip("::1"), 1, true),
-            ("HTTP://API.Example.com", "http", name("api.example.com"), 80, true),
-            ("http://api.example.com.", "http", name("api.example.com"), 80, true),
+            (
+                "HTTP://API.Example.com",
+                "http",
+                name("api.example.com"),
+                80,
+                true,
+            ),
+            (
+                "http://api.example.com.",
+                "http",
+                name("api.example.com"),
+                80,
+                true,
+            ),
             ("http://*:*", "http", ip("10.1.2.3"), 1, true),
             // IP spellings in patterns are normalized like requests.
             ("http://2130706433:*", "http", ip("127.0.0.1"), 1, true),
             ("http://0x7f.1:*", "http", ip("127.0.0.1"), 1, true),
-            ("http://[::ffff:127.0.0.1]:*", "http", ip("127.0.0.1"), 1, true),
+            (
+                "http://[::ffff:127.0.0.1]:*",
+                "http",
+                ip("127.0.0.1"),
+                1,
+                true,
+            ),
             // CIDR ranges.
             ("http://10.0.0.0/8:*", "http", ip("10.200.3.4"), 9, true),
             ("http://10.0.0.0/8:*", "http", ip("11.0.0.1"), 9, false),
@@ -492,14 +667,30 @@ mod tests {
             ("https://[fd00::/8]:443", "https", ip("fd12::1"), 443, true),
             ("https://[fd00::/8]:443", "https", ip("fe80::1"), 443, false),
             ("https://[fd00::/8]:443", "https", ip("fd12::1"), 80, false),
-            ("http://[::ffff:10.0.0.0/104]:*", "http", ip("10.3.3.3"), 1, true),
+            (
+                "http://[::ffff:10.0.0.0/104]:*",
+                "http",
+                ip("10.3.3.3"),
+                1,
+                true,
+            ),
             ("http://0.0.0.0/0:*", "http", ip("8.8.8.8"), 1, true),
             ("http://0.0.0.0/0:*", "http", ip("::1"), 1, false),
             ("http://192.168.1.7/32", "http", ip("192.168.1.7"), 80, true),
-            ("http://192.168.1.7/32", "http", ip("192.168.1.8"), 80, false),
+            (
+                "http://192.168.1.7/32",
+                "http",
+                ip("192.168.1.8"),
+                80,
+                false,
+            ),
         ];
         for (pattern, scheme, host, port, want) in cases {
-            assert_eq!(p(pattern).matches(scheme, host, *port), *want, "{pattern} vs {scheme}://{host}:{port}");
+            assert_eq!(
+                p(pattern).matches(scheme, host, *port),
+                *want,
+                "{pattern} vs {scheme}://{host}:{port}"
+            );
         }
     }
 
@@ -551,29 +742,77 @@ mod tests {
         for (u, want) in cases {
             assert_eq!(NormalHost::from_url(&url(u)), Some(ip(want)), "{u}");
         }
-        assert_eq!(NormalHost::from_url(&url("http://LocalHost./")), Some(name("localhost")));
+        assert_eq!(
+            NormalHost::from_url(&url("http://LocalHost./")),
+            Some(name("localhost"))
+        );
     }
 
     #[test]
     fn special_addresses_are_classified() {
         let special = [
-            "127.0.0.1", "127.255.255.254", "10.0.0.1", "172.16.0.1", "172.31.255.255", "192.168.0.1",
-            "169.254.169.254", "169.254.1.1", "0.0.0.0", "100.64.0.1", "198.18.0.1", "224.0.0.1",
-            "255.255.255.255", "192.0.2.1", "::", "::1", "fe80::1", "fc00::1", "fd00:ec2::254", "ff02::1",
-            "::ffff:127.0.0.1", "::ffff:10.0.0.1", "64:ff9b::7f00:1", "::ffff:0:7f00:1", "2002:7f00:1::", "2001:db8::1",
+            "127.0.0.1",
+            "127.255.255.254",
+            "10.0.0.1",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.0.1",
+            "169.254.169.254",
+            "169.254.1.1",
+            "0.0.0.0",
+            "100.64.0.1",
+            "198.18.0.1",
+            "224.0.0.1",
+            "255.255.255.255",
+            "192.0.2.1",
+            "::",
+            "::1",
+            "fe80::1",
+            "fc00::1",
+            "fd00:ec2::254",
+            "ff02::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::7f00:1",
+            "::ffff:0:7f00:1",
+            "2002:7f00:1::",
+            "2001:db8::1",
         ];
         for s in special {
-            assert!(special_kind(s.parse().unwrap()).is_some(), "{s} should be special");
+            assert!(
+                special_kind(s.parse().unwrap()).is_some(),
+                "{s} should be special"
+            );
         }
-        for s in ["8.8.8.8", "93.184.216.34", "172.32.0.1", "100.128.0.1", "2606:4700::1111", "::ffff:8.8.8.8"] {
-            assert_eq!(special_kind(s.parse().unwrap()), None, "{s} should be ordinary");
+        for s in [
+            "8.8.8.8",
+            "93.184.216.34",
+            "172.32.0.1",
+            "100.128.0.1",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
+            assert_eq!(
+                special_kind(s.parse().unwrap()),
+                None,
+                "{s} should be ordinary"
+            );
         }
-        assert_eq!(special_kind("169.254.169.254".parse().unwrap()), Some("cloud metadata"));
-        assert_eq!(special_kind("fd00:ec2::254".parse().unwrap()), Some("cloud metadata"));
+        assert_eq!(
+            special_kind("169.254.169.254".parse().unwrap()),
+            Some("cloud metadata")
+        );
+        assert_eq!(
+            special_kind("fd00:ec2::254".parse().unwrap()),
+            Some("cloud metadata")
+        );
     }
 
     fn policy(granted: &[&str]) -> OutboundPolicy {
-        OutboundPolicy { granted: granted.iter().map(|s| p(s)).collect(), requested: vec![p("http://*:*"), p("https://*:*")] }
+        OutboundPolicy {
+            granted: granted.iter().map(|s| p(s)).collect(),
+            requested: vec![p("http://*:*"), p("https://*:*")],
+        }
     }
 
     #[test]
@@ -581,7 +820,11 @@ mod tests {
         // (grant, url, allowed)
         let cases: &[(&[&str], &str, bool)] = &[
             (&["http://*:*"], "http://127.0.0.1:8080/", false),
-            (&["http://*:*"], "http://169.254.169.254/latest/meta-data/", false),
+            (
+                &["http://*:*"],
+                "http://169.254.169.254/latest/meta-data/",
+                false,
+            ),
             (&["http://*:*"], "http://2130706433/", false),
             (&["http://*:*"], "http://0177.0.0.1/", false),
             (&["http://*:*"], "http://0x7f.1/", false),
@@ -595,14 +838,22 @@ mod tests {
             (&["http://*:*"], "http://8.8.8.8/", true),
             (&["http://127.0.0.1:*"], "http://127.0.0.1:8080/", true),
             (&["http://127.0.0.1:*"], "http://2130706433:8080/", true),
-            (&["http://127.0.0.1:*"], "http://[::ffff:127.0.0.1]:8080/", true),
+            (
+                &["http://127.0.0.1:*"],
+                "http://[::ffff:127.0.0.1]:8080/",
+                true,
+            ),
             (&["http://127.0.0.1:8080"], "http://127.0.0.1:8081/", false),
             (&["https://127.0.0.1:*"], "http://127.0.0.1:8080/", false),
             (&["http://10.0.0.0/8:*"], "http://10.1.2.3/", true),
             (&["http://10.0.0.0/8:*"], "http://012.1.2.3/", true),
             (&["http://10.0.0.0/8:*"], "http://192.168.0.1/", false),
             // Metadata: a range does not grant it, only its exact IP.
-            (&["http://169.254.0.0/16:*"], "http://169.254.169.254/", false),
+            (
+                &["http://169.254.0.0/16:*"],
+                "http://169.254.169.254/",
+                false,
+            ),
             (&["http://169.254.0.0/16:*"], "http://169.254.1.1/", true),
             (&["http://0.0.0.0/0:*"], "http://169.254.169.254/", false),
             (&["http://169.254.169.254"], "http://169.254.169.254/", true),
@@ -613,7 +864,9 @@ mod tests {
             let got = policy(granted).check(&url(u));
             assert_eq!(got.is_ok(), *want, "grant {granted:?}, {u}: {got:?}");
         }
-        let err = policy(&["http://*:*"]).check(&url("http://0x7f.1:9/")).unwrap_err();
+        let err = policy(&["http://*:*"])
+            .check(&url("http://0x7f.1:9/"))
+            .unwrap_err();
         assert!(err.contains("127.0.0.1 is a loopback address"), "{err}");
     }
 
@@ -621,26 +874,46 @@ mod tests {
     fn resolved_addresses_are_checked_against_explicit_grants() {
         let pol = policy(&["http://*:*"]);
         let dest = pol.check(&url("http://localhost:9/")).unwrap();
-        let err = pol.check_address(&dest, "127.0.0.1".parse().unwrap()).unwrap_err();
+        let err = pol
+            .check_address(&dest, "127.0.0.1".parse().unwrap())
+            .unwrap_err();
         assert!(err.contains("localhost resolves to it"), "{err}");
-        assert!(pol.check_address(&dest, "::ffff:10.0.0.1".parse().unwrap()).is_err());
-        assert!(pol.check_address(&dest, "93.184.216.34".parse().unwrap()).is_ok());
+        assert!(
+            pol.check_address(&dest, "::ffff:10.0.0.1".parse().unwrap())
+                .is_err()
+        );
+        assert!(
+            pol.check_address(&dest, "93.184.216.34".parse().unwrap())
+                .is_ok()
+        );
         // Named explicitly: a name that resolves to it may use it.
         let pol = policy(&["http://*:*", "http://127.0.0.1:*"]);
-        assert!(pol.check_address(&dest, "127.0.0.1".parse().unwrap()).is_ok());
+        assert!(
+            pol.check_address(&dest, "127.0.0.1".parse().unwrap())
+                .is_ok()
+        );
         // A host-name grant alone never grants the special address it resolves to.
         let pol = policy(&["http://localhost:*"]);
         let dest = pol.check(&url("http://localhost:9/")).unwrap();
-        assert!(pol.check_address(&dest, "127.0.0.1".parse().unwrap()).is_err());
+        assert!(
+            pol.check_address(&dest, "127.0.0.1".parse().unwrap())
+                .is_err()
+        );
     }
 
     #[test]
     fn policy_is_the_intersection_and_denies_by_default() {
         let u = url("http://127.0.0.1:9000/x");
         assert!(OutboundPolicy::deny_all().check(&u).is_err());
-        let only_agent = OutboundPolicy { granted: vec![p("http://127.0.0.1:*")], requested: vec![] };
+        let only_agent = OutboundPolicy {
+            granted: vec![p("http://127.0.0.1:*")],
+            requested: vec![],
+        };
         assert!(only_agent.check(&u).unwrap_err().contains("declares"));
-        let both = OutboundPolicy { granted: vec![p("http://127.0.0.1:*")], requested: vec![p("http://*:*")] };
+        let both = OutboundPolicy {
+            granted: vec![p("http://127.0.0.1:*")],
+            requested: vec![p("http://*:*")],
+        };
         assert!(both.check(&u).is_ok());
         let other = url("http://10.0.0.1:9000/");
         assert!(both.check(&other).unwrap_err().contains("not granted"));

@@ -15,9 +15,15 @@ impl ScratchDir {
     pub fn create(root: &Path, name: &str) -> std::io::Result<ScratchDir> {
         use std::os::unix::fs::DirBuilderExt;
         if name.is_empty() || name.contains(['/', '\0']) || name == "." || name == ".." {
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("bad scratch name {name:?}")));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("bad scratch name {name:?}"),
+            ));
         }
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(root)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(root)?;
         let path = root.join(name);
         // Not `recursive`: the directory must be new, never one left behind or planted.
         std::fs::DirBuilder::new().mode(0o700).create(&path)?;

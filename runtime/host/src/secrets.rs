@@ -17,7 +17,11 @@ const PLACEHOLDER_CLOSE: &str = "}}";
 /// Whether `name` is a valid secret name: 1..=64 of `A-Z a-z 0-9 _ - .`. Kept narrow so a
 /// name can never contain the placeholder's own delimiters.
 pub fn valid_secret_name(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
 /// One secret as the host needs it. `Debug` never shows the value.
@@ -31,7 +35,10 @@ pub struct Secret {
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Secret").field("name", &self.name).field("allowed_hosts", &self.allowed_hosts).finish_non_exhaustive()
+        f.debug_struct("Secret")
+            .field("name", &self.name)
+            .field("allowed_hosts", &self.allowed_hosts)
+            .finish_non_exhaustive()
     }
 }
 
@@ -46,7 +53,9 @@ pub struct SecretSet {
 
 impl fmt::Debug for SecretSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SecretSet").field("secrets", &self.secrets).finish_non_exhaustive()
+        f.debug_struct("SecretSet")
+            .field("secrets", &self.secrets)
+            .finish_non_exhaustive()
     }
 }
 
@@ -77,10 +86,20 @@ impl SecretSet {
         secrets.sort_by(|a, b| a.name.cmp(&b.name));
         let mut redactions: Vec<(Vec<u8>, Vec<u8>)> = secrets
             .iter()
-            .flat_map(|s| spellings(&s.value).into_iter().map(move |f| (f.into_bytes(), format!("[REDACTED:{}]", s.name).into_bytes())))
+            .flat_map(|s| {
+                spellings(&s.value).into_iter().map(move |f| {
+                    (
+                        f.into_bytes(),
+                        format!("[REDACTED:{}]", s.name).into_bytes(),
+                    )
+                })
+            })
             .collect();
         redactions.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
-        SecretSet { secrets, redactions }
+        SecretSet {
+            secrets,
+            redactions,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -107,7 +126,11 @@ impl SecretSet {
                     "secret {name} is not available to this skill (it must be declared in describe, granted to the agent with --allow-secret, and set for the tenant with `runtime secret set`)"
                 ));
             };
-            if !secret.allowed_hosts.iter().any(|p| p.matches(&dest.scheme, &dest.host, dest.port)) {
+            if !secret
+                .allowed_hosts
+                .iter()
+                .any(|p| p.matches(&dest.scheme, &dest.host, dest.port))
+            {
                 return Err(format!("secret {name} is not granted for host {dest}"));
             }
         }
@@ -122,7 +145,10 @@ impl SecretSet {
         while let Some(start) = rest.find(PLACEHOLDER_OPEN) {
             out.push_str(&rest[..start]);
             let after = &rest[start + PLACEHOLDER_OPEN.len()..];
-            match after.find(PLACEHOLDER_CLOSE).and_then(|end| self.get(&after[..end]).map(|s| (end, s))) {
+            match after
+                .find(PLACEHOLDER_CLOSE)
+                .and_then(|end| self.get(&after[..end]).map(|s| (end, s)))
+            {
                 Some((end, secret)) => {
                     out.push_str(&secret.value);
                     rest = &after[end + PLACEHOLDER_CLOSE.len()..];
@@ -141,7 +167,10 @@ impl SecretSet {
     pub fn substitute_bytes(&self, bytes: &[u8]) -> Vec<u8> {
         let mut pairs: Vec<(Vec<u8>, &[u8])> = Vec::new();
         for s in &self.secrets {
-            pairs.push((format!("{PLACEHOLDER_OPEN}{}{PLACEHOLDER_CLOSE}", s.name).into_bytes(), s.value.as_bytes()));
+            pairs.push((
+                format!("{PLACEHOLDER_OPEN}{}{PLACEHOLDER_CLOSE}", s.name).into_bytes(),
+                s.value.as_bytes(),
+            ));
         }
         replace_all(bytes, &pairs)
     }
@@ -152,7 +181,11 @@ impl SecretSet {
         if self.redactions.is_empty() {
             return bytes.to_vec();
         }
-        let borrowed: Vec<(Vec<u8>, &[u8])> = self.redactions.iter().map(|(k, v)| (k.clone(), v.as_slice())).collect();
+        let borrowed: Vec<(Vec<u8>, &[u8])> = self
+            .redactions
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_slice()))
+            .collect();
         replace_all(bytes, &borrowed)
     }
 
@@ -161,7 +194,8 @@ impl SecretSet {
             return text.to_string();
         }
         // Replacing whole UTF-8 values in UTF-8 text keeps it UTF-8.
-        String::from_utf8(self.redact_bytes(text.as_bytes())).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+        String::from_utf8(self.redact_bytes(text.as_bytes()))
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
 }
 
@@ -177,12 +211,16 @@ pub fn placeholder_names(bytes: &[u8]) -> Vec<String> {
         let end = find(&bytes[start..], PLACEHOLDER_CLOSE.as_bytes()).map(|e| start + e);
         let name = match end {
             Some(e) => String::from_utf8_lossy(&bytes[start..e]).into_owned(),
-            None => String::from_utf8_lossy(&bytes[start..bytes.len().min(start + 64)]).into_owned(),
+            None => {
+                String::from_utf8_lossy(&bytes[start..bytes.len().min(start + 64)]).into_owned()
+            }
         };
         if !names.contains(&name) {
             names.push(name);
         }
-        i = end.map(|e| e + PLACEHOLDER_CLOSE.len()).unwrap_or(bytes.len());
+        i = end
+            .map(|e| e + PLACEHOLDER_CLOSE.len())
+            .unwrap_or(bytes.len());
     }
     names
 }
@@ -219,8 +257,16 @@ mod tests {
 
     fn set() -> SecretSet {
         SecretSet::new(vec![
-            Secret { name: "TOKEN".into(), value: "s3cr3t-v4lue".into(), allowed_hosts: vec![HostPattern::parse("http://127.0.0.1:*").unwrap()] },
-            Secret { name: "SHORT".into(), value: "s3cr3t".into(), allowed_hosts: vec![HostPattern::parse("https://api.example.com").unwrap()] },
+            Secret {
+                name: "TOKEN".into(),
+                value: "s3cr3t-v4lue".into(),
+                allowed_hosts: vec![HostPattern::parse("http://127.0.0.1:*").unwrap()],
+            },
+            Secret {
+                name: "SHORT".into(),
+                value: "s3cr3t".into(),
+                allowed_hosts: vec![HostPattern::parse("https://api.example.com").unwrap()],
+            },
         ])
     }
 
@@ -234,7 +280,10 @@ mod tests {
         for bad in ["", "a b", "a}}", "{x", &"x".repeat(65)] {
             assert!(!valid_secret_name(bad), "{bad:?}");
         }
-        assert_eq!(placeholder_names(b"a {{secret:A}} b {{secret:B}}{{secret:A}}"), ["A", "B"]);
+        assert_eq!(
+            placeholder_names(b"a {{secret:A}} b {{secret:B}}{{secret:A}}"),
+            ["A", "B"]
+        );
         assert_eq!(placeholder_names(b"{{secret:open"), ["open"]);
         assert!(placeholder_names(b"{{secret :A}} {secret:A}").is_empty());
     }
@@ -242,18 +291,42 @@ mod tests {
     #[test]
     fn substitution_and_redaction() {
         let s = set();
-        assert_eq!(s.substitute("Bearer {{secret:TOKEN}}"), "Bearer s3cr3t-v4lue");
-        assert_eq!(s.substitute("{{secret:NOPE}} {{secret:SHORT}}"), "{{secret:NOPE}} s3cr3t");
-        assert_eq!(s.substitute_bytes(b"\xff{{secret:TOKEN}}"), b"\xffs3cr3t-v4lue");
+        assert_eq!(
+            s.substitute("Bearer {{secret:TOKEN}}"),
+            "Bearer s3cr3t-v4lue"
+        );
+        assert_eq!(
+            s.substitute("{{secret:NOPE}} {{secret:SHORT}}"),
+            "{{secret:NOPE}} s3cr3t"
+        );
+        assert_eq!(
+            s.substitute_bytes(b"\xff{{secret:TOKEN}}"),
+            b"\xffs3cr3t-v4lue"
+        );
         // The longer value is redacted whole, not as its shorter prefix.
-        assert_eq!(s.redact("got s3cr3t-v4lue and s3cr3t"), "got [REDACTED:TOKEN] and [REDACTED:SHORT]");
+        assert_eq!(
+            s.redact("got s3cr3t-v4lue and s3cr3t"),
+            "got [REDACTED:TOKEN] and [REDACTED:SHORT]"
+        );
         assert_eq!(s.redact_bytes(b"\xffs3cr3t"), b"\xff[REDACTED:SHORT]");
-        assert!(!format!("{s:?}").contains("s3cr3t"), "Debug must not show values");
+        assert!(
+            !format!("{s:?}").contains("s3cr3t"),
+            "Debug must not show values"
+        );
         // A value the URL parser percent-encodes is redacted in its encoded forms too.
-        let odd = SecretSet::new(vec![Secret { name: "ODD".into(), value: "a b\"c{d}".into(), allowed_hosts: vec![] }]);
-        let sent = url::Url::parse(&odd.substitute("http://h/p/{{secret:ODD}}?q={{secret:ODD}}")).unwrap().to_string();
+        let odd = SecretSet::new(vec![Secret {
+            name: "ODD".into(),
+            value: "a b\"c{d}".into(),
+            allowed_hosts: vec![],
+        }]);
+        let sent = url::Url::parse(&odd.substitute("http://h/p/{{secret:ODD}}?q={{secret:ODD}}"))
+            .unwrap()
+            .to_string();
         assert!(!sent.contains("a b"), "{sent}");
-        assert_eq!(odd.redact(&sent), "http://h/p/[REDACTED:ODD]?q=[REDACTED:ODD]");
+        assert_eq!(
+            odd.redact(&sent),
+            "http://h/p/[REDACTED:ODD]?q=[REDACTED:ODD]"
+        );
         assert_eq!(odd.redact("x=a+b%22c%7Bd%7D"), "x=[REDACTED:ODD]");
         assert_eq!(s.names(), ["SHORT", "TOKEN"]);
     }
@@ -261,12 +334,27 @@ mod tests {
     #[test]
     fn scope_is_checked_per_destination() {
         let s = set();
-        assert!(s.check_scope(&["TOKEN".into()], &dest("http://127.0.0.1:8080/")).is_ok());
-        let e = s.check_scope(&["TOKEN".into()], &dest("http://10.0.0.1/")).unwrap_err();
+        assert!(
+            s.check_scope(&["TOKEN".into()], &dest("http://127.0.0.1:8080/"))
+                .is_ok()
+        );
+        let e = s
+            .check_scope(&["TOKEN".into()], &dest("http://10.0.0.1/"))
+            .unwrap_err();
         assert_eq!(e, "secret TOKEN is not granted for host http://10.0.0.1:80");
-        assert!(s.check_scope(&["SHORT".into()], &dest("https://api.example.com/")).is_ok());
-        assert!(s.check_scope(&["SHORT".into()], &dest("http://api.example.com/")).is_err());
-        assert!(s.check_scope(&["MISSING".into()], &dest("http://127.0.0.1/")).unwrap_err().contains("not available"));
+        assert!(
+            s.check_scope(&["SHORT".into()], &dest("https://api.example.com/"))
+                .is_ok()
+        );
+        assert!(
+            s.check_scope(&["SHORT".into()], &dest("http://api.example.com/"))
+                .is_err()
+        );
+        assert!(
+            s.check_scope(&["MISSING".into()], &dest("http://127.0.0.1/"))
+                .unwrap_err()
+                .contains("not available")
+        );
         assert!(matches!(dest("http://127.1/").host, NormalHost::Ip(_)));
     }
 }

@@ -1,15 +1,15 @@
 //! Per-invocation store data, and the host side of the `log` and `http` interfaces.
 
+use crate::HostEvent;
 use crate::bindings::runproof::skill::{http as wit_http, log as wit_log, types as wit_types};
 use crate::http::{self, Deadline, HttpCaps, OutboundError, OutboundRequest};
+use crate::limits::{LimitHit, Limiter};
 use crate::policy::OutboundPolicy;
 use crate::secrets::SecretSet;
 use crate::wasi::Reporter;
-use crate::HostEvent;
 use base64::Engine as _;
 use runproof_proof::{StepKind, StepStatus};
 use std::time::Duration;
-use crate::limits::{LimitHit, Limiter};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -31,7 +31,10 @@ pub(crate) struct SkillState {
 
 impl WasiView for SkillState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -40,7 +43,9 @@ impl SkillState {
     /// records as the step's failure reason.
     fn count_call(&mut self) -> wasmtime::Result<()> {
         if !self.reporter.meter.count() {
-            let hit = LimitHit::HostCalls { limit: self.reporter.meter.max() };
+            let hit = LimitHit::HostCalls {
+                limit: self.reporter.meter.max(),
+            };
             let reason = hit.to_string();
             self.limiter.hit.get_or_insert(hit);
             return Err(wasmtime::format_err!("{reason}"));
@@ -74,7 +79,16 @@ impl wit_log::Host for SkillState {
             body["truncated_bytes"] = cut.into();
         }
         tracing::debug!(skill = %self.reporter.skill, level, "{message}");
-        Self::record(self.reporter.clone(), HostEvent { kind: StepKind::HostLog, status: StepStatus::Success, duration_ms: None, body }).await;
+        Self::record(
+            self.reporter.clone(),
+            HostEvent {
+                kind: StepKind::HostLog,
+                status: StepStatus::Success,
+                duration_ms: None,
+                body,
+            },
+        )
+        .await;
         Ok(())
     }
 }
@@ -86,7 +100,10 @@ impl wit_http::Host for SkillState {
     ) -> wasmtime::Result<Result<wit_http::Response, wit_http::HttpError>> {
         self.count_call()?;
         let started = std::time::Instant::now();
-        let timeout = request.timeout_ms.map(|ms| Duration::from_millis(ms.into())).unwrap_or(http::DEFAULT_TIMEOUT);
+        let timeout = request
+            .timeout_ms
+            .map(|ms| Duration::from_millis(ms.into()))
+            .unwrap_or(http::DEFAULT_TIMEOUT);
         // The request's own timeout, capped by what is left of the invocation's deadline:
         // a slow server must not hold the skill (and the run) past it.
         let own = tokio::time::Instant::now() + timeout;
@@ -97,7 +114,10 @@ impl wit_http::Host for SkillState {
             };
             Deadline { at: own, what }
         } else {
-            Deadline { at: self.deadline, what: "the invocation's deadline".into() }
+            Deadline {
+                at: self.deadline,
+                what: "the invocation's deadline".into(),
+            }
         };
         let req = OutboundRequest {
             method: request.method,
@@ -125,7 +145,11 @@ impl wit_http::Host for SkillState {
                     "body": bytes_json(&resp.body),
                     "hops": resp.hops,
                 });
-                let ok = wit_http::Response { status: resp.status, headers: resp.headers, body: resp.body };
+                let ok = wit_http::Response {
+                    status: resp.status,
+                    headers: resp.headers,
+                    body: resp.body,
+                };
                 (StepStatus::Success, Ok(ok))
             }
             Err(e) => {
@@ -133,7 +157,16 @@ impl wit_http::Host for SkillState {
                 (StepStatus::Failure, Err(to_wit_error(e)))
             }
         };
-        Self::record(self.reporter.clone(), HostEvent { kind: StepKind::HostHttp, status, duration_ms: Some(duration_ms), body }).await;
+        Self::record(
+            self.reporter.clone(),
+            HostEvent {
+                kind: StepKind::HostHttp,
+                status,
+                duration_ms: Some(duration_ms),
+                body,
+            },
+        )
+        .await;
         Ok(answer)
     }
 }
@@ -154,7 +187,9 @@ fn to_wit_error(e: OutboundError) -> wit_http::HttpError {
 pub(crate) fn bytes_json(b: &[u8]) -> serde_json::Value {
     match std::str::from_utf8(b) {
         Ok(s) => serde_json::json!({"text": s}),
-        Err(_) => serde_json::json!({"base64": base64::engine::general_purpose::STANDARD.encode(b)}),
+        Err(_) => {
+            serde_json::json!({"base64": base64::engine::general_purpose::STANDARD.encode(b)})
+        }
     }
 }
 

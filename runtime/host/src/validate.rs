@@ -24,8 +24,14 @@ const PROVIDED: &[&str] = &[
 /// The names a component imports and exports.
 pub(crate) fn interface(component: &Component, engine: &Engine) -> (Vec<String>, Vec<String>) {
     let ty = component.component_type();
-    let imports = ty.imports(engine).map(|(name, _)| name.to_string()).collect();
-    let exports = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
+    let imports = ty
+        .imports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let exports = ty
+        .exports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
     (imports, exports)
 }
 
@@ -45,7 +51,9 @@ pub(crate) fn check(component: &Component, engine: &Engine) -> Result<(), String
         match ty.exports(engine).find(|(name, _)| *name == export) {
             Some((_, ext)) if matches!(ext.ty, ComponentItem::ComponentFunc(_)) => {}
             Some(_) => {
-                return Err(format!("its `{export}` export is not a function: it does not target the runproof:skill world"));
+                return Err(format!(
+                    "its `{export}` export is not a function: it does not target the runproof:skill world"
+                ));
             }
             None => {
                 return Err(format!(

@@ -20,16 +20,16 @@ use std::convert::Infallible;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 use wasmtime::component::{HasSelf, Linker, Resource};
+use wasmtime_wasi::filesystem::WasiFilesystemView;
 use wasmtime_wasi::p2::bindings::filesystem::preopens;
+use wasmtime_wasi::p2::bindings::sockets::network;
 use wasmtime_wasi::p2::bindings::sockets::network::{ErrorCode, IpAddressFamily};
 use wasmtime_wasi::p2::bindings::sockets::{ip_name_lookup, tcp_create_socket, udp_create_socket};
-use wasmtime_wasi::p2::{SocketResult, TcpSocket, UdpSocket};
-use wasmtime_wasi::filesystem::WasiFilesystemView;
-use wasmtime_wasi::p2::bindings::sockets::network;
-use wasmtime_wasi::sockets::WasiSocketsView;
-use std::time::{Duration, Instant, SystemTime};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::p2::{SocketResult, TcpSocket, UdpSocket};
+use wasmtime_wasi::sockets::WasiSocketsView;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder};
 
 /// The step kind of a denied WASI attempt: its own kind, so a reviewer can list every
@@ -50,7 +50,11 @@ pub(crate) struct CallMeter {
 
 impl CallMeter {
     pub fn new(max: u64) -> Self {
-        CallMeter { count: AtomicU64::new(0), max, exceeded: AtomicBool::new(false) }
+        CallMeter {
+            count: AtomicU64::new(0),
+            max,
+            exceeded: AtomicBool::new(false),
+        }
     }
 
     /// Counts one call; `false` once the cap is passed (the call must not be recorded).
@@ -85,7 +89,15 @@ impl Reporter {
     /// recorded; the epoch callback then stops the skill with the limit named.
     fn report(&self, kind: StepKind, body: serde_json::Value) {
         if self.meter.count() {
-            self.recorder.record(&self.skill, HostEvent { kind, status: StepStatus::Success, duration_ms: None, body });
+            self.recorder.record(
+                &self.skill,
+                HostEvent {
+                    kind,
+                    status: StepStatus::Success,
+                    duration_ms: None,
+                    body,
+                },
+            );
         }
     }
 
@@ -115,7 +127,9 @@ impl HostWallClock for RecordingWallClock {
 
     fn now(&self) -> Duration {
         // A clock before 1970 is reported as the epoch rather than failing the skill.
-        let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
         self.0.report(
             StepKind::HostWallClock,
             serde_json::json!({"seconds": now.as_secs(), "nanoseconds": now.subsec_nanos()}),
@@ -136,7 +150,10 @@ impl HostMonotonicClock for RecordingMonotonicClock {
 
     fn now(&self) -> u64 {
         let ns = u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.reporter.report(StepKind::HostMonotonicClock, serde_json::json!({"nanoseconds": ns}));
+        self.reporter.report(
+            StepKind::HostMonotonicClock,
+            serde_json::json!({"nanoseconds": ns}),
+        );
         ns
     }
 }
@@ -189,7 +206,10 @@ pub(crate) const STDIO_CAPACITY: usize = 1 << 20;
 
 /// Builds the WASI context of one invocation. `scratch`: the run's scratch directory, when
 /// the agent grants one; it is the only host path the skill can name.
-pub(crate) fn locked_down(reporter: &Reporter, scratch: Option<&Path>) -> wasmtime::Result<(WasiCtx, CapturedStdio)> {
+pub(crate) fn locked_down(
+    reporter: &Reporter,
+    scratch: Option<&Path>,
+) -> wasmtime::Result<(WasiCtx, CapturedStdio)> {
     let stdio = CapturedStdio {
         stdout: MemoryOutputPipe::new(STDIO_CAPACITY),
         stderr: MemoryOutputPipe::new(STDIO_CAPACITY),
@@ -207,9 +227,18 @@ pub(crate) fn locked_down(reporter: &Reporter, scratch: Option<&Path>) -> wasmti
     b.stdout(stdio.stdout.clone())
         .stderr(stdio.stderr.clone())
         .wall_clock(RecordingWallClock(reporter.clone()))
-        .monotonic_clock(RecordingMonotonicClock { reporter: reporter.clone(), origin: Instant::now() })
-        .secure_random(RecordingRng { reporter: reporter.clone(), source: "secure" })
-        .insecure_random(RecordingRng { reporter: reporter.clone(), source: "insecure" })
+        .monotonic_clock(RecordingMonotonicClock {
+            reporter: reporter.clone(),
+            origin: Instant::now(),
+        })
+        .secure_random(RecordingRng {
+            reporter: reporter.clone(),
+            source: "secure",
+        })
+        .insecure_random(RecordingRng {
+            reporter: reporter.clone(),
+            source: "insecure",
+        })
         .insecure_random_seed(seed)
         .allow_tcp(false)
         .allow_udp(false)
@@ -217,7 +246,11 @@ pub(crate) fn locked_down(reporter: &Reporter, scratch: Option<&Path>) -> wasmti
     if let Some(dir) = scratch {
         // Read-write, but only beneath this directory: cap-std resolves every guest path
         // relative to it and refuses `..` and symlinks that leave it.
-        b.preopened_dir(dir, crate::limits::SCRATCH_GUEST_PATH, wasmtime_wasi::FsPerms::ReadWrite)?;
+        b.preopened_dir(
+            dir,
+            crate::limits::SCRATCH_GUEST_PATH,
+            wasmtime_wasi::FsPerms::ReadWrite,
+        )?;
     }
     Ok((b.build(), stdio))
 }
@@ -237,18 +270,22 @@ pub(crate) fn add_to_linker(linker: &mut Linker<SkillState>) -> wasmtime::Result
     Ok(())
 }
 
-const NO_FILESYSTEM: &str =
-    "no filesystem is granted to this agent (an operator can grant a per-run scratch directory with --scratch-dir)";
-const NO_NAME_LOOKUP: &str = "skills have no DNS; the runproof:skill/http host call resolves names itself";
-const NO_SOCKETS: &str = "skills have no sockets; outbound HTTP goes through the runproof:skill/http host call";
+const NO_FILESYSTEM: &str = "no filesystem is granted to this agent (an operator can grant a per-run scratch directory with --scratch-dir)";
+const NO_NAME_LOOKUP: &str =
+    "skills have no DNS; the runproof:skill/http host call resolves names itself";
+const NO_SOCKETS: &str =
+    "skills have no sockets; outbound HTTP goes through the runproof:skill/http host call";
 
 impl preopens::Host for SkillState {
-    fn get_directories(&mut self) -> wasmtime::Result<Vec<(Resource<wasmtime_wasi::filesystem::Descriptor>, String)>> {
+    fn get_directories(
+        &mut self,
+    ) -> wasmtime::Result<Vec<(Resource<wasmtime_wasi::filesystem::Descriptor>, String)>> {
         let dirs = preopens::Host::get_directories(&mut self.filesystem())?;
         // A guest's libc asks for the preopens when it first resolves a path; with none
         // granted this is where a file access is denied, so this is what is recorded.
         if dirs.is_empty() {
-            self.reporter.denied("wasi:filesystem/preopens", "get-directories", NO_FILESYSTEM);
+            self.reporter
+                .denied("wasi:filesystem/preopens", "get-directories", NO_FILESYSTEM);
         }
         Ok(dirs)
     }
@@ -257,11 +294,17 @@ impl preopens::Host for SkillState {
 // The socket-creating interfaces `use` the network interface's types, so their host traits
 // require it; it is served exactly as wasmtime_wasi serves it.
 impl network::Host for SkillState {
-    fn convert_error_code(&mut self, error: wasmtime_wasi::p2::SocketError) -> wasmtime::Result<ErrorCode> {
+    fn convert_error_code(
+        &mut self,
+        error: wasmtime_wasi::p2::SocketError,
+    ) -> wasmtime::Result<ErrorCode> {
         network::Host::convert_error_code(&mut self.sockets(), error)
     }
 
-    fn network_error_code(&mut self, err: Resource<wasmtime::Error>) -> wasmtime::Result<Option<ErrorCode>> {
+    fn network_error_code(
+        &mut self,
+        err: Resource<wasmtime::Error>,
+    ) -> wasmtime::Result<Option<ErrorCode>> {
         network::Host::network_error_code(&mut self.sockets(), err)
     }
 }
@@ -276,14 +319,25 @@ impl tcp_create_socket::Host for SkillState {
     fn create_tcp_socket(&mut self, family: IpAddressFamily) -> SocketResult<Resource<TcpSocket>> {
         // Denied before any OS socket exists (wasmtime_wasi's own check would also deny,
         // but silently).
-        self.reporter.denied("wasi:sockets/tcp-create-socket", &format!("create-tcp-socket({family:?})"), NO_SOCKETS);
+        self.reporter.denied(
+            "wasi:sockets/tcp-create-socket",
+            &format!("create-tcp-socket({family:?})"),
+            NO_SOCKETS,
+        );
         Err(ErrorCode::AccessDenied.into())
     }
 }
 
 impl udp_create_socket::Host for SkillState {
-    async fn create_udp_socket(&mut self, family: IpAddressFamily) -> SocketResult<Resource<UdpSocket>> {
-        self.reporter.denied("wasi:sockets/udp-create-socket", &format!("create-udp-socket({family:?})"), NO_SOCKETS);
+    async fn create_udp_socket(
+        &mut self,
+        family: IpAddressFamily,
+    ) -> SocketResult<Resource<UdpSocket>> {
+        self.reporter.denied(
+            "wasi:sockets/udp-create-socket",
+            &format!("create-udp-socket({family:?})"),
+            NO_SOCKETS,
+        );
         Err(ErrorCode::AccessDenied.into())
     }
 }
@@ -293,9 +347,14 @@ impl ip_name_lookup::Host for SkillState {
         &mut self,
         _network: Resource<network::Network>,
         name: String,
-    ) -> Result<Resource<ip_name_lookup::ResolveAddressStream>, wasmtime_wasi::p2::SocketError> {
+    ) -> Result<Resource<ip_name_lookup::ResolveAddressStream>, wasmtime_wasi::p2::SocketError>
+    {
         // Nothing is resolved: a lookup would already leak the name to a resolver.
-        self.reporter.denied("wasi:sockets/ip-name-lookup", &format!("resolve-addresses({name:?})"), NO_NAME_LOOKUP);
+        self.reporter.denied(
+            "wasi:sockets/ip-name-lookup",
+            &format!("resolve-addresses({name:?})"),
+            NO_NAME_LOOKUP,
+        );
         Err(ErrorCode::AccessDenied.into())
     }
 }
@@ -316,7 +375,10 @@ impl ip_name_lookup::HostResolveAddressStream for SkillState {
         ip_name_lookup::HostResolveAddressStream::subscribe(&mut self.sockets(), stream)
     }
 
-    fn drop(&mut self, stream: Resource<ip_name_lookup::ResolveAddressStream>) -> wasmtime::Result<()> {
+    fn drop(
+        &mut self,
+        stream: Resource<ip_name_lookup::ResolveAddressStream>,
+    ) -> wasmtime::Result<()> {
         ip_name_lookup::HostResolveAddressStream::drop(&mut self.sockets(), stream)
     }
 }

@@ -82,7 +82,8 @@ pub struct Bundle {
 impl Bundle {
     /// The bundle's JSON text (pretty, so a reviewer can read it; whitespace is not signed).
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("a bundle of strings and integers always serializes")
+        serde_json::to_string_pretty(self)
+            .expect("a bundle of strings and integers always serializes")
     }
 }
 
@@ -112,7 +113,9 @@ pub fn parse_bundle(bytes: &[u8]) -> Result<Bundle, BundleError> {
     }
     let bundle: Bundle = typed(value, "bundle")?;
     if bundle.format != BUNDLE_FORMAT {
-        return Err(BundleError::WrongFormat { found: clip(&bundle.format) });
+        return Err(BundleError::WrongFormat {
+            found: clip(&bundle.format),
+        });
     }
     if let Some(root) = &bundle.trace.root_hash {
         decode_digest(root, "trace.root_hash")?;
@@ -154,7 +157,11 @@ pub fn verify_bundle(bytes: &[u8], trusted: &[VerifyingKey]) -> BundleVerdict {
         integrity_model: bundle.trace.integrity_model.clone(),
         status: bundle.trace.status.clone(),
         chain_length: bundle.trace.chain_length.map(|n| n as i64),
-        root_hash: bundle.trace.root_hash.as_deref().and_then(|h| hex::decode(h).ok()),
+        root_hash: bundle
+            .trace
+            .root_hash
+            .as_deref()
+            .and_then(|h| hex::decode(h).ok()),
         signed_head: bundle.signed_head.clone(),
     };
     let mut verifier = ChainVerifier::new(ids.clone());
@@ -188,7 +195,11 @@ pub fn verify_bundle(bytes: &[u8], trusted: &[VerifyingKey]) -> BundleVerdict {
         tenant_id: Some(ids.tenant_id),
         run_id: Some(ids.run_id),
         trace_id: Some(ids.trace_id),
-        signed_head: if integrity.is_verified() { claims } else { None },
+        signed_head: if integrity.is_verified() {
+            claims
+        } else {
+            None
+        },
         integrity,
     }
 }
@@ -227,7 +238,10 @@ pub(crate) fn rejected(reason: String) -> Integrity {
 /// Exactly 64 lower-case hex characters: one spelling per digest, so a bundle cannot carry
 /// the same hash two ways.
 pub(crate) fn decode_digest(s: &str, field: &str) -> Result<[u8; DIGEST_LEN], BundleError> {
-    let err = |reason| BundleError::Hash { field: field.to_owned(), reason };
+    let err = |reason| BundleError::Hash {
+        field: field.to_owned(),
+        reason,
+    };
     if s.len() != DIGEST_LEN * 2 {
         return Err(err("wrong length"));
     }
@@ -240,7 +254,9 @@ pub(crate) fn decode_digest(s: &str, field: &str) -> Result<[u8; DIGEST_LEN], Bu
 }
 
 pub(crate) fn decode_payload(s: &str, n: usize) -> Result<Vec<u8>, BundleError> {
-    STANDARD.decode(s).map_err(|_| BundleError::Base64 { field: format!("steps[{n}].payload") })
+    STANDARD.decode(s).map_err(|_| BundleError::Base64 {
+        field: format!("steps[{n}].payload"),
+    })
 }
 
 /// Builds a bundle from stored rows (the exporter's side).

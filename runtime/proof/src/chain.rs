@@ -23,7 +23,11 @@ pub struct ChainBuilder {
 
 impl ChainBuilder {
     pub fn new(tenant_id: &str, run_id: &str, trace_id: &str) -> Self {
-        ChainBuilder { next_index: 0, head: genesis(tenant_id, run_id, trace_id), tree: MerkleBuilder::new() }
+        ChainBuilder {
+            next_index: 0,
+            head: genesis(tenant_id, run_id, trace_id),
+            tree: MerkleBuilder::new(),
+        }
     }
 
     pub fn append(&mut self, payload: &[u8]) -> AppendedStep {
@@ -31,7 +35,11 @@ impl ChainBuilder {
         let hash = step_hash(&prev_hash, self.next_index, payload);
         // The leaf is over the step's chain hash, which commits to the payload already.
         self.tree.push(leaf_hash(self.next_index, &hash));
-        let step = AppendedStep { step_index: self.next_index, prev_hash, hash };
+        let step = AppendedStep {
+            step_index: self.next_index,
+            prev_hash,
+            hash,
+        };
         self.head = hash;
         self.next_index += 1;
         step

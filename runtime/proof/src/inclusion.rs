@@ -70,7 +70,8 @@ impl InclusionProof {
     }
 
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("an inclusion proof of strings and integers always serializes")
+        serde_json::to_string_pretty(self)
+            .expect("an inclusion proof of strings and integers always serializes")
     }
 }
 
@@ -99,7 +100,9 @@ pub fn parse_inclusion(bytes: &[u8]) -> Result<InclusionProof, BundleError> {
     }
     let proof: InclusionProof = typed(value, "inclusion proof")?;
     if proof.format != INCLUSION_FORMAT {
-        return Err(BundleError::WrongFormat { found: clip(&proof.format) });
+        return Err(BundleError::WrongFormat {
+            found: clip(&proof.format),
+        });
     }
     Ok(proof)
 }
@@ -132,27 +135,45 @@ fn check(bytes: &[u8], trusted: &[VerifyingKey], out: &mut InclusionVerdict) -> 
     let proof = parse_inclusion(bytes).map_err(|e| format!("inclusion proof rejected: {e}"))?;
     out.step_index = Some(proof.step.step_index);
     out.tree_size = Some(proof.tree_size);
-    let signed = verify_head_detailed(&proof.signed_head, trusted).map_err(|e| format!("signed head rejected: {e}"))?;
-    signed.claims.validate().map_err(|e| format!("signed head rejected: {e}"))?;
+    let signed = verify_head_detailed(&proof.signed_head, trusted)
+        .map_err(|e| format!("signed head rejected: {e}"))?;
+    signed
+        .claims
+        .validate()
+        .map_err(|e| format!("signed head rejected: {e}"))?;
     if proof.tree_size != signed.claims.chain_length {
         return Err(format!(
             "tree_size {} differs from the signed chain_length {}",
             proof.tree_size, signed.claims.chain_length
         ));
     }
-    let payload = STANDARD
-        .decode(&proof.step.payload)
-        .map_err(|_| "step.payload is not strict standard base64 (RFC 4648 §4 alphabet, with padding)".to_string())?;
+    let payload = STANDARD.decode(&proof.step.payload).map_err(|_| {
+        "step.payload is not strict standard base64 (RFC 4648 §4 alphabet, with padding)"
+            .to_string()
+    })?;
     let mut path = Vec::with_capacity(proof.audit_path.len());
     for (n, h) in proof.audit_path.iter().enumerate() {
-        path.push(decode_digest(h, &format!("audit_path[{n}]")).map_err(|e| format!("inclusion proof rejected: {e}"))?);
+        path.push(
+            decode_digest(h, &format!("audit_path[{n}]"))
+                .map_err(|e| format!("inclusion proof rejected: {e}"))?,
+        );
     }
-    let prev = decode_digest(&proof.step.prev_hash, "step.prev_hash").map_err(|e| format!("inclusion proof rejected: {e}"))?;
-    let root = decode_digest(&signed.claims.merkle_root, "merkle_root").map_err(|e| e.to_string())?;
-    let leaf = leaf_hash(proof.step.step_index, &step_hash(&prev, proof.step.step_index, &payload));
-    verify_inclusion(&leaf, proof.step.step_index, proof.tree_size, &path, &root)
-        .map_err(|e| format!("step {} is not in the signed trace: {e}", proof.step.step_index))?;
-    StepHeader::parse(&payload).map_err(|e| format!("step payload is not a step envelope ({e})"))?;
+    let prev = decode_digest(&proof.step.prev_hash, "step.prev_hash")
+        .map_err(|e| format!("inclusion proof rejected: {e}"))?;
+    let root =
+        decode_digest(&signed.claims.merkle_root, "merkle_root").map_err(|e| e.to_string())?;
+    let leaf = leaf_hash(
+        proof.step.step_index,
+        &step_hash(&prev, proof.step.step_index, &payload),
+    );
+    verify_inclusion(&leaf, proof.step.step_index, proof.tree_size, &path, &root).map_err(|e| {
+        format!(
+            "step {} is not in the signed trace: {e}",
+            proof.step.step_index
+        )
+    })?;
+    StepHeader::parse(&payload)
+        .map_err(|e| format!("step payload is not a step envelope ({e})"))?;
     out.step = serde_json::from_slice(&payload).ok();
     out.signed_by = Some(signed.key_id);
     out.signed_head = Some(signed.claims);

@@ -31,13 +31,17 @@ mod step;
 mod strict;
 mod verify;
 
-pub use bundle::{Bundle, BundleError, BundleStep, BundleTrace, BundleVerdict, parse_bundle, verify_bundle};
+pub use bundle::{
+    Bundle, BundleError, BundleStep, BundleTrace, BundleVerdict, parse_bundle, verify_bundle,
+};
 pub use chain::{AppendedStep, ChainBuilder};
+pub use hash::{DIGEST_LEN, Digest};
 pub use inclusion::{InclusionProof, InclusionVerdict, parse_inclusion, verify_inclusion_proof};
-pub use hash::{Digest, DIGEST_LEN};
 pub use merkle::{MerkleBuilder, MerkleError};
 pub use model::{Integrity, IntegrityModel, VerificationStatus};
-pub use seal::{SealError, SigningKey, TraceHeadClaims, VerifiedHead, VerifyingKey, sign_head, verify_head};
-pub use strict::StrictError;
+pub use seal::{
+    SealError, SigningKey, TraceHeadClaims, VerifiedHead, VerifyingKey, sign_head, verify_head,
+};
 pub use step::{StepEnvelope, StepHeader, StepKind, StepStatus};
+pub use strict::StrictError;
 pub use verify::{ChainVerifier, StoredStep, TraceHead, TraceIds, verify_trace};

@@ -29,8 +29,15 @@ const NODE_PREFIX: u8 = 0x01;
 pub enum MerkleError {
     #[error("leaf index {index} is outside a tree of {tree_size} leaves")]
     IndexOutOfRange { index: u64, tree_size: u64 },
-    #[error("inclusion proof has {actual} hashes; leaf {index} of a tree of {tree_size} needs {expected}")]
-    ProofLength { index: u64, tree_size: u64, expected: usize, actual: usize },
+    #[error(
+        "inclusion proof has {actual} hashes; leaf {index} of a tree of {tree_size} needs {expected}"
+    )]
+    ProofLength {
+        index: u64,
+        tree_size: u64,
+        expected: usize,
+        actual: usize,
+    },
     #[error("inclusion proof does not lead to the expected root")]
     RootMismatch,
 }
@@ -202,14 +209,24 @@ pub fn verify_inclusion(
     }
     let expected = proof_len(index, tree_size);
     if proof.len() != expected {
-        return Err(MerkleError::ProofLength { index, tree_size, expected, actual: proof.len() });
+        return Err(MerkleError::ProofLength {
+            index,
+            tree_size,
+            expected,
+            actual: proof.len(),
+        });
     }
     // RFC 9162 §2.1.3.2, step by step.
     let (mut fnode, mut snode) = (index, tree_size - 1);
     let mut r = *leaf;
     for p in proof {
         if snode == 0 {
-            return Err(MerkleError::ProofLength { index, tree_size, expected, actual: proof.len() });
+            return Err(MerkleError::ProofLength {
+                index,
+                tree_size,
+                expected,
+                actual: proof.len(),
+            });
         }
         if fnode & 1 == 1 || fnode == snode {
             r = node_hash(p, &r);
@@ -226,7 +243,12 @@ pub fn verify_inclusion(
         snode >>= 1;
     }
     if snode != 0 {
-        return Err(MerkleError::ProofLength { index, tree_size, expected, actual: proof.len() });
+        return Err(MerkleError::ProofLength {
+            index,
+            tree_size,
+            expected,
+            actual: proof.len(),
+        });
     }
     if r != *root {
         return Err(MerkleError::RootMismatch);
@@ -240,7 +262,15 @@ mod tests {
 
     #[test]
     fn split_point_is_largest_power_of_two_below() {
-        for (n, k) in [(2u64, 1u64), (3, 2), (4, 2), (5, 4), (8, 4), (9, 8), (u64::MAX, 1 << 63)] {
+        for (n, k) in [
+            (2u64, 1u64),
+            (3, 2),
+            (4, 2),
+            (5, 4),
+            (8, 4),
+            (9, 8),
+            (u64::MAX, 1 << 63),
+        ] {
             assert_eq!(split_point(n), k, "n={n}");
         }
     }

@@ -23,7 +23,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::Signer as _;
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
-use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, KeypairBytes};
+use ed25519_dalek::pkcs8::{
+    DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, KeypairBytes,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
@@ -89,10 +91,15 @@ impl TraceHeadClaims {
             IntegrityModel::parse(&self.integrity_model),
             Some(IntegrityModel::HashChain | IntegrityModel::MerkleTree)
         ) {
-            return Err(SealError::UnsupportedIntegrityModel { found: clip(&self.integrity_model) });
+            return Err(SealError::UnsupportedIntegrityModel {
+                found: clip(&self.integrity_model),
+            });
         }
         if self.chain_length == 0 {
-            return Err(invalid_claim("chain_length", "is 0; a sealed trace has steps"));
+            return Err(invalid_claim(
+                "chain_length",
+                "is 0; a sealed trace has steps",
+            ));
         }
         for (field, value) in [
             ("tenant_id", &self.tenant_id),
@@ -127,12 +134,25 @@ impl TraceHeadClaims {
 }
 
 fn check_hex_digest(field: &str, value: &str) -> Result<(), SealError> {
-    let ok = value.len() == 64 && value.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    if ok { Ok(()) } else { Err(invalid_claim(field, "is not a SHA-256 digest in 64 lower-case hex characters")) }
+    let ok = value.len() == 64
+        && value
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid_claim(
+            field,
+            "is not a SHA-256 digest in 64 lower-case hex characters",
+        ))
+    }
 }
 
 fn invalid_claim(field: &str, reason: &str) -> SealError {
-    SealError::InvalidClaim { field: field.to_owned(), reason: reason.to_owned() }
+    SealError::InvalidClaim {
+        field: field.to_owned(),
+        reason: reason.to_owned(),
+    }
 }
 
 /// Why a trace head (or a key) was rejected. Every message is one line; text that came from
@@ -158,7 +178,9 @@ pub enum SealError {
     UntrustedKey { key_id: String },
     #[error("signature does not verify with trusted key {key_id}")]
     BadSignature { key_id: String },
-    #[error("signature keyid {claimed} does not name trusted key {actual}, which made the signature")]
+    #[error(
+        "signature keyid {claimed} does not name trusted key {actual}, which made the signature"
+    )]
     KeyIdMismatch { claimed: String, actual: String },
     #[error("statement _type is \"{found}\", expected \"{STATEMENT_TYPE}\"")]
     WrongStatementType { found: String },
@@ -168,7 +190,9 @@ pub enum SealError {
     SubjectMismatch { reason: String },
     #[error("claim {field} {reason}")]
     InvalidClaim { field: String, reason: String },
-    #[error("integrity model \"{found}\" cannot be claimed by a trace head (expected \"HASH_CHAIN\" or \"MERKLE_TREE\")")]
+    #[error(
+        "integrity model \"{found}\" cannot be claimed by a trace head (expected \"HASH_CHAIN\" or \"MERKLE_TREE\")"
+    )]
     UnsupportedIntegrityModel { found: String },
     #[error("invalid key: {reason}")]
     Key { reason: String },
@@ -225,7 +249,8 @@ struct SubjectDigest {
 pub fn pae(payload_type: &str, body: &[u8]) -> Vec<u8> {
     let type_len = payload_type.len().to_string();
     let body_len = body.len().to_string();
-    let mut out = Vec::with_capacity(10 + type_len.len() + payload_type.len() + body_len.len() + body.len());
+    let mut out =
+        Vec::with_capacity(10 + type_len.len() + payload_type.len() + body_len.len() + body.len());
     out.extend_from_slice(b"DSSEv1 ");
     out.extend_from_slice(type_len.as_bytes());
     out.push(b' ');
@@ -267,12 +292,15 @@ pub fn sign_head(claims: &TraceHeadClaims, key: &SigningKey) -> String {
         statement_type: STATEMENT_TYPE.to_owned(),
         subject: vec![Subject {
             name: claims.subject_name(),
-            digest: SubjectDigest { sha256: claims.root_hash.clone() },
+            digest: SubjectDigest {
+                sha256: claims.root_hash.clone(),
+            },
         }],
         predicate_type: PREDICATE_TYPE.to_owned(),
         predicate: claims.clone(),
     };
-    let body = serde_json::to_vec(&statement).expect("a statement of strings and integers always serializes");
+    let body = serde_json::to_vec(&statement)
+        .expect("a statement of strings and integers always serializes");
     sign_envelope(PAYLOAD_TYPE, &body, key)
 }
 
@@ -289,7 +317,10 @@ pub struct VerifiedHead {
 
 /// Verifies a signed trace head against the pinned `trusted` keys and returns its claims.
 /// See [`verify_head_detailed`].
-pub fn verify_head(envelope_json: &str, trusted: &[VerifyingKey]) -> Result<TraceHeadClaims, SealError> {
+pub fn verify_head(
+    envelope_json: &str,
+    trusted: &[VerifyingKey],
+) -> Result<TraceHeadClaims, SealError> {
     verify_head_detailed(envelope_json, trusted).map(|v| v.claims)
 }
 
@@ -303,7 +334,10 @@ pub fn verify_head(envelope_json: &str, trusted: &[VerifyingKey]) -> Result<Trac
 ///
 /// A signature by a key that is not in `trusted` is [`SealError::UntrustedKey`], never
 /// success, whether or not it is a valid signature.
-pub fn verify_head_detailed(envelope_json: &str, trusted: &[VerifyingKey]) -> Result<VerifiedHead, SealError> {
+pub fn verify_head_detailed(
+    envelope_json: &str,
+    trusted: &[VerifyingKey],
+) -> Result<VerifiedHead, SealError> {
     if trusted.is_empty() {
         return Err(SealError::NoTrustedKeys);
     }
@@ -318,32 +352,53 @@ pub fn verify_head_detailed(envelope_json: &str, trusted: &[VerifyingKey]) -> Re
     }
     let envelope: Envelope = typed(value, "envelope")?;
     if envelope.payload_type != PAYLOAD_TYPE {
-        return Err(SealError::WrongPayloadType { found: clip(&envelope.payload_type) });
+        return Err(SealError::WrongPayloadType {
+            found: clip(&envelope.payload_type),
+        });
     }
     let signature = match envelope.signatures.as_slice() {
         [] => return Err(SealError::NoSignature),
         [one] => one,
         many => return Err(SealError::TooManySignatures { count: many.len() }),
     };
-    let body = STANDARD.decode(&envelope.payload).map_err(|_| SealError::Base64 { field: "payload" })?;
-    let sig_bytes = STANDARD.decode(&signature.sig).map_err(|_| SealError::Base64 { field: "signature sig" })?;
-    let sig = Signature::from_slice(&sig_bytes).map_err(|_| SealError::SignatureLength { len: sig_bytes.len() })?;
+    let body = STANDARD
+        .decode(&envelope.payload)
+        .map_err(|_| SealError::Base64 { field: "payload" })?;
+    let sig_bytes = STANDARD
+        .decode(&signature.sig)
+        .map_err(|_| SealError::Base64 {
+            field: "signature sig",
+        })?;
+    let sig = Signature::from_slice(&sig_bytes).map_err(|_| SealError::SignatureLength {
+        len: sig_bytes.len(),
+    })?;
 
     // 2. The signature, over exactly the carried bytes, before anything reads them.
     let message = pae(&envelope.payload_type, &body);
     let signer = match trusted.iter().find(|k| key_id(k) == signature.keyid) {
         Some(key) => {
             let id = key_id(key);
-            key.verify_strict(&message, &sig).map_err(|_| SealError::BadSignature { key_id: id.clone() })?;
+            key.verify_strict(&message, &sig)
+                .map_err(|_| SealError::BadSignature { key_id: id.clone() })?;
             id
         }
         None => {
             // Not named by a pinned key. Say so precisely if a pinned key did sign it anyway;
             // either way it is an error.
-            return Err(match trusted.iter().find(|k| k.verify_strict(&message, &sig).is_ok()) {
-                Some(key) => SealError::KeyIdMismatch { claimed: clip(&signature.keyid), actual: key_id(key) },
-                None => SealError::UntrustedKey { key_id: clip(&signature.keyid) },
-            });
+            return Err(
+                match trusted
+                    .iter()
+                    .find(|k| k.verify_strict(&message, &sig).is_ok())
+                {
+                    Some(key) => SealError::KeyIdMismatch {
+                        claimed: clip(&signature.keyid),
+                        actual: key_id(key),
+                    },
+                    None => SealError::UntrustedKey {
+                        key_id: clip(&signature.keyid),
+                    },
+                },
+            );
         }
     };
 
@@ -363,10 +418,14 @@ pub fn verify_head_detailed(envelope_json: &str, trusted: &[VerifyingKey]) -> Re
     }
     let statement: Statement = typed(value, "statement")?;
     if statement.statement_type != STATEMENT_TYPE {
-        return Err(SealError::WrongStatementType { found: clip(&statement.statement_type) });
+        return Err(SealError::WrongStatementType {
+            found: clip(&statement.statement_type),
+        });
     }
     if statement.predicate_type != PREDICATE_TYPE {
-        return Err(SealError::WrongPredicateType { found: clip(&statement.predicate_type) });
+        return Err(SealError::WrongPredicateType {
+            found: clip(&statement.predicate_type),
+        });
     }
     let claims = statement.predicate;
     claims.check_well_formed()?;
@@ -380,15 +439,23 @@ pub fn verify_head_detailed(envelope_json: &str, trusted: &[VerifyingKey]) -> Re
     };
     if subject.name != claims.subject_name() {
         return Err(SealError::SubjectMismatch {
-            reason: format!("subject name \"{}\" is not \"{}\"", clip(&subject.name), clip(&claims.subject_name())),
+            reason: format!(
+                "subject name \"{}\" is not \"{}\"",
+                clip(&subject.name),
+                clip(&claims.subject_name())
+            ),
         });
     }
     if subject.digest.sha256 != claims.root_hash {
-        return Err(SealError::SubjectMismatch { reason: "subject sha256 is not the predicate's root_hash".into() });
+        return Err(SealError::SubjectMismatch {
+            reason: "subject sha256 is not the predicate's root_hash".into(),
+        });
     }
-    Ok(VerifiedHead { claims, key_id: signer })
+    Ok(VerifiedHead {
+        claims,
+        key_id: signer,
+    })
 }
-
 
 // ---------------------------------------------------------------------------------------
 // Keys.
@@ -402,9 +469,14 @@ pub fn signing_key_from_seed(seed: [u8; 32]) -> SigningKey {
 /// The private key as a PKCS#8 v1 `-----BEGIN PRIVATE KEY-----` PEM (RFC 8410, the form
 /// `openssl genpkey -algorithm ed25519` writes). Zeroized on drop.
 pub fn signing_key_to_pem(key: &SigningKey) -> Result<Zeroizing<String>, SealError> {
-    KeypairBytes { secret_key: key.to_bytes(), public_key: None }
-        .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|e| SealError::Key { reason: format!("cannot encode the private key as PKCS#8 PEM: {e}") })
+    KeypairBytes {
+        secret_key: key.to_bytes(),
+        public_key: None,
+    }
+    .to_pkcs8_pem(LineEnding::LF)
+    .map_err(|e| SealError::Key {
+        reason: format!("cannot encode the private key as PKCS#8 PEM: {e}"),
+    })
 }
 
 /// Reads a PKCS#8 `-----BEGIN PRIVATE KEY-----` PEM holding an Ed25519 key (v1, or v2 whose
@@ -412,14 +484,17 @@ pub fn signing_key_to_pem(key: &SigningKey) -> Result<Zeroizing<String>, SealErr
 pub fn signing_key_from_pem(pem: &str) -> Result<SigningKey, SealError> {
     let pem = pem.trim();
     expect_label(pem, "PRIVATE KEY")?;
-    SigningKey::from_pkcs8_pem(pem)
-        .map_err(|e| SealError::Key { reason: format!("not an Ed25519 PKCS#8 private key: {e}") })
+    SigningKey::from_pkcs8_pem(pem).map_err(|e| SealError::Key {
+        reason: format!("not an Ed25519 PKCS#8 private key: {e}"),
+    })
 }
 
 /// The public key as an SPKI `-----BEGIN PUBLIC KEY-----` PEM (RFC 8410).
 pub fn verifying_key_to_pem(key: &VerifyingKey) -> Result<String, SealError> {
     key.to_public_key_pem(LineEnding::LF)
-        .map_err(|e| SealError::Key { reason: format!("cannot encode the public key as SPKI PEM: {e}") })
+        .map_err(|e| SealError::Key {
+            reason: format!("cannot encode the public key as SPKI PEM: {e}"),
+        })
 }
 
 /// Reads an SPKI `-----BEGIN PUBLIC KEY-----` PEM holding an Ed25519 key. Weak (small-order)
@@ -427,10 +502,13 @@ pub fn verifying_key_to_pem(key: &VerifyingKey) -> Result<String, SealError> {
 pub fn verifying_key_from_pem(pem: &str) -> Result<VerifyingKey, SealError> {
     let pem = pem.trim();
     expect_label(pem, "PUBLIC KEY")?;
-    let key = VerifyingKey::from_public_key_pem(pem)
-        .map_err(|e| SealError::Key { reason: format!("not an Ed25519 SPKI public key: {e}") })?;
+    let key = VerifyingKey::from_public_key_pem(pem).map_err(|e| SealError::Key {
+        reason: format!("not an Ed25519 SPKI public key: {e}"),
+    })?;
     if key.is_weak() {
-        return Err(SealError::Key { reason: "the public key is a weak (small-order) point".into() });
+        return Err(SealError::Key {
+            reason: "the public key is a weak (small-order) point".into(),
+        });
     }
     Ok(key)
 }
@@ -439,19 +517,23 @@ pub fn verifying_key_from_pem(pem: &str) -> Result<VerifyingKey, SealError> {
 /// one, an encrypted key, a certificate). Never echoes key material.
 fn expect_label(pem: &str, want: &str) -> Result<(), SealError> {
     let first = pem.lines().next().unwrap_or("").trim();
-    let found = first.strip_prefix("-----BEGIN ").and_then(|rest| rest.strip_suffix("-----"));
+    let found = first
+        .strip_prefix("-----BEGIN ")
+        .and_then(|rest| rest.strip_suffix("-----"));
     match found {
         Some(label) if label == want => Ok(()),
-        Some("ENCRYPTED PRIVATE KEY") => {
-            Err(SealError::Key { reason: "encrypted PKCS#8 private keys are not supported; decrypt it first".into() })
-        }
+        Some("ENCRYPTED PRIVATE KEY") => Err(SealError::Key {
+            reason: "encrypted PKCS#8 private keys are not supported; decrypt it first".into(),
+        }),
         Some(label) => Err(SealError::Key {
             reason: format!(
                 "expected a \"-----BEGIN {want}-----\" PEM block, found \"-----BEGIN {}-----\"",
                 clip(label)
             ),
         }),
-        None => Err(SealError::Key { reason: format!("not PEM: expected a \"-----BEGIN {want}-----\" line first") }),
+        None => Err(SealError::Key {
+            reason: format!("not PEM: expected a \"-----BEGIN {want}-----\" line first"),
+        }),
     }
 }
 
@@ -461,9 +543,15 @@ mod tests {
 
     #[test]
     fn field_lists_come_from_the_types() {
-        assert_eq!(fields_of::<Envelope>(), ["payloadType", "payload", "signatures"]);
+        assert_eq!(
+            fields_of::<Envelope>(),
+            ["payloadType", "payload", "signatures"]
+        );
         assert_eq!(fields_of::<EnvelopeSignature>(), ["keyid", "sig"]);
-        assert_eq!(fields_of::<Statement>(), ["_type", "subject", "predicateType", "predicate"]);
+        assert_eq!(
+            fields_of::<Statement>(),
+            ["_type", "subject", "predicateType", "predicate"]
+        );
         assert_eq!(fields_of::<Subject>(), ["name", "digest"]);
         assert_eq!(fields_of::<SubjectDigest>(), ["sha256"]);
         assert_eq!(fields_of::<TraceHeadClaims>().len(), 11);
@@ -481,7 +569,9 @@ mod tests {
             started_at: String::new(),
             completed_at: String::new(),
         };
-        let Value::Object(map) = serde_json::to_value(&claims).unwrap() else { panic!() };
+        let Value::Object(map) = serde_json::to_value(&claims).unwrap() else {
+            panic!()
+        };
         let mut serialized: Vec<&str> = map.keys().map(String::as_str).collect();
         let mut declared = fields_of::<TraceHeadClaims>().to_vec();
         serialized.sort_unstable();

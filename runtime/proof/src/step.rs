@@ -181,6 +181,10 @@ mod tests {
         assert_eq!(h.status, StepStatus::Failure, "failure must stay failure");
         assert_eq!(h.skill.as_deref(), Some("http_call"));
         assert_eq!(h.duration_ms, Some(12));
-        assert!(String::from_utf8(bytes).unwrap().contains("\"kind\":\"host.http\""));
+        assert!(
+            String::from_utf8(bytes)
+                .unwrap()
+                .contains("\"kind\":\"host.http\"")
+        );
     }
 }

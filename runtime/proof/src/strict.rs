@@ -26,7 +26,10 @@ pub enum StrictError {
     #[error("{what} has unknown field \"{field}\"")]
     UnknownField { what: &'static str, field: String },
     #[error("{what} is missing field \"{field}\"")]
-    MissingField { what: &'static str, field: &'static str },
+    MissingField {
+        what: &'static str,
+        field: &'static str,
+    },
     #[error("{what} is malformed: {reason}")]
     Malformed { what: &'static str, reason: String },
 }
@@ -38,20 +41,35 @@ pub(crate) fn check_object<'v>(
     what: &'static str,
 ) -> Result<&'v Map<String, Value>, StrictError> {
     let Value::Object(map) = value else {
-        return Err(StrictError::Malformed { what, reason: "not a JSON object".into() });
+        return Err(StrictError::Malformed {
+            what,
+            reason: "not a JSON object".into(),
+        });
     };
     if let Some(unknown) = map.keys().find(|k| !fields.contains(&k.as_str())) {
-        return Err(StrictError::UnknownField { what, field: clip(unknown) });
+        return Err(StrictError::UnknownField {
+            what,
+            field: clip(unknown),
+        });
     }
     if let Some(missing) = fields.iter().find(|f| !map.contains_key(**f)) {
-        return Err(StrictError::MissingField { what, field: missing });
+        return Err(StrictError::MissingField {
+            what,
+            field: missing,
+        });
     }
     Ok(map)
 }
 
 /// Converts an already strictly-parsed value into its type.
-pub(crate) fn typed<T: DeserializeOwned>(value: Value, what: &'static str) -> Result<T, StrictError> {
-    serde_json::from_value(value).map_err(|e| StrictError::Malformed { what, reason: clip_long(&e.to_string()) })
+pub(crate) fn typed<T: DeserializeOwned>(
+    value: Value,
+    what: &'static str,
+) -> Result<T, StrictError> {
+    serde_json::from_value(value).map_err(|e| StrictError::Malformed {
+        what,
+        reason: clip_long(&e.to_string()),
+    })
 }
 
 enum Violation {
@@ -64,15 +82,25 @@ enum Violation {
 pub(crate) fn parse_strict(bytes: &[u8], what: &'static str) -> Result<Value, StrictError> {
     let violation = RefCell::new(None);
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    match (StrictValue { violation: &violation }).deserialize(&mut de) {
+    match (StrictValue {
+        violation: &violation,
+    })
+    .deserialize(&mut de)
+    {
         Ok(value) => {
             de.end().map_err(|_| StrictError::TrailingData { what })?;
             Ok(value)
         }
         Err(e) => Err(match violation.into_inner() {
-            Some(Violation::DuplicateKey(key)) => StrictError::DuplicateKey { what, key: clip(&key) },
+            Some(Violation::DuplicateKey(key)) => StrictError::DuplicateKey {
+                what,
+                key: clip(&key),
+            },
             Some(Violation::Number) => StrictError::NumberOutOfRange { what },
-            None => StrictError::Json { what, reason: clip_long(&e.to_string()) },
+            None => StrictError::Json {
+                what,
+                reason: clip_long(&e.to_string()),
+            },
         }),
     }
 }
@@ -249,16 +277,34 @@ mod tests {
             parse_strict(br#"{"a":{"b":[{"c":1,"\u0063":2}]}}"#, "x"),
             Err(StrictError::DuplicateKey { key, .. }) if key == "c"
         ));
-        assert!(matches!(parse_strict(b"{} {}", "x"), Err(StrictError::TrailingData { .. })));
+        assert!(matches!(
+            parse_strict(b"{} {}", "x"),
+            Err(StrictError::TrailingData { .. })
+        ));
         assert!(parse_strict(b"{}\n\t ", "x").is_ok());
-        for n in ["9007199254740992", "-9007199254740992", "1.0", "1e3", "18446744073709551616"] {
-            assert!(matches!(parse_strict(n.as_bytes(), "x"), Err(StrictError::NumberOutOfRange { .. })), "{n}");
+        for n in [
+            "9007199254740992",
+            "-9007199254740992",
+            "1.0",
+            "1e3",
+            "18446744073709551616",
+        ] {
+            assert!(
+                matches!(
+                    parse_strict(n.as_bytes(), "x"),
+                    Err(StrictError::NumberOutOfRange { .. })
+                ),
+                "{n}"
+            );
         }
         assert!(parse_strict(b"9007199254740991", "x").is_ok());
         assert!(parse_strict(b"-9007199254740991", "x").is_ok());
         // Deep nesting hits serde_json's recursion limit, not the stack.
         let deep = "[".repeat(100_000);
-        assert!(matches!(parse_strict(deep.as_bytes(), "x"), Err(StrictError::Json { .. })));
+        assert!(matches!(
+            parse_strict(deep.as_bytes(), "x"),
+            Err(StrictError::Json { .. })
+        ));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::hash::{self, Digest, DIGEST_LEN, genesis, step_hash};
+use crate::hash::{self, DIGEST_LEN, Digest, genesis, step_hash};
 use crate::merkle::{MerkleBuilder, leaf_hash};
 use crate::model::{Integrity, IntegrityModel, VerificationStatus};
 use crate::seal::{TraceHeadClaims, VerifyingKey, verify_head_detailed};
@@ -123,39 +123,62 @@ impl ChainVerifier {
         let i = self.expected_index;
         if step.step_index < 0 || step.step_index as u64 != i {
             return Err(if step.step_index >= 0 && (step.step_index as u64) > i {
-                format!("step_index {i} is missing (next stored step is {})", step.step_index)
+                format!(
+                    "step_index {i} is missing (next stored step is {})",
+                    step.step_index
+                )
             } else {
-                format!("step_index {} appears out of order or twice (expected {i})", step.step_index)
+                format!(
+                    "step_index {} appears out of order or twice (expected {i})",
+                    step.step_index
+                )
             });
         }
         if step.trace_id != self.ids.trace_id
             || step.run_id != self.ids.run_id
             || step.tenant_id != self.ids.tenant_id
         {
-            return Err(format!("step_index {i} carries the ids of another trace, run or tenant"));
+            return Err(format!(
+                "step_index {i} carries the ids of another trace, run or tenant"
+            ));
         }
-        let stored_prev = digest(&step.prev_hash)
-            .ok_or_else(|| format!("step_index {i}: prev_hash is not a {DIGEST_LEN}-byte digest"))?;
+        let stored_prev = digest(&step.prev_hash).ok_or_else(|| {
+            format!("step_index {i}: prev_hash is not a {DIGEST_LEN}-byte digest")
+        })?;
         if stored_prev != self.prev {
-            return Err(format!("step_index {i}: prev_hash does not link to the previous step"));
+            return Err(format!(
+                "step_index {i}: prev_hash does not link to the previous step"
+            ));
         }
         let stored_hash = digest(&step.hash)
             .ok_or_else(|| format!("step_index {i}: hash is not a {DIGEST_LEN}-byte digest"))?;
         let recomputed = step_hash(&self.prev, i, &step.payload);
         if recomputed != stored_hash {
-            return Err(format!("step_index {i}: stored payload does not hash to the stored hash"));
+            return Err(format!(
+                "step_index {i}: stored payload does not hash to the stored hash"
+            ));
         }
         let header = StepHeader::parse(&step.payload)
             .map_err(|e| format!("step_index {i}: payload is not a step envelope ({e})"))?;
         check_columns(i, step, &header)?;
         match (i, header.kind) {
             (0, StepKind::RunStart) => {
-                let start: RunStartPayload = serde_json::from_slice(&step.payload)
-                    .map_err(|e| format!("step_index 0: run.start does not list its skills ({e})"))?;
-                self.skill_digests = start.body.skills.into_iter().map(|(name, s)| (name, s.digest)).collect();
+                let start: RunStartPayload =
+                    serde_json::from_slice(&step.payload).map_err(|e| {
+                        format!("step_index 0: run.start does not list its skills ({e})")
+                    })?;
+                self.skill_digests = start
+                    .body
+                    .skills
+                    .into_iter()
+                    .map(|(name, s)| (name, s.digest))
+                    .collect();
             }
             (0, other) => {
-                return Err(format!("step_index 0 is {} but a trace starts with run.start", other.as_str()));
+                return Err(format!(
+                    "step_index 0 is {} but a trace starts with run.start",
+                    other.as_str()
+                ));
             }
             (_, StepKind::RunStart) => return Err(format!("step_index {i}: a second run.start")),
             _ => {}
@@ -184,7 +207,10 @@ impl ChainVerifier {
                     VerificationStatus::Unsupported,
                     other,
                     None,
-                    Some(format!("integrity model {} cannot be verified", head.integrity_model)),
+                    Some(format!(
+                        "integrity model {} cannot be verified",
+                        head.integrity_model
+                    )),
                 );
             }
             None => {
@@ -192,7 +218,10 @@ impl ChainVerifier {
                     VerificationStatus::Unsupported,
                     IntegrityModel::None,
                     None,
-                    Some(format!("unknown integrity model {:?}", head.integrity_model)),
+                    Some(format!(
+                        "unknown integrity model {:?}",
+                        head.integrity_model
+                    )),
                 );
             }
         };
@@ -216,7 +245,11 @@ impl ChainVerifier {
             model,
             verification_status: status,
             chain_length: self.expected_index,
-            root_hash: if model == IntegrityModel::MerkleTree { merkle_root.clone() } else { chain_head },
+            root_hash: if model == IntegrityModel::MerkleTree {
+                merkle_root.clone()
+            } else {
+                chain_head
+            },
             merkle_root,
             signed_by,
             failure_reason: reason,
@@ -241,7 +274,8 @@ impl ChainVerifier {
         if let Some(reason) = &self.failure {
             return Err(reason.clone());
         }
-        let (Some(sealed_len), Some(sealed_root)) = (head.chain_length, head.root_hash.as_ref()) else {
+        let (Some(sealed_len), Some(sealed_root)) = (head.chain_length, head.root_hash.as_ref())
+        else {
             return Err(format!(
                 "trace {} is not sealed (status {}): the run is still going or was interrupted",
                 head.ids.trace_id, head.status
@@ -257,17 +291,30 @@ impl ChainVerifier {
             ));
         }
         if sealed_len < chain_length {
-            return Err(format!("step_index {sealed_len} is beyond the sealed chain_length {sealed_len}"));
+            return Err(format!(
+                "step_index {sealed_len} is beyond the sealed chain_length {sealed_len}"
+            ));
         }
-        let model_root = if model == IntegrityModel::MerkleTree { merkle_root } else { chain_head };
+        let model_root = if model == IntegrityModel::MerkleTree {
+            merkle_root
+        } else {
+            chain_head
+        };
         if chain_length == 0 || hash::to_hex(sealed_root) != model_root {
             return Err(format!(
                 "sealed root_hash does not match the recomputed {} root",
-                if model == IntegrityModel::MerkleTree { "Merkle" } else { "chain" }
+                if model == IntegrityModel::MerkleTree {
+                    "Merkle"
+                } else {
+                    "chain"
+                }
             ));
         }
         if self.last_kind != Some(StepKind::RunEnd) {
-            return Err(format!("step_index {} is not run.end: the trace is cut short", chain_length - 1));
+            return Err(format!(
+                "step_index {} is not run.end: the trace is cut short",
+                chain_length - 1
+            ));
         }
         match self.last_run_status.as_deref() {
             Some(s) if s == head.status => {}
@@ -279,10 +326,17 @@ impl ChainVerifier {
             }
         }
         let Some(envelope) = head.signed_head.as_deref() else {
-            return Err("the trace head is not signed, so nothing outside the database vouches for it".into());
+            return Err(
+                "the trace head is not signed, so nothing outside the database vouches for it"
+                    .into(),
+            );
         };
-        let signed = verify_head_detailed(envelope, trusted).map_err(|e| format!("signed head rejected: {e}"))?;
-        signed.claims.validate().map_err(|e| format!("signed head rejected: {e}"))?;
+        let signed = verify_head_detailed(envelope, trusted)
+            .map_err(|e| format!("signed head rejected: {e}"))?;
+        signed
+            .claims
+            .validate()
+            .map_err(|e| format!("signed head rejected: {e}"))?;
         self.compare_claims(&signed.claims, head, chain_head, merkle_root)?;
         Ok(signed.key_id)
     }
@@ -296,7 +350,9 @@ impl ChainVerifier {
         merkle_root: &str,
     ) -> Result<(), String> {
         let differs = |what: &str, signed: &dyn std::fmt::Debug, found: &dyn std::fmt::Debug| {
-            Err(format!("signed head is for another trace: signed {what} {signed:?}, found {found:?}"))
+            Err(format!(
+                "signed head is for another trace: signed {what} {signed:?}, found {found:?}"
+            ))
         };
         if c.tenant_id != self.ids.tenant_id {
             return differs("tenant_id", &c.tenant_id, &self.ids.tenant_id);
@@ -326,7 +382,10 @@ impl ChainVerifier {
             return Err("signed Merkle root differs from the recomputed Merkle root".into());
         }
         if c.status != head.status {
-            return Err(format!("trace status {:?} differs from the signed status {:?}", head.status, c.status));
+            return Err(format!(
+                "trace status {:?} differs from the signed status {:?}",
+                head.status, c.status
+            ));
         }
         if c.skill_digests != self.skill_digests {
             return Err("signed skill digests differ from the skills recorded in run.start".into());
@@ -337,22 +396,37 @@ impl ChainVerifier {
 
 fn check_columns(i: u64, step: &StoredStep, h: &StepHeader) -> Result<(), String> {
     if h.v != ENVELOPE_VERSION {
-        return Err(format!("step_index {i}: envelope version {} is not supported", h.v));
+        return Err(format!(
+            "step_index {i}: envelope version {} is not supported",
+            h.v
+        ));
     }
     if step.kind != h.kind.as_str() {
-        return Err(format!("step_index {i}: kind column {:?} differs from the hashed kind", step.kind));
+        return Err(format!(
+            "step_index {i}: kind column {:?} differs from the hashed kind",
+            step.kind
+        ));
     }
     if step.skill_name != h.skill {
-        return Err(format!("step_index {i}: skill_name column differs from the hashed skill"));
+        return Err(format!(
+            "step_index {i}: skill_name column differs from the hashed skill"
+        ));
     }
     if StepStatus::parse(&step.status) != Some(h.status) {
-        return Err(format!("step_index {i}: status column {:?} differs from the hashed status", step.status));
+        return Err(format!(
+            "step_index {i}: status column {:?} differs from the hashed status",
+            step.status
+        ));
     }
     if step.duration_ms.map(|d| d as u64) != h.duration_ms {
-        return Err(format!("step_index {i}: duration_ms column differs from the hashed duration"));
+        return Err(format!(
+            "step_index {i}: duration_ms column differs from the hashed duration"
+        ));
     }
     if step.cost_cents < 0 || step.cost_cents as u64 != h.cost_cents {
-        return Err(format!("step_index {i}: cost_cents column differs from the hashed cost"));
+        return Err(format!(
+            "step_index {i}: cost_cents column differs from the hashed cost"
+        ));
     }
     Ok(())
 }

@@ -99,17 +99,29 @@ fn bundle_json(n: usize) -> String {
 
 fn inclusion_json(n: usize, index: u64) -> String {
     let (steps, envelope, _) = trace(n);
-    let leaves: Vec<_> = steps.iter().map(|s| leaf_hash(s.step_index as u64, &s.hash)).collect();
+    let leaves: Vec<_> = steps
+        .iter()
+        .map(|s| leaf_hash(s.step_index as u64, &s.hash))
+        .collect();
     let shown = &steps[index as usize];
-    InclusionProof::build(envelope, &leaves, index, &shown.payload, &shown.prev_hash).unwrap().to_json()
+    InclusionProof::build(envelope, &leaves, index, &shown.payload, &shown.prev_hash)
+        .unwrap()
+        .to_json()
 }
 
 #[track_caller]
 fn assert_bundle_fails(json: &str, reason_contains: &str) {
     let v = verify_bundle(json.as_bytes(), &trusted());
-    assert_eq!(v.integrity.verification_status, VerificationStatus::Failed, "{v:?}");
+    assert_eq!(
+        v.integrity.verification_status,
+        VerificationStatus::Failed,
+        "{v:?}"
+    );
     let reason = v.integrity.failure_reason.unwrap_or_default();
-    assert!(reason.contains(reason_contains), "reason {reason:?} should mention {reason_contains:?}");
+    assert!(
+        reason.contains(reason_contains),
+        "reason {reason:?} should mention {reason_contains:?}"
+    );
     assert!(!reason.contains('\n'), "one line: {reason:?}");
 }
 
@@ -141,7 +153,10 @@ fn bundle_with_wrong_hash_lengths() {
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     let hash = v["steps"][1]["hash"].as_str().unwrap().to_string();
     assert_bundle_fails(&json.replacen(&hash, &hash[..62], 1), "wrong length");
-    assert_bundle_fails(&json.replacen(&hash, &format!("{hash}00"), 1), "wrong length");
+    assert_bundle_fails(
+        &json.replacen(&hash, &format!("{hash}00"), 1),
+        "wrong length",
+    );
 }
 
 #[test]
@@ -149,8 +164,14 @@ fn bundle_with_bad_hex() {
     let json = bundle_json(4);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     let hash = v["steps"][1]["prev_hash"].as_str().unwrap().to_string();
-    assert_bundle_fails(&json.replacen(&hash, &format!("zz{}", &hash[2..]), 1), "not lower-case hex");
-    assert_bundle_fails(&json.replacen(&hash, &hash.to_uppercase(), 1), "not lower-case hex");
+    assert_bundle_fails(
+        &json.replacen(&hash, &format!("zz{}", &hash[2..]), 1),
+        "not lower-case hex",
+    );
+    assert_bundle_fails(
+        &json.replacen(&hash, &hash.to_uppercase(), 1),
+        "not lower-case hex",
+    );
 }
 
 #[test]
@@ -158,7 +179,11 @@ fn bundle_with_bad_base64() {
     let json = bundle_json(4);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     let payload = v["steps"][2]["payload"].as_str().unwrap().to_string();
-    for bad in [format!("{payload}!"), payload.trim_end_matches('=').to_string(), format!("*{}", &payload[1..])] {
+    for bad in [
+        format!("{payload}!"),
+        payload.trim_end_matches('=').to_string(),
+        format!("*{}", &payload[1..]),
+    ] {
         if bad != payload {
             assert_bundle_fails(&json.replacen(&payload, &bad, 1), "base64");
         }
@@ -168,29 +193,56 @@ fn bundle_with_bad_base64() {
 #[test]
 fn bundle_with_duplicate_json_keys() {
     let json = bundle_json(4);
-    let dup = json.replacen("\"format\":", "\"format\": \"runproof-bundle/v1\",\n  \"format\":", 1);
+    let dup = json.replacen(
+        "\"format\":",
+        "\"format\": \"runproof-bundle/v1\",\n  \"format\":",
+        1,
+    );
     assert_bundle_fails(&dup, "duplicate JSON key");
-    let dup_in_step = json.replacen("\"step_index\": 1,", "\"step_index\": 1,\n      \"step_index\": 1,", 1);
+    let dup_in_step = json.replacen(
+        "\"step_index\": 1,",
+        "\"step_index\": 1,\n      \"step_index\": 1,",
+        1,
+    );
     assert_bundle_fails(&dup_in_step, "duplicate JSON key");
 }
 
 #[test]
 fn bundle_with_numbers_beyond_2_pow_53() {
     let json = bundle_json(4);
-    assert_bundle_fails(&json.replacen("\"step_index\": 1,", "\"step_index\": 9007199254740993,", 1), "2^53");
-    assert_bundle_fails(&json.replacen("\"step_index\": 1,", "\"step_index\": 1.0,", 1), "2^53");
-    assert_bundle_fails(&json.replacen("\"chain_length\": 4,", "\"chain_length\": 4e0,", 1), "2^53");
+    assert_bundle_fails(
+        &json.replacen("\"step_index\": 1,", "\"step_index\": 9007199254740993,", 1),
+        "2^53",
+    );
+    assert_bundle_fails(
+        &json.replacen("\"step_index\": 1,", "\"step_index\": 1.0,", 1),
+        "2^53",
+    );
+    assert_bundle_fails(
+        &json.replacen("\"chain_length\": 4,", "\"chain_length\": 4e0,", 1),
+        "2^53",
+    );
 }
 
 #[test]
 fn bundle_with_unknown_fields_in_the_envelope_or_the_bundle() {
     let json = bundle_json(4);
     // The envelope is a JSON string inside the bundle: add a field to it.
-    let with_extra = json.replacen("{\\\"payloadType\\\":", "{\\\"extra\\\":1,\\\"payloadType\\\":", 1);
+    let with_extra = json.replacen(
+        "{\\\"payloadType\\\":",
+        "{\\\"extra\\\":1,\\\"payloadType\\\":",
+        1,
+    );
     assert_ne!(with_extra, json);
     assert_bundle_fails(&with_extra, "unknown field");
-    assert_bundle_fails(&json.replacen("\"format\":", "\"note\": \"hi\",\n  \"format\":", 1), "unknown field");
-    assert_bundle_fails(&json.replacen("\"kind\":", "\"extra\": 0,\n      \"kind\":", 1), "unknown field");
+    assert_bundle_fails(
+        &json.replacen("\"format\":", "\"note\": \"hi\",\n  \"format\":", 1),
+        "unknown field",
+    );
+    assert_bundle_fails(
+        &json.replacen("\"kind\":", "\"extra\": 0,\n      \"kind\":", 1),
+        "unknown field",
+    );
 }
 
 #[test]
@@ -223,7 +275,11 @@ fn inclusion_proof_for_a_middle_step_verifies_offline() {
     for n in [3usize, 7, 16, 33] {
         for index in 0..n as u64 {
             let v = verify_inclusion_proof(inclusion_json(n, index).as_bytes(), &trusted());
-            assert_eq!(v.verification_status, VerificationStatus::Verified, "n={n} i={index}: {v:?}");
+            assert_eq!(
+                v.verification_status,
+                VerificationStatus::Verified,
+                "n={n} i={index}: {v:?}"
+            );
         }
     }
     let v = verify_inclusion_proof(inclusion_json(9, 4).as_bytes(), &trusted());
@@ -247,7 +303,10 @@ fn inclusion_proof_with_any_byte_altered_fails() {
             }
         }
     }
-    assert!(verified.is_empty(), "altered bytes at {verified:?} still verified");
+    assert!(
+        verified.is_empty(),
+        "altered bytes at {verified:?} still verified"
+    );
 }
 
 #[test]

@@ -4,8 +4,8 @@
 use proptest::prelude::*;
 use runproof_proof::Digest;
 use runproof_proof::merkle::{
-    MerkleBuilder, MerkleError, empty_root, hash_leaf_data, inclusion_proof, leaf_hash, node_hash, root_of,
-    verify_inclusion,
+    MerkleBuilder, MerkleError, empty_root, hash_leaf_data, inclusion_proof, leaf_hash, node_hash,
+    root_of, verify_inclusion,
 };
 use sha2::{Digest as _, Sha256};
 
@@ -17,8 +17,16 @@ fn h(hex_str: &str) -> Digest {
 // Certificate Transparency's reference inputs (certificate-transparency merkle_tree_test,
 // also transparency-dev/merkle): eight raw leaves and the tree head of every prefix.
 
-const CT_LEAVES: [&str; 8] =
-    ["", "00", "10", "2021", "3031", "40414243", "5051525354555657", "606162636465666768696a6b6c6d6e6f"];
+const CT_LEAVES: [&str; 8] = [
+    "",
+    "00",
+    "10",
+    "2021",
+    "3031",
+    "40414243",
+    "5051525354555657",
+    "606162636465666768696a6b6c6d6e6f",
+];
 
 /// `CT_ROOTS[n]` is the head of the tree of the first `n` leaves.
 const CT_ROOTS: [&str; 9] = [
@@ -53,7 +61,11 @@ const CT_PATHS: [(u64, u64, &[&str]); 4] = [
             "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
         ],
     ),
-    (2, 3, &["fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"]),
+    (
+        2,
+        3,
+        &["fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"],
+    ),
     (
         1,
         5,
@@ -66,7 +78,10 @@ const CT_PATHS: [(u64, u64, &[&str]); 4] = [
 ];
 
 fn ct_leaf_hashes() -> Vec<Digest> {
-    CT_LEAVES.iter().map(|l| hash_leaf_data(&hex::decode(l).unwrap())).collect()
+    CT_LEAVES
+        .iter()
+        .map(|l| hash_leaf_data(&hex::decode(l).unwrap()))
+        .collect()
 }
 
 #[test]
@@ -150,7 +165,11 @@ fn step_data(i: u64, payload: &[u8]) -> Vec<u8> {
 }
 
 fn payload(i: u64) -> Vec<u8> {
-    format!("{{\"step\":{i},\"pad\":\"{}\"}}", "x".repeat((i % 7) as usize)).into_bytes()
+    format!(
+        "{{\"step\":{i},\"pad\":\"{}\"}}",
+        "x".repeat((i % 7) as usize)
+    )
+    .into_bytes()
 }
 
 #[test]
@@ -177,7 +196,11 @@ fn root_builder_and_proofs_match_the_naive_transcription_up_to_70_leaves() {
         assert_eq!(root_of(&leaves[..n]), naive, "root_of, size {n}");
         assert_eq!(builder.root(), naive, "builder, size {n}");
         for m in 0..n {
-            assert_eq!(inclusion_proof(&leaves[..n], m as u64).unwrap(), naive_path(m, &data[..n]), "path {m} of {n}");
+            assert_eq!(
+                inclusion_proof(&leaves[..n], m as u64).unwrap(),
+                naive_path(m, &data[..n]),
+                "path {m} of {n}"
+            );
         }
     }
 }
@@ -225,7 +248,11 @@ fn naive_shape(m: u64, n: u64) -> Vec<bool> {
         return vec![];
     }
     let k = naive_k(n as usize) as u64;
-    let mut s = if m < k { naive_shape(m, k) } else { naive_shape(m - k, n - k) };
+    let mut s = if m < k {
+        naive_shape(m, k)
+    } else {
+        naive_shape(m - k, n - k)
+    };
     s.push(m >= k);
     s
 }
@@ -248,34 +275,62 @@ fn every_proof_of_every_size_to_40_verifies_and_every_alteration_fails() {
 
             // Any byte of the leaf, of any proof hash, of the root (every byte up to 16 leaves,
             // both ends and the middle beyond, to keep a debug run quick).
-            let bytes: Vec<usize> = if n <= 16 { (0..32).collect() } else { vec![0, 15, 31] };
+            let bytes: Vec<usize> = if n <= 16 {
+                (0..32).collect()
+            } else {
+                vec![0, 15, 31]
+            };
             for byte in bytes {
                 let mut l = leaf;
                 l[byte] ^= 0x01;
-                assert_eq!(verify_inclusion(&l, i, n, &proof, &root), Err(MerkleError::RootMismatch), "{ctx}");
+                assert_eq!(
+                    verify_inclusion(&l, i, n, &proof, &root),
+                    Err(MerkleError::RootMismatch),
+                    "{ctx}"
+                );
                 let mut r = root;
                 r[byte] ^= 0x80;
-                assert_eq!(verify_inclusion(&leaf, i, n, &proof, &r), Err(MerkleError::RootMismatch), "{ctx}");
+                assert_eq!(
+                    verify_inclusion(&leaf, i, n, &proof, &r),
+                    Err(MerkleError::RootMismatch),
+                    "{ctx}"
+                );
                 for k in 0..proof.len() {
                     let mut p = proof.clone();
                     p[k][byte] ^= 0x10;
-                    assert_eq!(verify_inclusion(&leaf, i, n, &p, &root), Err(MerkleError::RootMismatch), "{ctx}");
+                    assert_eq!(
+                        verify_inclusion(&leaf, i, n, &p, &root),
+                        Err(MerkleError::RootMismatch),
+                        "{ctx}"
+                    );
                 }
             }
             // Another leaf's hash, the root itself, a leaf not hashed as a step.
             for other in (0..n).filter(|&j| j != i) {
-                assert_rejected(verify_inclusion(&leaves[other as usize], i, n, &proof, &root), &ctx);
+                assert_rejected(
+                    verify_inclusion(&leaves[other as usize], i, n, &proof, &root),
+                    &ctx,
+                );
             }
             if n > 1 {
                 // (In a one-leaf tree the root is the leaf.)
                 assert_rejected(verify_inclusion(&root, i, n, &proof, &root), &ctx);
             }
-            assert_rejected(verify_inclusion(&hash_leaf_data(&payload(i)), i, n, &proof, &root), &ctx);
-            assert_rejected(verify_inclusion(&leaf_hash(i + 1, &payload(i)), i, n, &proof, &root), &ctx);
+            assert_rejected(
+                verify_inclusion(&hash_leaf_data(&payload(i)), i, n, &proof, &root),
+                &ctx,
+            );
+            assert_rejected(
+                verify_inclusion(&leaf_hash(i + 1, &payload(i)), i, n, &proof, &root),
+                &ctx,
+            );
 
             // Any other index in the same tree.
             for j in (0..n + 3).filter(|&j| j != i) {
-                assert_rejected(verify_inclusion(&leaf, j, n, &proof, &root), &format!("{ctx} as index {j}"));
+                assert_rejected(
+                    verify_inclusion(&leaf, j, n, &proof, &root),
+                    &format!("{ctx} as index {j}"),
+                );
             }
             assert_rejected(verify_inclusion(&leaf, u64::MAX, n, &proof, &root), &ctx);
 
@@ -300,7 +355,10 @@ fn every_proof_of_every_size_to_40_verifies_and_every_alteration_fails() {
                     verify_inclusion(&leaf, i, n, &proof[..proof.len() - 1], &root),
                     Err(MerkleError::ProofLength { .. })
                 ));
-                assert!(matches!(verify_inclusion(&leaf, i, n, &[], &root), Err(MerkleError::ProofLength { .. })));
+                assert!(matches!(
+                    verify_inclusion(&leaf, i, n, &[], &root),
+                    Err(MerkleError::ProofLength { .. })
+                ));
                 assert!(matches!(
                     verify_inclusion(&leaf, i, n, &proof[1..], &root),
                     Err(MerkleError::ProofLength { .. })
@@ -309,7 +367,10 @@ fn every_proof_of_every_size_to_40_verifies_and_every_alteration_fails() {
             for extra in [root, leaf, [0u8; 32]] {
                 let mut longer = proof.clone();
                 longer.push(extra);
-                assert!(matches!(verify_inclusion(&leaf, i, n, &longer, &root), Err(MerkleError::ProofLength { .. })));
+                assert!(matches!(
+                    verify_inclusion(&leaf, i, n, &longer, &root),
+                    Err(MerkleError::ProofLength { .. })
+                ));
                 let mut prefixed = vec![extra];
                 prefixed.extend(&proof);
                 assert!(matches!(
@@ -342,20 +403,48 @@ fn out_of_range_and_empty_trees_fail_cleanly() {
     let l = leaf_hash(0, b"x");
     assert_eq!(
         verify_inclusion(&l, 0, 0, &[], &empty_root()),
-        Err(MerkleError::IndexOutOfRange { index: 0, tree_size: 0 })
+        Err(MerkleError::IndexOutOfRange {
+            index: 0,
+            tree_size: 0
+        })
     );
-    assert_eq!(verify_inclusion(&l, 1, 1, &[], &l), Err(MerkleError::IndexOutOfRange { index: 1, tree_size: 1 }));
+    assert_eq!(
+        verify_inclusion(&l, 1, 1, &[], &l),
+        Err(MerkleError::IndexOutOfRange {
+            index: 1,
+            tree_size: 1
+        })
+    );
     assert_eq!(verify_inclusion(&l, 0, 1, &[], &l), Ok(()));
     assert_eq!(
         verify_inclusion(&l, 0, 1, &[l], &l),
-        Err(MerkleError::ProofLength { index: 0, tree_size: 1, expected: 0, actual: 1 })
+        Err(MerkleError::ProofLength {
+            index: 0,
+            tree_size: 1,
+            expected: 0,
+            actual: 1
+        })
     );
     // Huge trees: the right number of hashes, which just do not lead to the root.
     let proof = vec![l; 64];
-    assert_eq!(verify_inclusion(&l, 0, u64::MAX, &proof, &l), Err(MerkleError::RootMismatch));
-    assert_eq!(verify_inclusion(&l, u64::MAX - 1, u64::MAX, &proof[..63], &l), Err(MerkleError::RootMismatch));
+    assert_eq!(
+        verify_inclusion(&l, 0, u64::MAX, &proof, &l),
+        Err(MerkleError::RootMismatch)
+    );
+    assert_eq!(
+        verify_inclusion(&l, u64::MAX - 1, u64::MAX, &proof[..63], &l),
+        Err(MerkleError::RootMismatch)
+    );
     let e = verify_inclusion(&l, u64::MAX - 1, u64::MAX, &proof, &l).unwrap_err();
-    assert_eq!(e, MerkleError::ProofLength { index: u64::MAX - 1, tree_size: u64::MAX, expected: 63, actual: 64 });
+    assert_eq!(
+        e,
+        MerkleError::ProofLength {
+            index: u64::MAX - 1,
+            tree_size: u64::MAX,
+            expected: 63,
+            actual: 64
+        }
+    );
     assert_eq!(e.to_string().lines().count(), 1);
 }
 

@@ -8,9 +8,10 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE};
 use proptest::prelude::*;
 use runproof_proof::StrictError;
 use runproof_proof::seal::{
-    self, MAX_SAFE_INTEGER, PAYLOAD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE, SealError, Signature, SigningKey,
-    TraceHeadClaims, VerifyingKey, key_id, pae, sign_envelope, sign_head, signing_key_from_pem, signing_key_from_seed,
-    signing_key_to_pem, verify_head, verify_head_detailed, verifying_key_from_pem, verifying_key_to_pem,
+    self, MAX_SAFE_INTEGER, PAYLOAD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE, SealError, Signature,
+    SigningKey, TraceHeadClaims, VerifyingKey, key_id, pae, sign_envelope, sign_head,
+    signing_key_from_pem, signing_key_from_seed, signing_key_to_pem, verify_head,
+    verify_head_detailed, verifying_key_from_pem, verifying_key_to_pem,
 };
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
@@ -84,7 +85,10 @@ fn reject(env: &str, trusted: &[VerifyingKey]) -> SealError {
         Ok(c) => panic!("must not verify, got {c:?}"),
         Err(e) => {
             let msg = e.to_string();
-            assert!(!msg.contains('\n') && !msg.contains('\r'), "one-line message: {msg:?}");
+            assert!(
+                !msg.contains('\n') && !msg.contains('\r'),
+                "one-line message: {msg:?}"
+            );
             assert!(msg.len() < 400, "short message: {msg:?}");
             e
         }
@@ -97,12 +101,19 @@ fn reject(env: &str, trusted: &[VerifyingKey]) -> SealError {
 fn round_trip() {
     let env = sign_head(&claims(), &signer());
     assert_eq!(verify_head(&env, &trusted()).unwrap(), claims());
-    let detailed = verify_head_detailed(&env, &[attacker().verifying_key(), signer().verifying_key()]).unwrap();
+    let detailed = verify_head_detailed(
+        &env,
+        &[attacker().verifying_key(), signer().verifying_key()],
+    )
+    .unwrap();
     assert_eq!(detailed.claims, claims());
     assert_eq!(detailed.key_id, id(&signer()));
     claims().validate().unwrap();
     // Files end in a newline: trailing whitespace is still one JSON value.
-    assert_eq!(verify_head(&format!("{env}\n"), &trusted()).unwrap(), claims());
+    assert_eq!(
+        verify_head(&format!("{env}\n"), &trusted()).unwrap(),
+        claims()
+    );
     // Ed25519 is deterministic: the same head signs to the same bytes.
     assert_eq!(env, sign_head(&claims(), &signer()));
 }
@@ -111,19 +122,28 @@ fn round_trip() {
 fn envelope_and_statement_have_the_documented_layout() {
     let env = sign_head(&claims(), &signer());
     let v = envelope_value(&env);
-    assert!(env.starts_with(r#"{"payloadType":"application/vnd.in-toto+json","payload":""#), "{env}");
+    assert!(
+        env.starts_with(r#"{"payloadType":"application/vnd.in-toto+json","payload":""#),
+        "{env}"
+    );
     assert_eq!(v.as_object().unwrap().len(), 3);
     assert_eq!(v["payloadType"], "application/vnd.in-toto+json");
     assert_eq!(v["signatures"].as_array().unwrap().len(), 1);
     assert_eq!(v["signatures"][0]["keyid"], id(&signer()));
-    let sig = STANDARD.decode(v["signatures"][0]["sig"].as_str().unwrap()).unwrap();
+    let sig = STANDARD
+        .decode(v["signatures"][0]["sig"].as_str().unwrap())
+        .unwrap();
     assert_eq!(sig.len(), 64);
 
     // The signature is Ed25519 over PAE(payloadType, payload bytes): check it independently.
     let body = STANDARD.decode(v["payload"].as_str().unwrap()).unwrap();
-    let mut expected = format!("DSSEv1 28 application/vnd.in-toto+json {} ", body.len()).into_bytes();
+    let mut expected =
+        format!("DSSEv1 28 application/vnd.in-toto+json {} ", body.len()).into_bytes();
     expected.extend(&body);
-    signer().verifying_key().verify_strict(&expected, &Signature::from_slice(&sig).unwrap()).unwrap();
+    signer()
+        .verifying_key()
+        .verify_strict(&expected, &Signature::from_slice(&sig).unwrap())
+        .unwrap();
 
     let st = statement_of(&env);
     assert_eq!(
@@ -154,7 +174,10 @@ fn pae_matches_the_dsse_specification() {
     // Lengths are bytes, not characters.
     assert_eq!(pae("t/€", "€".as_bytes()), "DSSEv1 5 t/€ 3 €".as_bytes());
     assert_eq!(pae("", b""), b"DSSEv1 0  0 ");
-    assert_eq!(pae(PAYLOAD_TYPE, b"\0\n"), b"DSSEv1 28 application/vnd.in-toto+json 2 \0\n");
+    assert_eq!(
+        pae(PAYLOAD_TYPE, b"\0\n"),
+        b"DSSEv1 28 application/vnd.in-toto+json 2 \0\n"
+    );
 }
 
 #[test]
@@ -169,7 +192,10 @@ fn key_id_is_sha256_of_the_raw_public_key() {
 fn seed_is_an_rfc8032_private_key() {
     // RFC 8032 §7.1, TEST 1 (empty message).
     let sk = signing_key_from_seed(
-        hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60").unwrap().try_into().unwrap(),
+        hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+            .unwrap()
+            .try_into()
+            .unwrap(),
     );
     assert_eq!(
         hex::encode(sk.verifying_key().as_bytes()),
@@ -198,13 +224,27 @@ fn payload_byte_changed() {
         let mut t = v.clone();
         t["payload"] = STANDARD.encode(&b).into();
         let e = reject(&t.to_string(), &trusted());
-        assert_eq!(e, SealError::BadSignature { key_id: id(&signer()) }, "byte {at}");
+        assert_eq!(
+            e,
+            SealError::BadSignature {
+                key_id: id(&signer())
+            },
+            "byte {at}"
+        );
     }
     // Dropped or added bytes, too.
-    for b in [&body[..body.len() - 1], &[body.as_slice(), b" "].concat()[..]] {
+    for b in [
+        &body[..body.len() - 1],
+        &[body.as_slice(), b" "].concat()[..],
+    ] {
         let mut t = v.clone();
         t["payload"] = STANDARD.encode(b).into();
-        assert_eq!(reject(&t.to_string(), &trusted()), SealError::BadSignature { key_id: id(&signer()) });
+        assert_eq!(
+            reject(&t.to_string(), &trusted()),
+            SealError::BadSignature {
+                key_id: id(&signer())
+            }
+        );
     }
 }
 
@@ -212,14 +252,21 @@ fn payload_byte_changed() {
 fn signature_byte_changed() {
     let env = sign_head(&claims(), &signer());
     let v = envelope_value(&env);
-    let sig = STANDARD.decode(v["signatures"][0]["sig"].as_str().unwrap()).unwrap();
+    let sig = STANDARD
+        .decode(v["signatures"][0]["sig"].as_str().unwrap())
+        .unwrap();
     for at in 0..64 {
         for flip in [0x01u8, 0x80] {
             let mut s = sig.clone();
             s[at] ^= flip;
             let mut t = v.clone();
             t["signatures"][0]["sig"] = STANDARD.encode(&s).into();
-            assert_eq!(reject(&t.to_string(), &trusted()), SealError::BadSignature { key_id: id(&signer()) });
+            assert_eq!(
+                reject(&t.to_string(), &trusted()),
+                SealError::BadSignature {
+                    key_id: id(&signer())
+                }
+            );
         }
     }
 }
@@ -228,12 +275,14 @@ fn signature_byte_changed() {
 fn malleated_signature_is_refused() {
     // (R, S + L) verifies under a lax check; verify_strict requires a canonical S.
     const L: [u8; 32] = [
-        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
+        0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
     ];
     let env = sign_head(&claims(), &signer());
     let v = envelope_value(&env);
-    let mut sig = STANDARD.decode(v["signatures"][0]["sig"].as_str().unwrap()).unwrap();
+    let mut sig = STANDARD
+        .decode(v["signatures"][0]["sig"].as_str().unwrap())
+        .unwrap();
     let mut carry = 0u16;
     for i in 0..32 {
         let sum = sig[32 + i] as u16 + L[i] as u16 + carry;
@@ -243,7 +292,12 @@ fn malleated_signature_is_refused() {
     assert_eq!(carry, 0);
     let mut t = v.clone();
     t["signatures"][0]["sig"] = STANDARD.encode(&sig).into();
-    assert_eq!(reject(&t.to_string(), &trusted()), SealError::BadSignature { key_id: id(&signer()) });
+    assert_eq!(
+        reject(&t.to_string(), &trusted()),
+        SealError::BadSignature {
+            key_id: id(&signer())
+        }
+    );
 }
 
 #[test]
@@ -256,31 +310,60 @@ fn signature_stripped_or_doubled() {
     let mut v = envelope_value(&env);
     let one = v["signatures"][0].clone();
     v["signatures"] = json!([one.clone(), one]);
-    assert_eq!(reject(&v.to_string(), &trusted()), SealError::TooManySignatures { count: 2 });
+    assert_eq!(
+        reject(&v.to_string(), &trusted()),
+        SealError::TooManySignatures { count: 2 }
+    );
 
     // A second, untrusted signature alongside a good one does not ride along.
     let other = envelope_value(&sign_head(&claims(), &attacker()))["signatures"][0].clone();
     let mut v = envelope_value(&env);
     v["signatures"].as_array_mut().unwrap().push(other);
-    assert_eq!(reject(&v.to_string(), &trusted()), SealError::TooManySignatures { count: 2 });
+    assert_eq!(
+        reject(&v.to_string(), &trusted()),
+        SealError::TooManySignatures { count: 2 }
+    );
 
     let mut v = envelope_value(&env);
     v["signatures"] = Value::Null;
-    assert!(matches!(reject(&v.to_string(), &trusted()), SealError::Json(StrictError::Malformed { what: "envelope", .. })));
+    assert!(matches!(
+        reject(&v.to_string(), &trusted()),
+        SealError::Json(StrictError::Malformed {
+            what: "envelope",
+            ..
+        })
+    ));
     let mut v = envelope_value(&env);
     v.as_object_mut().unwrap().remove("signatures");
-    assert_eq!(reject(&v.to_string(), &trusted()), SealError::Json(StrictError::MissingField { what: "envelope", field: "signatures" }));
+    assert_eq!(
+        reject(&v.to_string(), &trusted()),
+        SealError::Json(StrictError::MissingField {
+            what: "envelope",
+            field: "signatures"
+        })
+    );
 }
 
 #[test]
 fn signed_by_an_unpinned_key() {
     let env = sign_head(&claims(), &attacker());
-    assert_eq!(reject(&env, &trusted()), SealError::UntrustedKey { key_id: id(&attacker()) });
+    assert_eq!(
+        reject(&env, &trusted()),
+        SealError::UntrustedKey {
+            key_id: id(&attacker())
+        }
+    );
     // The same envelope is fine for whoever pins that key: the signature itself is good.
     assert!(verify_head(&env, &[attacker().verifying_key()]).is_ok());
     assert_eq!(reject(&env, &[]), SealError::NoTrustedKeys);
-    let msg = SealError::UntrustedKey { key_id: id(&attacker()) }.to_string();
-    assert_eq!(msg, format!("signed by key {}, which is not trusted", id(&attacker())));
+    let msg = SealError::UntrustedKey {
+        key_id: id(&attacker()),
+    }
+    .to_string();
+    assert_eq!(
+        msg,
+        format!("signed by key {}, which is not trusted", id(&attacker()))
+    );
 }
 
 #[test]
@@ -291,14 +374,24 @@ fn keyid_swapped() {
     // Names another pinned key: checked with that key, and fails.
     let mut v = envelope_value(&env);
     v["signatures"][0]["keyid"] = id(&second_signer()).into();
-    assert_eq!(reject(&v.to_string(), &both), SealError::BadSignature { key_id: id(&second_signer()) });
+    assert_eq!(
+        reject(&v.to_string(), &both),
+        SealError::BadSignature {
+            key_id: id(&second_signer())
+        }
+    );
     assert_eq!(
         SealError::BadSignature { key_id: "k".into() }.to_string(),
         "signature does not verify with trusted key k"
     );
 
     // Names an unknown key, though a pinned key made the signature: still refused.
-    for claimed in [id(&attacker()), id(&signer()).to_uppercase(), String::new(), "x\ny".into()] {
+    for claimed in [
+        id(&attacker()),
+        id(&signer()).to_uppercase(),
+        String::new(),
+        "x\ny".into(),
+    ] {
         let mut v = envelope_value(&env);
         v["signatures"][0]["keyid"] = claimed.clone().into();
         match reject(&v.to_string(), &both) {
@@ -311,20 +404,39 @@ fn keyid_swapped() {
     let forged = sign_head(&claims(), &attacker());
     let mut v = envelope_value(&forged);
     v["signatures"][0]["keyid"] = id(&signer()).into();
-    assert_eq!(reject(&v.to_string(), &trusted()), SealError::BadSignature { key_id: id(&signer()) });
+    assert_eq!(
+        reject(&v.to_string(), &trusted()),
+        SealError::BadSignature {
+            key_id: id(&signer())
+        }
+    );
 }
 
 #[test]
 fn payload_type_changed() {
     let env = sign_head(&claims(), &signer());
-    for other in ["application/vnd.in-toto+json ", "application/json", "", "APPLICATION/VND.IN-TOTO+JSON"] {
+    for other in [
+        "application/vnd.in-toto+json ",
+        "application/json",
+        "",
+        "APPLICATION/VND.IN-TOTO+JSON",
+    ] {
         let mut v = envelope_value(&env);
         v["payloadType"] = other.into();
-        assert!(matches!(reject(&v.to_string(), &trusted()), SealError::WrongPayloadType { .. }), "{other:?}");
+        assert!(
+            matches!(
+                reject(&v.to_string(), &trusted()),
+                SealError::WrongPayloadType { .. }
+            ),
+            "{other:?}"
+        );
         // Re-signed by the pinned key with that type: the type is still wrong.
         let body = STANDARD.decode(v["payload"].as_str().unwrap()).unwrap();
         let resigned = sign_envelope(other, &body, &signer());
-        assert!(matches!(reject(&resigned, &trusted()), SealError::WrongPayloadType { .. }));
+        assert!(matches!(
+            reject(&resigned, &trusted()),
+            SealError::WrongPayloadType { .. }
+        ));
     }
 }
 
@@ -351,7 +463,12 @@ fn claims_changed_with_old_signature() {
         change(&mut c);
         let mut v = envelope_value(&sign_head(&c, &attacker()));
         v["signatures"] = old_sig.clone();
-        assert_eq!(reject(&v.to_string(), &trusted()), SealError::BadSignature { key_id: id(&signer()) });
+        assert_eq!(
+            reject(&v.to_string(), &trusted()),
+            SealError::BadSignature {
+                key_id: id(&signer())
+            }
+        );
     }
 }
 
@@ -361,7 +478,12 @@ fn chain_length_resigned_by_an_attacker() {
         let mut c = claims();
         c.chain_length = (c.chain_length as i64 + delta) as u64;
         let forged = sign_head(&c, &attacker());
-        assert_eq!(reject(&forged, &trusted()), SealError::UntrustedKey { key_id: id(&attacker()) });
+        assert_eq!(
+            reject(&forged, &trusted()),
+            SealError::UntrustedKey {
+                key_id: id(&attacker())
+            }
+        );
     }
 }
 
@@ -395,7 +517,9 @@ fn duplicate_keys_in_the_envelope() {
             "payloadType",
         ),
         (
-            format!(r#"{{"payloadType":"{PAYLOAD_TYPE}","payload":"{payload}","signatures":[],"signatures":{sigs}}}"#),
+            format!(
+                r#"{{"payloadType":"{PAYLOAD_TYPE}","payload":"{payload}","signatures":[],"signatures":{sigs}}}"#
+            ),
             "signatures",
         ),
         // The same key spelled with an escape.
@@ -407,16 +531,32 @@ fn duplicate_keys_in_the_envelope() {
         ),
     ];
     for (text, key) in cases {
-        assert_eq!(reject(&text, &trusted()), SealError::Json(StrictError::DuplicateKey { what: "envelope", key: key.into() }));
+        assert_eq!(
+            reject(&text, &trusted()),
+            SealError::Json(StrictError::DuplicateKey {
+                what: "envelope",
+                key: key.into()
+            })
+        );
     }
     let sig = v["signatures"][0]["sig"].as_str().unwrap();
     let text = format!(
         r#"{{"payloadType":"{PAYLOAD_TYPE}","payload":"{payload}","signatures":[{{"keyid":"{}","sig":"AAAA","sig":"{sig}"}}]}}"#,
         id(&signer())
     );
-    assert_eq!(reject(&text, &trusted()), SealError::Json(StrictError::DuplicateKey { what: "envelope", key: "sig".into() }));
     assert_eq!(
-        SealError::Json(StrictError::DuplicateKey { what: "envelope", key: "payload".into() }).to_string(),
+        reject(&text, &trusted()),
+        SealError::Json(StrictError::DuplicateKey {
+            what: "envelope",
+            key: "sig".into()
+        })
+    );
+    assert_eq!(
+        SealError::Json(StrictError::DuplicateKey {
+            what: "envelope",
+            key: "payload".into()
+        })
+        .to_string(),
         "duplicate JSON key \"payload\" in envelope"
     );
 }
@@ -424,21 +564,59 @@ fn duplicate_keys_in_the_envelope() {
 #[test]
 fn duplicate_keys_in_the_statement() {
     let body = String::from_utf8(
-        STANDARD.decode(envelope_value(&sign_head(&claims(), &signer()))["payload"].as_str().unwrap()).unwrap(),
+        STANDARD
+            .decode(
+                envelope_value(&sign_head(&claims(), &signer()))["payload"]
+                    .as_str()
+                    .unwrap(),
+            )
+            .unwrap(),
     )
     .unwrap();
     let cases = [
-        (body.replacen("\"chain_length\":5", "\"chain_length\":5,\"chain_length\":6", 1), "chain_length"),
-        (body.replacen("\"chain_length\":5", "\"chain_length\":6,\"chain_length\":5", 1), "chain_length"),
-        (body.replacen("{\"_type\"", "{\"_type\":\"x\",\"_type\"", 1), "_type"),
-        (body.replacen("\"sha256\":", "\"sha256\":\"00\",\"sha256\":", 1), "sha256"),
-        (body.replacen("\"probe\":", "\"probe\":\"00\",\"probe\":", 1), "probe"),
-        (body.replacen("\"status\":", "\"st\\u0061tus\":\"x\",\"status\":", 1), "status"),
+        (
+            body.replacen(
+                "\"chain_length\":5",
+                "\"chain_length\":5,\"chain_length\":6",
+                1,
+            ),
+            "chain_length",
+        ),
+        (
+            body.replacen(
+                "\"chain_length\":5",
+                "\"chain_length\":6,\"chain_length\":5",
+                1,
+            ),
+            "chain_length",
+        ),
+        (
+            body.replacen("{\"_type\"", "{\"_type\":\"x\",\"_type\"", 1),
+            "_type",
+        ),
+        (
+            body.replacen("\"sha256\":", "\"sha256\":\"00\",\"sha256\":", 1),
+            "sha256",
+        ),
+        (
+            body.replacen("\"probe\":", "\"probe\":\"00\",\"probe\":", 1),
+            "probe",
+        ),
+        (
+            body.replacen("\"status\":", "\"st\\u0061tus\":\"x\",\"status\":", 1),
+            "status",
+        ),
     ];
     for (text, key) in cases {
         assert_ne!(text, body, "the case must change the statement");
         let env = signed_by(&signer(), text.as_bytes());
-        assert_eq!(reject(&env, &trusted()), SealError::Json(StrictError::DuplicateKey { what: "statement", key: key.into() }));
+        assert_eq!(
+            reject(&env, &trusted()),
+            SealError::Json(StrictError::DuplicateKey {
+                what: "statement",
+                key: key.into()
+            })
+        );
     }
 }
 
@@ -447,42 +625,91 @@ fn unknown_fields_anywhere() {
     let env = sign_head(&claims(), &signer());
     let mut v = envelope_value(&env);
     v["x"] = json!(1);
-    assert_eq!(reject(&v.to_string(), &trusted()), SealError::Json(StrictError::UnknownField { what: "envelope", field: "x".into() }));
     assert_eq!(
-        SealError::Json(StrictError::UnknownField { what: "envelope", field: "x".into() }).to_string(),
+        reject(&v.to_string(), &trusted()),
+        SealError::Json(StrictError::UnknownField {
+            what: "envelope",
+            field: "x".into()
+        })
+    );
+    assert_eq!(
+        SealError::Json(StrictError::UnknownField {
+            what: "envelope",
+            field: "x".into()
+        })
+        .to_string(),
         "envelope has unknown field \"x\""
     );
     let mut v = envelope_value(&env);
     v["signatures"][0]["cert"] = json!("...");
-    assert_eq!(reject(&v.to_string(), &trusted()), SealError::Json(StrictError::UnknownField { what: "signature", field: "cert".into() }));
+    assert_eq!(
+        reject(&v.to_string(), &trusted()),
+        SealError::Json(StrictError::UnknownField {
+            what: "signature",
+            field: "cert".into()
+        })
+    );
 
     let st = statement_of(&env);
     let cases: Vec<(&str, &str, JsonEdit)> = vec![
         ("statement", "x", Box::new(|s| s["x"] = json!(null))),
-        ("subject", "annotations", Box::new(|s| s["subject"][0]["annotations"] = json!({}))),
-        ("subject digest", "sha512", Box::new(|s| s["subject"][0]["digest"]["sha512"] = json!("00"))),
-        ("predicate", "verified", Box::new(|s| s["predicate"]["verified"] = json!(true))),
-        ("predicate", "Chain_length", Box::new(|s| s["predicate"]["Chain_length"] = json!(5))),
+        (
+            "subject",
+            "annotations",
+            Box::new(|s| s["subject"][0]["annotations"] = json!({})),
+        ),
+        (
+            "subject digest",
+            "sha512",
+            Box::new(|s| s["subject"][0]["digest"]["sha512"] = json!("00")),
+        ),
+        (
+            "predicate",
+            "verified",
+            Box::new(|s| s["predicate"]["verified"] = json!(true)),
+        ),
+        (
+            "predicate",
+            "Chain_length",
+            Box::new(|s| s["predicate"]["Chain_length"] = json!(5)),
+        ),
     ];
     for (what, field, change) in cases {
         let mut s = st.clone();
         change(&mut s);
         let e = reject(&signed_value(&signer(), &s), &trusted());
-        assert_eq!(e, SealError::Json(StrictError::UnknownField { what, field: field.into() }));
+        assert_eq!(
+            e,
+            SealError::Json(StrictError::UnknownField {
+                what,
+                field: field.into()
+            })
+        );
     }
 
     // Missing fields are named too.
-    for field in ["merkle_root", "chain_length", "skill_digests", "integrity_model"] {
+    for field in [
+        "merkle_root",
+        "chain_length",
+        "skill_digests",
+        "integrity_model",
+    ] {
         let mut s = st.clone();
         s["predicate"].as_object_mut().unwrap().remove(field);
         let e = reject(&signed_value(&signer(), &s), &trusted());
-        assert!(matches!(e, SealError::Json(StrictError::MissingField { what: "predicate", field: f }) if f == field), "{e:?}");
+        assert!(
+            matches!(e, SealError::Json(StrictError::MissingField { what: "predicate", field: f }) if f == field),
+            "{e:?}"
+        );
     }
     let mut s = st.clone();
     s.as_object_mut().unwrap().remove("predicateType");
     assert_eq!(
         reject(&signed_value(&signer(), &s), &trusted()),
-        SealError::Json(StrictError::MissingField { what: "statement", field: "predicateType" })
+        SealError::Json(StrictError::MissingField {
+            what: "statement",
+            field: "predicateType"
+        })
     );
 }
 
@@ -498,24 +725,63 @@ fn trailing_garbage() {
     }
     let body = serde_json::to_vec(&statement_of(&env)).unwrap();
     for tail in [&b" x"[..], b"{}", b"\0"] {
-        let e = reject(&signed_by(&signer(), &[body.as_slice(), tail].concat()), &trusted());
-        assert_eq!(e, SealError::Json(StrictError::TrailingData { what: "statement" }));
+        let e = reject(
+            &signed_by(&signer(), &[body.as_slice(), tail].concat()),
+            &trusted(),
+        );
+        assert_eq!(
+            e,
+            SealError::Json(StrictError::TrailingData { what: "statement" })
+        );
     }
 }
 
 #[test]
 fn not_json_at_all() {
-    for text in ["", " ", "null", "[]", "\"x\"", "{", "{\"payloadType\":", "\u{feff}{}"] {
+    for text in [
+        "",
+        " ",
+        "null",
+        "[]",
+        "\"x\"",
+        "{",
+        "{\"payloadType\":",
+        "\u{feff}{}",
+    ] {
         let e = reject(text, &trusted());
         assert!(
-            matches!(e, SealError::Json(StrictError::Json { what: "envelope", .. }) | SealError::Json(StrictError::Malformed { what: "envelope", .. })),
+            matches!(
+                e,
+                SealError::Json(StrictError::Json {
+                    what: "envelope",
+                    ..
+                }) | SealError::Json(StrictError::Malformed {
+                    what: "envelope",
+                    ..
+                })
+            ),
             "{text:?}: {e:?}"
         );
     }
-    for body in [&b""[..], b"[]", b"\xff\xfe", b"{\"_type\":\"\xff\"}", b"\"x\""] {
+    for body in [
+        &b""[..],
+        b"[]",
+        b"\xff\xfe",
+        b"{\"_type\":\"\xff\"}",
+        b"\"x\"",
+    ] {
         let e = reject(&signed_by(&signer(), body), &trusted());
         assert!(
-            matches!(e, SealError::Json(StrictError::Json { what: "statement", .. }) | SealError::Json(StrictError::Malformed { what: "statement", .. })),
+            matches!(
+                e,
+                SealError::Json(StrictError::Json {
+                    what: "statement",
+                    ..
+                }) | SealError::Json(StrictError::Malformed {
+                    what: "statement",
+                    ..
+                })
+            ),
             "{e:?}"
         );
     }
@@ -545,14 +811,28 @@ fn bad_base64() {
     for p in bad_payloads {
         let mut t = v.clone();
         t["payload"] = p.clone().into();
-        assert_eq!(reject(&t.to_string(), &trusted()), SealError::Base64 { field: "payload" }, "{p:?}");
+        assert_eq!(
+            reject(&t.to_string(), &trusted()),
+            SealError::Base64 { field: "payload" },
+            "{p:?}"
+        );
     }
-    for s in [format!("{sig}!"), sig.trim_end_matches('=').to_string(), URL_SAFE.encode([0xfbu8; 64]), "".into()] {
+    for s in [
+        format!("{sig}!"),
+        sig.trim_end_matches('=').to_string(),
+        URL_SAFE.encode([0xfbu8; 64]),
+        "".into(),
+    ] {
         let mut t = v.clone();
         t["signatures"][0]["sig"] = s.clone().into();
         let e = reject(&t.to_string(), &trusted());
         assert!(
-            matches!(e, SealError::Base64 { field: "signature sig" } | SealError::SignatureLength { len: 0 }),
+            matches!(
+                e,
+                SealError::Base64 {
+                    field: "signature sig"
+                } | SealError::SignatureLength { len: 0 }
+            ),
             "{s:?}: {e:?}"
         );
     }
@@ -561,7 +841,10 @@ fn bad_base64() {
         let mut s = sig_bytes.clone();
         s.resize(len, 0);
         t["signatures"][0]["sig"] = STANDARD.encode(&s).into();
-        assert_eq!(reject(&t.to_string(), &trusted()), SealError::SignatureLength { len });
+        assert_eq!(
+            reject(&t.to_string(), &trusted()),
+            SealError::SignatureLength { len }
+        );
     }
 }
 
@@ -570,28 +853,52 @@ fn bad_base64() {
 #[test]
 fn statement_and_predicate_types_are_exact() {
     let st = statement_of(&sign_head(&claims(), &signer()));
-    for bad in ["https://in-toto.io/Statement/v0.1", "https://in-toto.io/Statement/v1 ", ""] {
+    for bad in [
+        "https://in-toto.io/Statement/v0.1",
+        "https://in-toto.io/Statement/v1 ",
+        "",
+    ] {
         let mut s = st.clone();
         s["_type"] = bad.into();
-        assert!(matches!(reject(&signed_value(&signer(), &s), &trusted()), SealError::WrongStatementType { .. }));
+        assert!(matches!(
+            reject(&signed_value(&signer(), &s), &trusted()),
+            SealError::WrongStatementType { .. }
+        ));
     }
-    for bad in ["https://runproof.dev/attestations/trace-head/v2", "https://slsa.dev/provenance/v1"] {
+    for bad in [
+        "https://runproof.dev/attestations/trace-head/v2",
+        "https://slsa.dev/provenance/v1",
+    ] {
         let mut s = st.clone();
         s["predicateType"] = bad.into();
-        assert!(matches!(reject(&signed_value(&signer(), &s), &trusted()), SealError::WrongPredicateType { .. }));
+        assert!(matches!(
+            reject(&signed_value(&signer(), &s), &trusted()),
+            SealError::WrongPredicateType { .. }
+        ));
     }
     let mut s = st.clone();
     s["_type"] = json!(1);
-    assert!(matches!(reject(&signed_value(&signer(), &s), &trusted()), SealError::Json(StrictError::Malformed { what: "statement", .. })));
+    assert!(matches!(
+        reject(&signed_value(&signer(), &s), &trusted()),
+        SealError::Json(StrictError::Malformed {
+            what: "statement",
+            ..
+        })
+    ));
 }
 
 #[test]
 fn subject_must_name_the_predicates_run_and_head() {
     let st = statement_of(&sign_head(&claims(), &signer()));
     let cases: Vec<JsonEdit> = vec![
-        Box::new(|s| s["subject"][0]["name"] = "runproof:run:tenant-b/0b6f3c1e-5f0a-4e8e-9a57-1f1b3e9c2d10".into()),
+        Box::new(|s| {
+            s["subject"][0]["name"] =
+                "runproof:run:tenant-b/0b6f3c1e-5f0a-4e8e-9a57-1f1b3e9c2d10".into()
+        }),
         Box::new(|s| s["subject"][0]["name"] = "runproof:run:tenant-a/other-run".into()),
-        Box::new(|s| s["subject"][0]["name"] = "tenant-a/0b6f3c1e-5f0a-4e8e-9a57-1f1b3e9c2d10".into()),
+        Box::new(|s| {
+            s["subject"][0]["name"] = "tenant-a/0b6f3c1e-5f0a-4e8e-9a57-1f1b3e9c2d10".into()
+        }),
         Box::new(|s| s["subject"][0]["digest"]["sha256"] = "00".repeat(32).into()),
         Box::new(|s| s["predicate"]["tenant_id"] = "tenant-b".into()),
         Box::new(|s| s["predicate"]["run_id"] = "other-run".into()),
@@ -637,12 +944,18 @@ fn digests_must_be_64_lowercase_hex() {
         let mut c = claims();
         c.merkle_root = bad.clone();
         let e = reject(&sign_head(&c, &signer()), &trusted());
-        assert!(matches!(e, SealError::InvalidClaim { ref field, .. } if field == "merkle_root"), "{e:?}");
+        assert!(
+            matches!(e, SealError::InvalidClaim { ref field, .. } if field == "merkle_root"),
+            "{e:?}"
+        );
 
         let mut c = claims();
         c.skill_digests.insert("probe".into(), bad.clone());
         let e = reject(&sign_head(&c, &signer()), &trusted());
-        assert!(matches!(e, SealError::InvalidClaim { ref field, .. } if field == "skill_digests[\"probe\"]"), "{e:?}");
+        assert!(
+            matches!(e, SealError::InvalidClaim { ref field, .. } if field == "skill_digests[\"probe\"]"),
+            "{e:?}"
+        );
     }
 }
 
@@ -651,24 +964,65 @@ fn chain_length_beyond_2_pow_53() {
     for n in [(1u64 << 53) + 1, 1 << 53, u64::MAX] {
         let mut c = claims();
         c.chain_length = n;
-        assert_eq!(reject(&sign_head(&c, &signer()), &trusted()), SealError::Json(StrictError::NumberOutOfRange { what: "statement" }));
+        assert_eq!(
+            reject(&sign_head(&c, &signer()), &trusted()),
+            SealError::Json(StrictError::NumberOutOfRange { what: "statement" })
+        );
         assert!(c.validate().is_err());
     }
     let mut c = claims();
     c.chain_length = MAX_SAFE_INTEGER;
-    assert_eq!(verify_head(&sign_head(&c, &signer()), &trusted()).unwrap().chain_length, MAX_SAFE_INTEGER);
+    assert_eq!(
+        verify_head(&sign_head(&c, &signer()), &trusted())
+            .unwrap()
+            .chain_length,
+        MAX_SAFE_INTEGER
+    );
 
     // Other spellings of a number that is not a u64.
     let body = serde_json::to_string(&statement_of(&sign_head(&claims(), &signer()))).unwrap();
-    for spelling in ["5.0", "5e0", "-1", "\"5\"", "null", "1e400", "99999999999999999999"] {
-        let text = body.replacen("\"chain_length\":5", &format!("\"chain_length\":{spelling}"), 1);
+    for spelling in [
+        "5.0",
+        "5e0",
+        "-1",
+        "\"5\"",
+        "null",
+        "1e400",
+        "99999999999999999999",
+    ] {
+        let text = body.replacen(
+            "\"chain_length\":5",
+            &format!("\"chain_length\":{spelling}"),
+            1,
+        );
         assert_ne!(text, body);
         let e = reject(&signed_by(&signer(), text.as_bytes()), &trusted());
         match spelling {
-            "5.0" | "5e0" | "99999999999999999999" => assert_eq!(e, SealError::Json(StrictError::NumberOutOfRange { what: "statement" })),
+            "5.0" | "5e0" | "99999999999999999999" => assert_eq!(
+                e,
+                SealError::Json(StrictError::NumberOutOfRange { what: "statement" })
+            ),
             // serde_json itself refuses a float beyond f64.
-            "1e400" => assert!(matches!(e, SealError::Json(StrictError::Json { what: "statement", .. })), "{e:?}"),
-            _ => assert!(matches!(e, SealError::Json(StrictError::Malformed { what: "statement", .. })), "{spelling}: {e:?}"),
+            "1e400" => assert!(
+                matches!(
+                    e,
+                    SealError::Json(StrictError::Json {
+                        what: "statement",
+                        ..
+                    })
+                ),
+                "{e:?}"
+            ),
+            _ => assert!(
+                matches!(
+                    e,
+                    SealError::Json(StrictError::Malformed {
+                        what: "statement",
+                        ..
+                    })
+                ),
+                "{spelling}: {e:?}"
+            ),
         }
     }
 }
@@ -683,7 +1037,10 @@ fn unknown_integrity_model_is_returned_but_does_not_validate() {
         assert_eq!(got.integrity_model, model);
         // ... and validate() refuses it.
         let e = got.validate().unwrap_err();
-        assert!(matches!(e, SealError::UnsupportedIntegrityModel { .. }), "{e:?}");
+        assert!(
+            matches!(e, SealError::UnsupportedIntegrityModel { .. }),
+            "{e:?}"
+        );
         assert!(!e.to_string().contains('\n'));
     }
 }
@@ -693,7 +1050,10 @@ fn both_real_integrity_models_validate() {
     for model in ["HASH_CHAIN", "MERKLE_TREE"] {
         let mut c = claims();
         c.integrity_model = model.into();
-        verify_head(&sign_head(&c, &signer()), &trusted()).unwrap().validate().unwrap();
+        verify_head(&sign_head(&c, &signer()), &trusted())
+            .unwrap()
+            .validate()
+            .unwrap();
     }
 }
 
@@ -732,11 +1092,17 @@ fn attacker_text_never_breaks_the_one_line_message() {
     let mut s = st.clone();
     s["predicate"]["x\ny\u{202e}"] = json!(1);
     let e = reject(&signed_value(&signer(), &s), &trusted());
-    assert_eq!(e.to_string(), "predicate has unknown field \"x\\ny\\u{202e}\"");
+    assert_eq!(
+        e.to_string(),
+        "predicate has unknown field \"x\\ny\\u{202e}\""
+    );
     let mut s = st.clone();
     s["_type"] = "a\r\nb".repeat(100).into();
     let msg = reject(&signed_value(&signer(), &s), &trusted()).to_string();
-    assert!(msg.ends_with("…\", expected \"https://in-toto.io/Statement/v1\""), "{msg}");
+    assert!(
+        msg.ends_with("…\", expected \"https://in-toto.io/Statement/v1\""),
+        "{msg}"
+    );
 }
 
 // ── Keys ──────────────────────────────────────────────────────────────────────────────
@@ -770,16 +1136,28 @@ fn pem_round_trip_and_openssl_interop() {
     assert!(private.starts_with("-----BEGIN PRIVATE KEY-----\n"));
     assert!(private.trim_end().ends_with("-----END PRIVATE KEY-----"));
     // PKCS#8 v1 like OpenSSL's: the same 48-byte DER shape (version 0, no public key).
-    assert_eq!(private.lines().nth(1).unwrap().len(), OPENSSL_PRIVATE.lines().nth(1).unwrap().len());
-    assert_eq!(signing_key_from_pem(&private).unwrap().to_bytes(), k.to_bytes());
+    assert_eq!(
+        private.lines().nth(1).unwrap().len(),
+        OPENSSL_PRIVATE.lines().nth(1).unwrap().len()
+    );
+    assert_eq!(
+        signing_key_from_pem(&private).unwrap().to_bytes(),
+        k.to_bytes()
+    );
 
     let public = verifying_key_to_pem(&k.verifying_key()).unwrap();
     assert!(public.starts_with("-----BEGIN PUBLIC KEY-----\n"));
     assert_eq!(verifying_key_from_pem(&public).unwrap(), k.verifying_key());
 
     let ossl = signing_key_from_pem(OPENSSL_PRIVATE).unwrap();
-    assert_eq!(ossl.verifying_key(), verifying_key_from_pem(OPENSSL_PUBLIC).unwrap());
-    assert_eq!(verifying_key_to_pem(&ossl.verifying_key()).unwrap(), OPENSSL_PUBLIC);
+    assert_eq!(
+        ossl.verifying_key(),
+        verifying_key_from_pem(OPENSSL_PUBLIC).unwrap()
+    );
+    assert_eq!(
+        verifying_key_to_pem(&ossl.verifying_key()).unwrap(),
+        OPENSSL_PUBLIC
+    );
     assert_eq!(signing_key_to_pem(&ossl).unwrap().as_str(), OPENSSL_PRIVATE);
 
     // Keys from PEM sign and verify heads like any other.
@@ -826,7 +1204,9 @@ fn pem_errors_are_clear() {
     assert!(r.starts_with("not an Ed25519 PKCS#8 private key"), "{r}");
     let truncated = OPENSSL_PUBLIC.replace("MCowBQYDK2VwAyEA", "MCowBQYDK2VwAyEB");
     key_error(verifying_key_from_pem(&truncated));
-    let r = key_error(verifying_key_from_pem("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"));
+    let r = key_error(verifying_key_from_pem(
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    ));
     assert!(r.contains("found \"-----BEGIN CERTIFICATE-----\""), "{r}");
     // PKCS#8 v2 whose public key does not match the private key.
     let v2_mismatch = {
@@ -848,7 +1228,10 @@ fn pem_errors_are_clear() {
         .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
         .unwrap()
     };
-    assert_eq!(signing_key_from_pem(&v2_match).unwrap().to_bytes(), signer().to_bytes());
+    assert_eq!(
+        signing_key_from_pem(&v2_match).unwrap().to_bytes(),
+        signer().to_bytes()
+    );
 }
 
 #[test]
@@ -874,10 +1257,18 @@ fn weak_public_keys_are_refused() {
     {
         use ed25519_dalek::Verifier as _;
         let sig = Signature::from_bytes(&forged);
-        assert!(weak.verify(&pae(PAYLOAD_TYPE, &body), &sig).is_ok(), "fixture: the lax check accepts it");
+        assert!(
+            weak.verify(&pae(PAYLOAD_TYPE, &body), &sig).is_ok(),
+            "fixture: the lax check accepts it"
+        );
     }
     v["signatures"][0]["sig"] = STANDARD.encode(forged).into();
-    assert_eq!(reject(&v.to_string(), &[weak]), SealError::BadSignature { key_id: key_id(&weak) });
+    assert_eq!(
+        reject(&v.to_string(), &[weak]),
+        SealError::BadSignature {
+            key_id: key_id(&weak)
+        }
+    );
 }
 
 // ── Fuzz-style ────────────────────────────────────────────────────────────────────────
@@ -889,7 +1280,11 @@ fn good_envelope() -> &'static str {
 }
 
 fn arb_text() -> impl Strategy<Value = String> {
-    prop_oneof![any::<String>(), "\\PC{0,40}", "[a-z0-9\\-/: \"\\\\\\n]{0,30}"]
+    prop_oneof![
+        any::<String>(),
+        "\\PC{0,40}",
+        "[a-z0-9\\-/: \"\\\\\\n]{0,30}"
+    ]
 }
 
 fn arb_claims() -> impl Strategy<Value = TraceHeadClaims> {
@@ -916,7 +1311,10 @@ fn arb_claims() -> impl Strategy<Value = TraceHeadClaims> {
                     chain_length,
                     root_hash: hex::encode(root),
                     merkle_root: hex::encode(merkle),
-                    skill_digests: skills.into_iter().map(|(k, v)| (k, hex::encode(v))).collect(),
+                    skill_digests: skills
+                        .into_iter()
+                        .map(|(k, v)| (k, hex::encode(v)))
+                        .collect(),
                     status,
                     started_at,
                     completed_at,

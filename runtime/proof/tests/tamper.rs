@@ -15,14 +15,22 @@ fn attacker_key() -> SigningKey {
 }
 
 fn ids() -> TraceIds {
-    TraceIds { tenant_id: "tenant-a".into(), run_id: "run-1".into(), trace_id: "trace-1".into() }
+    TraceIds {
+        tenant_id: "tenant-a".into(),
+        run_id: "run-1".into(),
+        trace_id: "trace-1".into(),
+    }
 }
 
 fn envelope(kind: StepKind, status: StepStatus, run_status: Option<&str>) -> Vec<u8> {
     StepEnvelope {
         v: 1,
         kind,
-        skill: matches!(kind, StepKind::SkillStart | StepKind::SkillEnd | StepKind::HostHttp).then_some("http_call"),
+        skill: matches!(
+            kind,
+            StepKind::SkillStart | StepKind::SkillEnd | StepKind::HostHttp
+        )
+        .then_some("http_call"),
         status,
         duration_ms: matches!(kind, StepKind::SkillEnd).then_some(5),
         run_status,
@@ -121,7 +129,10 @@ fn assert_failed(head: &TraceHead, steps: &[StoredStep], reason_contains: &str) 
     let v = verdict(head, steps);
     assert_eq!(v.verification_status, VerificationStatus::Failed, "{v:?}");
     let reason = v.failure_reason.unwrap_or_default();
-    assert!(reason.contains(reason_contains), "reason {reason:?} should mention {reason_contains:?}");
+    assert!(
+        reason.contains(reason_contains),
+        "reason {reason:?} should mention {reason_contains:?}"
+    );
 }
 
 #[test]
@@ -131,7 +142,10 @@ fn untouched_trace_verifies() {
     assert_eq!(v.verification_status, VerificationStatus::Verified, "{v:?}");
     assert_eq!(v.model, IntegrityModel::HashChain);
     assert_eq!(v.chain_length, 5);
-    assert_eq!(v.root_hash.as_deref(), Some(hex::encode(head.root_hash.unwrap()).as_str()));
+    assert_eq!(
+        v.root_hash.as_deref(),
+        Some(hex::encode(head.root_hash.unwrap()).as_str())
+    );
 }
 
 #[test]
@@ -192,7 +206,11 @@ fn kind_skill_and_duration_columns_are_bound() {
 #[test]
 fn first_middle_and_last_step_deleted() {
     let (head, steps) = sealed_trace();
-    for (i, reason) in [(0usize, "step_index 0"), (2, "step_index 2"), (4, "step_index 4")] {
+    for (i, reason) in [
+        (0usize, "step_index 0"),
+        (2, "step_index 2"),
+        (4, "step_index 4"),
+    ] {
         let mut s = steps.clone();
         s.remove(i);
         assert_failed(&head, &s, reason);
@@ -290,7 +308,11 @@ fn unknown_model_is_unsupported_not_verified() {
     for model in ["NONE", "hash_chain", ""] {
         head.integrity_model = model.into();
         let v = verdict(&head, &steps);
-        assert_eq!(v.verification_status, VerificationStatus::Unsupported, "{model}: {v:?}");
+        assert_eq!(
+            v.verification_status,
+            VerificationStatus::Unsupported,
+            "{model}: {v:?}"
+        );
     }
 }
 
@@ -306,7 +328,10 @@ fn model_switched_in_the_row_against_the_signed_model() {
     steps.iter().for_each(|s| {
         chain.append(&s.payload);
     });
-    head.signed_head = Some(sign_head(&claims_for(&head.ids, &chain, "MERKLE_TREE"), &runtime_key()));
+    head.signed_head = Some(sign_head(
+        &claims_for(&head.ids, &chain, "MERKLE_TREE"),
+        &runtime_key(),
+    ));
     assert_failed(&head, &steps, "downgrade");
 }
 
@@ -319,7 +344,10 @@ fn merkle_tree_model_verifies_with_the_merkle_root_in_the_row() {
     });
     head.integrity_model = "MERKLE_TREE".into();
     head.root_hash = Some(chain.merkle_root().to_vec());
-    head.signed_head = Some(sign_head(&claims_for(&head.ids, &chain, "MERKLE_TREE"), &runtime_key()));
+    head.signed_head = Some(sign_head(
+        &claims_for(&head.ids, &chain, "MERKLE_TREE"),
+        &runtime_key(),
+    ));
     let v = verdict(&head, &steps);
     assert!(v.is_verified(), "{v:?}");
     assert_eq!(v.root_hash, v.merkle_root);
@@ -339,7 +367,10 @@ fn signed_by_an_unpinned_key() {
     steps.iter().for_each(|s| {
         chain.append(&s.payload);
     });
-    head.signed_head = Some(sign_head(&claims_for(&head.ids, &chain, "HASH_CHAIN"), &attacker_key()));
+    head.signed_head = Some(sign_head(
+        &claims_for(&head.ids, &chain, "HASH_CHAIN"),
+        &attacker_key(),
+    ));
     assert_failed(&head, &steps, "not trusted");
     // And with no pinned key at all.
     let v = verify_trace(&head, steps.iter(), &[]);
@@ -350,7 +381,9 @@ fn signed_by_an_unpinned_key() {
 fn whole_chain_rebuilt_without_the_key() {
     let (mut head, mut steps) = sealed_trace();
     // Edit a payload, then rebuild every hash and the row: only the signature is left over.
-    let p = String::from_utf8(steps[2].payload.clone()).unwrap().replace("host.http\"}", "host.httq\"}");
+    let p = String::from_utf8(steps[2].payload.clone())
+        .unwrap()
+        .replace("host.http\"}", "host.httq\"}");
     steps[2].payload = p.into_bytes();
     rebuild(&mut head, &mut steps);
     assert_failed(&head, &steps, "signed chain head differs");
@@ -368,13 +401,20 @@ fn tail_cut_and_chain_rebuilt_is_caught_by_the_signature() {
 fn signed_head_of_another_run_or_tenant() {
     for (tenant, run) in [("tenant-a", "run-2"), ("tenant-b", "run-1")] {
         let (head, steps) = sealed_trace();
-        let other_ids = TraceIds { tenant_id: tenant.into(), run_id: run.into(), trace_id: "trace-1".into() };
+        let other_ids = TraceIds {
+            tenant_id: tenant.into(),
+            run_id: run.into(),
+            trace_id: "trace-1".into(),
+        };
         let mut chain = ChainBuilder::new(tenant, run, "trace-1");
         steps.iter().for_each(|s| {
             chain.append(&s.payload);
         });
         let mut moved = head.clone();
-        moved.signed_head = Some(sign_head(&claims_for(&other_ids, &chain, "HASH_CHAIN"), &runtime_key()));
+        moved.signed_head = Some(sign_head(
+            &claims_for(&other_ids, &chain, "HASH_CHAIN"),
+            &runtime_key(),
+        ));
         assert_failed(&moved, &steps, "another trace");
     }
 }
@@ -387,7 +427,9 @@ fn signed_skill_digests_must_match_run_start() {
         chain.append(&s.payload);
     });
     let mut claims = claims_for(&head.ids, &chain, "HASH_CHAIN");
-    claims.skill_digests.insert("http_call".into(), "2".repeat(64));
+    claims
+        .skill_digests
+        .insert("http_call".into(), "2".repeat(64));
     head.signed_head = Some(sign_head(&claims, &runtime_key()));
     assert_failed(&head, &steps, "skill digests");
 }

@@ -14,8 +14,10 @@ pub mod secrets;
 mod writer;
 
 pub use plan::{OnError, Plan, PlanError, PlanStep};
-pub use planner::{plan_goal, StubPlanner};
-pub use runner::{limit_grant, RunError, RunEvent, RunObserver, RunReport, RunRequest, Runner, StepOutcome};
+pub use planner::{StubPlanner, plan_goal};
+pub use runner::{
+    RunError, RunEvent, RunObserver, RunReport, RunRequest, Runner, StepOutcome, limit_grant,
+};
 pub use secrets::{SecretError, SecretKeyring};
 pub use writer::TraceWriter;
 

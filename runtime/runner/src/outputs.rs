@@ -11,12 +11,21 @@ use std::collections::HashMap;
 pub(crate) type Outputs = HashMap<String, serde_json::Value>;
 
 /// Resolves every reference in `params`; an unknown reference is an error naming it.
-pub(crate) fn resolve(params: &serde_json::Value, outputs: &Outputs) -> Result<serde_json::Value, String> {
+pub(crate) fn resolve(
+    params: &serde_json::Value,
+    outputs: &Outputs,
+) -> Result<serde_json::Value, String> {
     Ok(match params {
         serde_json::Value::String(s) => resolve_str(s, outputs)?,
-        serde_json::Value::Array(a) => serde_json::Value::Array(a.iter().map(|v| resolve(v, outputs)).collect::<Result<_, _>>()?),
+        serde_json::Value::Array(a) => serde_json::Value::Array(
+            a.iter()
+                .map(|v| resolve(v, outputs))
+                .collect::<Result<_, _>>()?,
+        ),
         serde_json::Value::Object(o) => serde_json::Value::Object(
-            o.iter().map(|(k, v)| Ok((k.clone(), resolve(v, outputs)?))).collect::<Result<_, String>>()?,
+            o.iter()
+                .map(|(k, v)| Ok((k.clone(), resolve(v, outputs)?)))
+                .collect::<Result<_, String>>()?,
         ),
         other => other.clone(),
     })
@@ -24,7 +33,9 @@ pub(crate) fn resolve(params: &serde_json::Value, outputs: &Outputs) -> Result<s
 
 fn resolve_str(s: &str, outputs: &Outputs) -> Result<serde_json::Value, String> {
     let trimmed = s.trim();
-    if let Some(inner) = trimmed.strip_prefix("{{").and_then(|r| r.strip_suffix("}}"))
+    if let Some(inner) = trimmed
+        .strip_prefix("{{")
+        .and_then(|r| r.strip_suffix("}}"))
         && !inner.contains("{{")
         && !is_secret_placeholder(inner)
     {
@@ -33,7 +44,10 @@ fn resolve_str(s: &str, outputs: &Outputs) -> Result<serde_json::Value, String> 
     let mut out = String::new();
     let mut rest = s;
     while let Some(start) = rest.find("{{") {
-        let end = rest[start..].find("}}").ok_or_else(|| format!("unclosed {{{{ in {s:?}"))? + start;
+        let end = rest[start..]
+            .find("}}")
+            .ok_or_else(|| format!("unclosed {{{{ in {s:?}"))?
+            + start;
         out.push_str(&rest[..start]);
         if is_secret_placeholder(&rest[start + 2..end]) {
             out.push_str(&rest[start..end + 2]);
@@ -57,7 +71,9 @@ fn is_secret_placeholder(inner: &str) -> bool {
 fn lookup<'a>(path: &str, outputs: &'a Outputs) -> Result<&'a serde_json::Value, String> {
     let mut parts = path.split('.');
     let key = parts.next().unwrap_or_default();
-    let mut v = outputs.get(key).ok_or_else(|| format!("no earlier output named {key:?} (in {{{{ {path} }}}})"))?;
+    let mut v = outputs
+        .get(key)
+        .ok_or_else(|| format!("no earlier output named {key:?} (in {{{{ {path} }}}})"))?;
     for part in parts {
         v = match v {
             serde_json::Value::Object(o) => o.get(part),
@@ -77,7 +93,10 @@ mod tests {
     #[test]
     fn whole_and_embedded_references() {
         let mut outputs = Outputs::new();
-        outputs.insert("first".into(), json!({"status_code": 200, "items": ["a", "b"], "body": "hi"}));
+        outputs.insert(
+            "first".into(),
+            json!({"status_code": 200, "items": ["a", "b"], "body": "hi"}),
+        );
         let params = json!({"code": "{{ first.status_code }}", "url": "http://x/{{first.items.1}}?s={{ first.status_code }}", "n": 3});
         let r = resolve(&params, &outputs).unwrap();
         assert_eq!(r, json!({"code": 200, "url": "http://x/b?s=200", "n": 3}));
@@ -93,7 +112,15 @@ mod tests {
     #[test]
     fn unknown_references_are_errors() {
         let outputs = Outputs::new();
-        assert!(resolve(&json!({"a": "{{ nope.x }}"}), &outputs).unwrap_err().contains("nope"));
-        assert!(resolve(&json!({"a": "x {{ open"}), &outputs).unwrap_err().contains("unclosed"));
+        assert!(
+            resolve(&json!({"a": "{{ nope.x }}"}), &outputs)
+                .unwrap_err()
+                .contains("nope")
+        );
+        assert!(
+            resolve(&json!({"a": "x {{ open"}), &outputs)
+                .unwrap_err()
+                .contains("unclosed")
+        );
     }
 }

@@ -14,7 +14,9 @@ pub const MAX_RETRIES: u32 = 5;
 pub enum PlanError {
     #[error("bad plan: {0}")]
     Invalid(String),
-    #[error("cannot plan the goal {goal:?}: it names no http(s) URL; name one in the goal, or pass a plan with --plan FILE")]
+    #[error(
+        "cannot plan the goal {goal:?}: it names no http(s) URL; name one in the goal, or pass a plan with --plan FILE"
+    )]
     Unplannable { goal: String },
 }
 
@@ -67,7 +69,8 @@ pub struct Plan {
 impl Plan {
     /// Parses and validates plan JSON.
     pub fn from_json(text: &str) -> Result<Plan, PlanError> {
-        let plan: Plan = serde_json::from_str(text).map_err(|e| PlanError::Invalid(e.to_string()))?;
+        let plan: Plan =
+            serde_json::from_str(text).map_err(|e| PlanError::Invalid(e.to_string()))?;
         plan.validate()?;
         Ok(plan)
     }
@@ -88,14 +91,23 @@ impl Plan {
                 return bad(format!("step {:?} names no skill", step.step_id));
             }
             if !step.params.is_object() {
-                return bad(format!("step {:?}: params must be a JSON object", step.step_id));
+                return bad(format!(
+                    "step {:?}: params must be a JSON object",
+                    step.step_id
+                ));
             }
             if step.retry_count > MAX_RETRIES {
-                return bad(format!("step {:?}: retry_count {} is over the maximum of {MAX_RETRIES}", step.step_id, step.retry_count));
+                return bad(format!(
+                    "step {:?}: retry_count {} is over the maximum of {MAX_RETRIES}",
+                    step.step_id, step.retry_count
+                ));
             }
             for dep in &step.depends_on {
                 if !ids.contains(dep.as_str()) {
-                    return bad(format!("step {:?} depends on {dep:?}, which is not an earlier step", step.step_id));
+                    return bad(format!(
+                        "step {:?} depends on {dep:?}, which is not an earlier step",
+                        step.step_id
+                    ));
                 }
             }
             if !ids.insert(step.step_id.as_str()) {
@@ -135,12 +147,30 @@ mod tests {
     fn rejects_what_cannot_run() {
         for (text, needle) in [
             (r#"{"planner":"m","steps":[]}"#, "no steps"),
-            (r#"{"planner":"m","steps":[{"step_id":"a","skill":"s","depends_on":["b"]}]}"#, "not an earlier step"),
-            (r#"{"planner":"m","steps":[{"step_id":"a","skill":"s"},{"step_id":"a","skill":"s"}]}"#, "used twice"),
-            (r#"{"planner":"m","steps":[{"step_id":"a","skill":"s","on_error":"explode"}]}"#, "unknown variant"),
-            (r#"{"planner":"m","steps":[{"step_id":"a","skill":"s","retry_count":99}]}"#, "maximum"),
-            (r#"{"planner":"m","steps":[{"step_id":"a","skill":"s","parms":{}}]}"#, "unknown field"),
-            (r#"{"planner":"m","steps":[{"step_id":"a","skill":"s","params":[1]}]}"#, "JSON object"),
+            (
+                r#"{"planner":"m","steps":[{"step_id":"a","skill":"s","depends_on":["b"]}]}"#,
+                "not an earlier step",
+            ),
+            (
+                r#"{"planner":"m","steps":[{"step_id":"a","skill":"s"},{"step_id":"a","skill":"s"}]}"#,
+                "used twice",
+            ),
+            (
+                r#"{"planner":"m","steps":[{"step_id":"a","skill":"s","on_error":"explode"}]}"#,
+                "unknown variant",
+            ),
+            (
+                r#"{"planner":"m","steps":[{"step_id":"a","skill":"s","retry_count":99}]}"#,
+                "maximum",
+            ),
+            (
+                r#"{"planner":"m","steps":[{"step_id":"a","skill":"s","parms":{}}]}"#,
+                "unknown field",
+            ),
+            (
+                r#"{"planner":"m","steps":[{"step_id":"a","skill":"s","params":[1]}]}"#,
+                "JSON object",
+            ),
             ("not json", "expected"),
         ] {
             let err = Plan::from_json(text).unwrap_err().to_string();

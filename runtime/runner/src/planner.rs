@@ -11,11 +11,18 @@ impl StubPlanner {
     pub fn plan(&self, goal: &str) -> Result<Plan, PlanError> {
         let url = goal
             .split_whitespace()
-            .map(|w| w.trim_matches(|c: char| matches!(c, '"' | '\'' | '<' | '>' | '(' | ')' | ',' | ';')))
-            .find(|w| {
-                (w.starts_with("http://") || w.starts_with("https://")) && url::Url::parse(w).is_ok_and(|u| u.host().is_some())
+            .map(|w| {
+                w.trim_matches(|c: char| {
+                    matches!(c, '"' | '\'' | '<' | '>' | '(' | ')' | ',' | ';')
+                })
             })
-            .ok_or_else(|| PlanError::Unplannable { goal: goal.to_string() })?;
+            .find(|w| {
+                (w.starts_with("http://") || w.starts_with("https://"))
+                    && url::Url::parse(w).is_ok_and(|u| u.host().is_some())
+            })
+            .ok_or_else(|| PlanError::Unplannable {
+                goal: goal.to_string(),
+            })?;
         Ok(Plan {
             planner: "stub".into(),
             steps: vec![PlanStep {
@@ -33,7 +40,11 @@ impl StubPlanner {
 
 /// Picks the plan of a run: an explicit plan, else the agent's own plan, else the stub
 /// planner.
-pub fn plan_goal(goal: &str, explicit: Option<&str>, agent_plan: Option<&str>) -> Result<Plan, PlanError> {
+pub fn plan_goal(
+    goal: &str,
+    explicit: Option<&str>,
+    agent_plan: Option<&str>,
+) -> Result<Plan, PlanError> {
     match explicit.or(agent_plan) {
         Some(text) => Plan::from_json(text),
         None => StubPlanner.plan(goal),
@@ -46,7 +57,9 @@ mod tests {
 
     #[test]
     fn a_goal_naming_a_url_becomes_one_get() {
-        let p = StubPlanner.plan("Check that http://127.0.0.1:8080/health answers.").unwrap();
+        let p = StubPlanner
+            .plan("Check that http://127.0.0.1:8080/health answers.")
+            .unwrap();
         assert_eq!(p.steps.len(), 1);
         assert_eq!(p.steps[0].skill, "http_call");
         assert_eq!(p.steps[0].params["url"], "http://127.0.0.1:8080/health");
@@ -64,8 +77,19 @@ mod tests {
     fn explicit_plan_wins_over_agent_plan_and_stub() {
         let explicit = r#"{"planner":"file","steps":[{"step_id":"x","skill":"probe"}]}"#;
         let agent = r#"{"planner":"agent","steps":[{"step_id":"y","skill":"probe"}]}"#;
-        assert_eq!(plan_goal("http://a.b/", Some(explicit), Some(agent)).unwrap().planner, "file");
-        assert_eq!(plan_goal("http://a.b/", None, Some(agent)).unwrap().planner, "agent");
-        assert_eq!(plan_goal("http://a.b/", None, None).unwrap().planner, "stub");
+        assert_eq!(
+            plan_goal("http://a.b/", Some(explicit), Some(agent))
+                .unwrap()
+                .planner,
+            "file"
+        );
+        assert_eq!(
+            plan_goal("http://a.b/", None, Some(agent)).unwrap().planner,
+            "agent"
+        );
+        assert_eq!(
+            plan_goal("http://a.b/", None, None).unwrap().planner,
+            "stub"
+        );
     }
 }

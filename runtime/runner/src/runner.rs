@@ -5,7 +5,9 @@ use crate::plan::{OnError, Plan, PlanError};
 use crate::planner::plan_goal;
 use crate::secrets::SecretError;
 use crate::writer::{SealedHead, TraceWriter};
-use runproof_host::{HostPattern, InvocationLimits, InvocationOutcome, LimitGrant, LoadedSkill, SecretSet, SkillHost};
+use runproof_host::{
+    HostPattern, InvocationLimits, InvocationOutcome, LimitGrant, LoadedSkill, SecretSet, SkillHost,
+};
 use runproof_proof::seal::{SigningKey, key_id, verifying_key_to_pem};
 use runproof_proof::{IntegrityModel, StepKind, StepStatus, TraceHeadClaims, TraceIds, sign_head};
 use runproof_store::{NewRun, RunFinish, SkillRecord, Store, StoreError};
@@ -31,9 +33,13 @@ pub enum RunError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Secrets(#[from] SecretError),
-    #[error("run {run_id}: its trace could not be made durable ({reason}); the trace is left unsealed and will not verify")]
+    #[error(
+        "run {run_id}: its trace could not be made durable ({reason}); the trace is left unsealed and will not verify"
+    )]
     TraceNotDurable { run_id: String, reason: String },
-    #[error("no signing key: a run's trace head must be signed; create one with `runtime keys generate`")]
+    #[error(
+        "no signing key: a run's trace head must be signed; create one with `runtime keys generate`"
+    )]
     NoSigningKey,
     #[error("integrity model {0} cannot be produced; use HASH_CHAIN or MERKLE_TREE")]
     UnsupportedModel(&'static str),
@@ -116,10 +122,29 @@ pub struct RunReport {
 /// Progress of a run, for the CLI to show.
 #[derive(Debug)]
 pub enum RunEvent<'a> {
-    Started { run_id: &'a str, trace_id: &'a str, plan: &'a Plan },
-    StepStarted { index: usize, total: usize, step_id: &'a str, skill: &'a str, attempt: u32 },
-    StepFinished { index: usize, total: usize, outcome: &'a StepOutcome },
-    Retrying { step_id: &'a str, attempt: u32, after: Duration, reason: &'a str },
+    Started {
+        run_id: &'a str,
+        trace_id: &'a str,
+        plan: &'a Plan,
+    },
+    StepStarted {
+        index: usize,
+        total: usize,
+        step_id: &'a str,
+        skill: &'a str,
+        attempt: u32,
+    },
+    StepFinished {
+        index: usize,
+        total: usize,
+        outcome: &'a StepOutcome,
+    },
+    Retrying {
+        step_id: &'a str,
+        attempt: u32,
+        after: Duration,
+        reason: &'a str,
+    },
 }
 
 pub trait RunObserver: Send + Sync {
@@ -155,7 +180,12 @@ struct ResolvedSkill {
 
 impl Runner {
     pub fn new(store: Store, host: Arc<SkillHost>) -> Self {
-        Runner { store, host, signer: None, secrets_home: None }
+        Runner {
+            store,
+            host,
+            signer: None,
+            secrets_home: None,
+        }
     }
 
     /// Lets runs use tenant secrets sealed with the key under `home` (see `secrets.rs`).
@@ -168,24 +198,32 @@ impl Runner {
     /// before writing anything: an unsigned trace could never verify.
     pub fn with_signer(mut self, key: SigningKey) -> Self {
         let key_id = key_id(&key.verifying_key());
-        self.signer = Some(Signer { key, key_id, registered: tokio::sync::OnceCell::new() });
+        self.signer = Some(Signer {
+            key,
+            key_id,
+            registered: tokio::sync::OnceCell::new(),
+        });
         self
     }
 
     /// Loads a skill by name: a built-in first, else the newest added component.
     pub async fn resolve_skill(&self, name: &str) -> Result<(Arc<LoadedSkill>, bool), RunError> {
-        let (bytes, builtin): (std::borrow::Cow<'static, [u8]>, bool) = match runproof_builtin_skills::find(name) {
-            Some(b) => (b.wasm.into(), true),
-            None => match self.store.added_skill(name).await? {
-                Some(rec) => (rec.component.unwrap_or_default().into(), false),
-                None => return Err(RunError::UnknownSkill(name.to_string())),
-            },
-        };
+        let (bytes, builtin): (std::borrow::Cow<'static, [u8]>, bool) =
+            match runproof_builtin_skills::find(name) {
+                Some(b) => (b.wasm.into(), true),
+                None => match self.store.added_skill(name).await? {
+                    Some(rec) => (rec.component.unwrap_or_default().into(), false),
+                    None => return Err(RunError::UnknownSkill(name.to_string())),
+                },
+            };
         let skill = self
             .host
             .load(&bytes)
             .await
-            .map_err(|e| RunError::InvalidSkill { name: name.to_string(), reason: e.to_string() })?;
+            .map_err(|e| RunError::InvalidSkill {
+                name: name.to_string(),
+                reason: e.to_string(),
+            })?;
         if skill.info.name != name {
             return Err(RunError::InvalidSkill {
                 name: name.to_string(),
@@ -198,20 +236,37 @@ impl Runner {
     /// Runs `req` to its end. Errors before the run exists (unknown agent, bad plan, unknown
     /// skill) write nothing; once the run exists, a failing skill is a `failed` run with a
     /// sealed trace, not an error.
-    pub async fn run(&self, req: &RunRequest, observer: &dyn RunObserver) -> Result<RunReport, RunError> {
+    pub async fn run(
+        &self,
+        req: &RunRequest,
+        observer: &dyn RunObserver,
+    ) -> Result<RunReport, RunError> {
         // 1. Everything that can be refused, refused before any write.
         let signer = self.signer.as_ref().ok_or(RunError::NoSigningKey)?;
-        if !matches!(req.integrity_model, IntegrityModel::HashChain | IntegrityModel::MerkleTree) {
+        if !matches!(
+            req.integrity_model,
+            IntegrityModel::HashChain | IntegrityModel::MerkleTree
+        ) {
             return Err(RunError::UnsupportedModel(req.integrity_model.as_str()));
         }
-        let agent = self.store.agent_for_tenant(&req.agent_id, &req.tenant_id).await?;
-        let plan = plan_goal(&req.goal, req.plan_json.as_deref(), agent.plan_json.as_deref())?;
+        let agent = self
+            .store
+            .agent_for_tenant(&req.agent_id, &req.tenant_id)
+            .await?;
+        let plan = plan_goal(
+            &req.goal,
+            req.plan_json.as_deref(),
+            agent.plan_json.as_deref(),
+        )?;
         let granted = agent
             .allowed_hosts
             .iter()
             .map(|p| HostPattern::parse(p))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| RunError::BadPolicy { agent_id: agent.id.clone(), reason: e.to_string() })?;
+            .map_err(|e| RunError::BadPolicy {
+                agent_id: agent.id.clone(),
+                reason: e.to_string(),
+            })?;
         let mut skills: HashMap<String, ResolvedSkill> = HashMap::new();
         for step in &plan.steps {
             if !skills.contains_key(&step.skill) {
@@ -220,8 +275,10 @@ impl Runner {
             }
         }
         // Secrets: loaded and decrypted once per run, before anything is written.
-        let declared: BTreeMap<String, Vec<String>> =
-            skills.iter().map(|(n, s)| (n.clone(), s.skill.info.capabilities.secrets.clone())).collect();
+        let declared: BTreeMap<String, Vec<String>> = skills
+            .iter()
+            .map(|(n, s)| (n.clone(), s.skill.info.capabilities.secrets.clone()))
+            .collect();
         let secret_sets = crate::secrets::load_for_run(
             &self.store,
             self.secrets_home.as_deref(),
@@ -231,7 +288,9 @@ impl Runner {
         )
         .await?;
         for s in skills.values() {
-            self.store.record_skill(&skill_record(&s.skill, s.builtin)).await?;
+            self.store
+                .record_skill(&skill_record(&s.skill, s.builtin))
+                .await?;
         }
         signer
             .registered
@@ -245,13 +304,22 @@ impl Runner {
         let grant = limit_grant(&agent);
         let limits: HashMap<String, InvocationLimits> = skills
             .iter()
-            .map(|(n, s)| (n.clone(), InvocationLimits::effective(&s.skill.info.capabilities, &grant)))
+            .map(|(n, s)| {
+                (
+                    n.clone(),
+                    InvocationLimits::effective(&s.skill.info.capabilities, &grant),
+                )
+            })
             .collect();
         // The scratch directory exists before the run does, so failing to create it refuses
         // the run without writing anything; it is removed when `scratch` drops (run end).
         let run_id = crate::new_id();
         let scratch = match grant.scratch_dir {
-            true => Some(self.host.create_scratch(&run_id).map_err(|e| RunError::Sandbox(e.to_string()))?),
+            true => Some(
+                self.host
+                    .create_scratch(&run_id)
+                    .map_err(|e| RunError::Sandbox(e.to_string()))?,
+            ),
             false => None,
         };
 
@@ -271,16 +339,32 @@ impl Runner {
             })
             .await?;
         let trace_id = crate::new_id();
-        let trace_started_at = self.store.start_run(&run, &trace_id, req.integrity_model.as_str()).await?;
-        observer.event(&RunEvent::Started { run_id: &run.id, trace_id: &trace_id, plan: &plan });
+        let trace_started_at = self
+            .store
+            .start_run(&run, &trace_id, req.integrity_model.as_str())
+            .await?;
+        observer.event(&RunEvent::Started {
+            run_id: &run.id,
+            trace_id: &trace_id,
+            plan: &plan,
+        });
 
         let writer = Arc::new(TraceWriter::new(
             self.store.clone(),
-            TraceIds { tenant_id: run.tenant_id.clone(), run_id: run.id.clone(), trace_id: trace_id.clone() },
+            TraceIds {
+                tenant_id: run.tenant_id.clone(),
+                run_id: run.id.clone(),
+                trace_id: trace_id.clone(),
+            },
         ));
         let skill_digests: BTreeMap<_, _> = skills
             .iter()
-            .map(|(n, s)| (n.clone(), serde_json::json!({"digest": s.skill.digest, "version": s.skill.info.version})))
+            .map(|(n, s)| {
+                (
+                    n.clone(),
+                    serde_json::json!({"digest": s.skill.digest, "version": s.skill.info.version}),
+                )
+            })
             .collect();
         writer.append(
             StepKind::RunStart,
@@ -352,11 +436,20 @@ impl Runner {
                     let skill = &skills[&step.skill].skill;
                     let sandbox = (limits[&step.skill], scratch.as_ref().map(|d| d.path()));
                     let secrets = secret_sets.get(&step.skill).cloned().unwrap_or_default();
-                    self.run_step(&writer, skill, step, index, total, &granted, sandbox, &secrets, &outputs, observer).await
+                    self.run_step(
+                        &writer, skill, step, index, total, &granted, sandbox, &secrets, &outputs,
+                        observer,
+                    )
+                    .await
                 }
             };
-            observer.event(&RunEvent::StepFinished { index, total, outcome: &outcome });
-            if outcome.status == "failed" && step.on_error == OnError::Abort && run_error.is_none() {
+            observer.event(&RunEvent::StepFinished {
+                index,
+                total,
+                outcome: &outcome,
+            });
+            if outcome.status == "failed" && step.on_error == OnError::Abort && run_error.is_none()
+            {
                 run_error = Some(format!(
                     "step {:?} ({}) failed: {}",
                     step.step_id,
@@ -377,7 +470,11 @@ impl Runner {
         writer.append(
             StepKind::RunEnd,
             None,
-            if succeeded { StepStatus::Success } else { StepStatus::Failure },
+            if succeeded {
+                StepStatus::Success
+            } else {
+                StepStatus::Failure
+            },
             Some(started.elapsed().as_millis() as u64),
             Some(status),
             serde_json::json!({"status": status, "error": run_error}),
@@ -385,8 +482,14 @@ impl Runner {
         if let Err(e) = writer.flush().await {
             let reason = e.to_string();
             // Best effort: say so on the run row; the trace stays unsealed either way.
-            let _ = self.store.abandon_run(&run.id, &format!("trace not durable: {reason}")).await;
-            return Err(RunError::TraceNotDurable { run_id: run.id, reason });
+            let _ = self
+                .store
+                .abandon_run(&run.id, &format!("trace not durable: {reason}"))
+                .await;
+            return Err(RunError::TraceNotDurable {
+                run_id: run.id,
+                reason,
+            });
         }
         let head = writer.head();
         let root = match req.integrity_model {
@@ -455,14 +558,27 @@ impl Runner {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            observer.event(&RunEvent::StepStarted { index, total, step_id: &step.step_id, skill: name, attempt });
+            observer.event(&RunEvent::StepStarted {
+                index,
+                total,
+                step_id: &step.step_id,
+                skill: name,
+                attempt,
+            });
             let input = outputs::resolve(&step.params, outputs);
             let mut start_body = serde_json::json!({"step_id": step.step_id, "attempt": attempt, "digest": skill.digest});
             match &input {
                 Ok(v) => start_body["input"] = v.clone(),
                 Err(e) => start_body["input_error"] = e.clone().into(),
             }
-            writer.append(StepKind::SkillStart, Some(name), StepStatus::Success, None, None, start_body);
+            writer.append(
+                StepKind::SkillStart,
+                Some(name),
+                StepStatus::Success,
+                None,
+                None,
+                start_body,
+            );
             let call_started = Instant::now();
             let (result, end_body) = match input {
                 // Params that do not resolve fail without running the skill (and no retry
@@ -470,14 +586,35 @@ impl Runner {
                 Err(e) => {
                     let end = serde_json::json!({"step_id": step.step_id, "attempt": attempt, "outcome": "bad-params", "error": e});
                     let duration = call_started.elapsed().as_millis() as u64;
-                    writer.append(StepKind::SkillEnd, Some(name), StepStatus::Failure, Some(duration), None, end);
-                    return StepOutcome::ended(step, name, attempt, started, Err(format!("params: {e}")));
+                    writer.append(
+                        StepKind::SkillEnd,
+                        Some(name),
+                        StepStatus::Failure,
+                        Some(duration),
+                        None,
+                        end,
+                    );
+                    return StepOutcome::ended(
+                        step,
+                        name,
+                        attempt,
+                        started,
+                        Err(format!("params: {e}")),
+                    );
                 }
                 Ok(v) => {
                     let recorder: Arc<dyn runproof_host::TraceRecorder> = writer.clone();
                     let outcome = self
                         .host
-                        .invoke_with_secrets(skill, &v.to_string(), recorder, granted, secrets.clone(), limits, scratch)
+                        .invoke_with_secrets(
+                            skill,
+                            &v.to_string(),
+                            recorder,
+                            granted,
+                            secrets.clone(),
+                            limits,
+                            scratch,
+                        )
                         .await;
                     classify(&step.step_id, attempt, outcome)
                 }
@@ -489,23 +626,41 @@ impl Runner {
                 (Err(_), true) => StepStatus::Retry,
                 (Err(_), false) => StepStatus::Failure,
             };
-            writer.append(StepKind::SkillEnd, Some(name), status, Some(duration), None, end_body);
+            writer.append(
+                StepKind::SkillEnd,
+                Some(name),
+                status,
+                Some(duration),
+                None,
+                end_body,
+            );
             match result {
                 Ok(output) => return StepOutcome::ended(step, name, attempt, started, Ok(output)),
                 Err(reason) if retry => {
                     // Back-off as in the original system: 0.5 s * 2^(n-1).
                     let after = Duration::from_millis(500) * 2u32.pow(attempt - 1);
-                    observer.event(&RunEvent::Retrying { step_id: &step.step_id, attempt, after, reason: &reason });
+                    observer.event(&RunEvent::Retrying {
+                        step_id: &step.step_id,
+                        attempt,
+                        after,
+                        reason: &reason,
+                    });
                     tokio::time::sleep(after).await;
                 }
-                Err(reason) => return StepOutcome::ended(step, name, attempt, started, Err(reason)),
+                Err(reason) => {
+                    return StepOutcome::ended(step, name, attempt, started, Err(reason));
+                }
             }
         }
     }
 }
 
 /// The step's result and the body of its `skill.end` step.
-fn classify(step_id: &str, attempt: u32, outcome: InvocationOutcome) -> (Result<serde_json::Value, String>, serde_json::Value) {
+fn classify(
+    step_id: &str,
+    attempt: u32,
+    outcome: InvocationOutcome,
+) -> (Result<serde_json::Value, String>, serde_json::Value) {
     let base = |outcome: &str| serde_json::json!({"step_id": step_id, "attempt": attempt, "outcome": outcome});
     match outcome {
         InvocationOutcome::Output(text) => match serde_json::from_str::<serde_json::Value>(&text) {
@@ -546,7 +701,8 @@ fn head_claims(
     started_at: chrono::DateTime<chrono::Utc>,
     completed_at: chrono::DateTime<chrono::Utc>,
 ) -> TraceHeadClaims {
-    let rfc3339 = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let rfc3339 =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     TraceHeadClaims {
         tenant_id: ids.tenant_id.clone(),
         run_id: ids.run_id.clone(),
@@ -555,7 +711,10 @@ fn head_claims(
         chain_length: head.chain_length,
         root_hash: hex::encode(head.chain_head),
         merkle_root: hex::encode(head.merkle_root),
-        skill_digests: skills.iter().map(|(name, s)| (name.clone(), s.skill.digest.clone())).collect(),
+        skill_digests: skills
+            .iter()
+            .map(|(name, s)| (name.clone(), s.skill.digest.clone()))
+            .collect(),
         status: status.to_string(),
         started_at: rfc3339(started_at),
         completed_at: rfc3339(completed_at),

@@ -23,10 +23,16 @@ use thiserror::Error;
 pub enum SecretError {
     #[error("secret key file {path}: {reason}")]
     Key { path: String, reason: String },
-    #[error("secret {name} of tenant {tenant} cannot be decrypted (wrong key file, or the row was altered)")]
+    #[error(
+        "secret {name} of tenant {tenant} cannot be decrypted (wrong key file, or the row was altered)"
+    )]
     Decrypt { tenant: String, name: String },
     #[error("secret {name} of tenant {tenant}: {reason}")]
-    Invalid { tenant: String, name: String, reason: String },
+    Invalid {
+        tenant: String,
+        name: String,
+        reason: String,
+    },
     #[error(transparent)]
     Store(#[from] runproof_store::StoreError),
 }
@@ -39,7 +45,9 @@ pub struct SecretKeyring {
 
 impl std::fmt::Debug for SecretKeyring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecretKeyring").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("SecretKeyring")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -54,20 +62,36 @@ impl SecretKeyring {
         use std::io::Write;
         use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
         let path = key_path(home);
-        let err = |reason: String| SecretError::Key { path: path.display().to_string(), reason };
-        let dir = path.parent().ok_or_else(|| err("has no parent directory".into()))?;
+        let err = |reason: String| SecretError::Key {
+            path: path.display().to_string(),
+            reason,
+        };
+        let dir = path
+            .parent()
+            .ok_or_else(|| err("has no parent directory".into()))?;
         // Only `keys/` is private: RUNPROOF_HOME itself must stay traversable by the
         // `postgres` user that runs the built-in database.
-        std::fs::create_dir_all(home).map_err(|e| err(format!("creating {}: {e}", home.display())))?;
+        std::fs::create_dir_all(home)
+            .map_err(|e| err(format!("creating {}: {e}", home.display())))?;
         if !dir.exists() {
-            std::fs::DirBuilder::new().mode(0o700).create(dir).map_err(|e| err(format!("creating {}: {e}", dir.display())))?;
+            std::fs::DirBuilder::new()
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| err(format!("creating {}: {e}", dir.display())))?;
         }
         // create_new: two processes starting at once must not each write a different key;
         // the loser reads the winner's.
-        match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path) {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
             Ok(mut f) => {
                 let key = ChaCha20Poly1305::generate_key(&mut OsRng);
-                f.write_all(key.as_slice()).and_then(|_| f.sync_all()).map_err(|e| err(format!("writing: {e}")))?;
+                f.write_all(key.as_slice())
+                    .and_then(|_| f.sync_all())
+                    .map_err(|e| err(format!("writing: {e}")))?;
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(err(format!("creating: {e}"))),
@@ -75,34 +99,73 @@ impl SecretKeyring {
         let meta = std::fs::metadata(&path).map_err(|e| err(e.to_string()))?;
         // A key others can read is a leaked key: refuse rather than use it quietly.
         if meta.permissions().mode() & 0o077 != 0 {
-            return Err(err(format!("is readable by others (mode {:o}); run `chmod 600` on it", meta.permissions().mode() & 0o777)));
+            return Err(err(format!(
+                "is readable by others (mode {:o}); run `chmod 600` on it",
+                meta.permissions().mode() & 0o777
+            )));
         }
         let bytes = std::fs::read(&path).map_err(|e| err(format!("reading: {e}")))?;
         if bytes.len() != 32 {
-            return Err(err(format!("holds {} bytes, expected a 32-byte key", bytes.len())));
+            return Err(err(format!(
+                "holds {} bytes, expected a 32-byte key",
+                bytes.len()
+            )));
         }
-        Ok(SecretKeyring { cipher: ChaCha20Poly1305::new(Key::from_slice(&bytes)), path })
+        Ok(SecretKeyring {
+            cipher: ChaCha20Poly1305::new(Key::from_slice(&bytes)),
+            path,
+        })
     }
 
     /// `(ciphertext, nonce)` of `value` for `tenant`'s secret `name`.
-    pub fn seal(&self, tenant: &str, name: &str, value: &str) -> Result<(Vec<u8>, Vec<u8>), SecretError> {
+    pub fn seal(
+        &self,
+        tenant: &str,
+        name: &str,
+        value: &str,
+    ) -> Result<(Vec<u8>, Vec<u8>), SecretError> {
         let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);
         let ct = self
             .cipher
-            .encrypt(&nonce, Payload { msg: value.as_bytes(), aad: &aad(tenant, name) })
-            .map_err(|_| SecretError::Invalid { tenant: tenant.into(), name: name.into(), reason: "encryption failed".into() })?;
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: value.as_bytes(),
+                    aad: &aad(tenant, name),
+                },
+            )
+            .map_err(|_| SecretError::Invalid {
+                tenant: tenant.into(),
+                name: name.into(),
+                reason: "encryption failed".into(),
+            })?;
         Ok((ct, nonce.to_vec()))
     }
 
     /// The value sealed by [`seal`](Self::seal).
-    pub fn open(&self, tenant: &str, name: &str, ciphertext: &[u8], nonce: &[u8]) -> Result<String, SecretError> {
-        let decrypt = || SecretError::Decrypt { tenant: tenant.into(), name: name.into() };
+    pub fn open(
+        &self,
+        tenant: &str,
+        name: &str,
+        ciphertext: &[u8],
+        nonce: &[u8],
+    ) -> Result<String, SecretError> {
+        let decrypt = || SecretError::Decrypt {
+            tenant: tenant.into(),
+            name: name.into(),
+        };
         if nonce.len() != 12 {
             return Err(decrypt());
         }
         let plain = self
             .cipher
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad: &aad(tenant, name) })
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: &aad(tenant, name),
+                },
+            )
             .map_err(|_| decrypt())?;
         String::from_utf8(plain).map_err(|_| decrypt())
     }
@@ -129,8 +192,12 @@ pub(crate) async fn load_for_run(
     agent_allowed: &[String],
     declared: &BTreeMap<String, Vec<String>>,
 ) -> Result<BTreeMap<String, Arc<SecretSet>>, SecretError> {
-    let wanted: BTreeSet<String> =
-        declared.values().flatten().filter(|n| agent_allowed.contains(n)).cloned().collect();
+    let wanted: BTreeSet<String> = declared
+        .values()
+        .flatten()
+        .filter(|n| agent_allowed.contains(n))
+        .cloned()
+        .collect();
     let mut loaded: Vec<Secret> = Vec::new();
     let names: Vec<String> = wanted.into_iter().collect();
     // The key is opened only when a stored secret is actually wanted: runs without secrets
@@ -138,7 +205,10 @@ pub(crate) async fn load_for_run(
     let rows = store.sealed_secrets(tenant, &names).await?;
     if !rows.is_empty() {
         let Some(home) = home else {
-            return Err(SecretError::Key { path: "(none)".into(), reason: "this runner has no secret key configured".into() });
+            return Err(SecretError::Key {
+                path: "(none)".into(),
+                reason: "this runner has no secret key configured".into(),
+            });
         };
         let keyring = SecretKeyring::open_or_create(home)?;
         for row in rows {
@@ -148,14 +218,26 @@ pub(crate) async fn load_for_run(
                 .iter()
                 .map(|p| HostPattern::parse(p))
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| SecretError::Invalid { tenant: tenant.into(), name: row.name.clone(), reason: e.to_string() })?;
-            loaded.push(Secret { name: row.name, value, allowed_hosts });
+                .map_err(|e| SecretError::Invalid {
+                    tenant: tenant.into(),
+                    name: row.name.clone(),
+                    reason: e.to_string(),
+                })?;
+            loaded.push(Secret {
+                name: row.name,
+                value,
+                allowed_hosts,
+            });
         }
     }
     Ok(declared
         .iter()
         .map(|(skill, names)| {
-            let mine = loaded.iter().filter(|s| names.contains(&s.name) && agent_allowed.contains(&s.name)).cloned().collect();
+            let mine = loaded
+                .iter()
+                .filter(|s| names.contains(&s.name) && agent_allowed.contains(&s.name))
+                .cloned()
+                .collect();
             (skill.clone(), Arc::new(SecretSet::new(mine)))
         })
         .collect())
@@ -166,7 +248,11 @@ mod tests {
     use super::*;
 
     fn home() -> PathBuf {
-        let d = std::env::temp_dir().join(format!("runproof-keytest-{}-{}", std::process::id(), crate::new_id()));
+        let d = std::env::temp_dir().join(format!(
+            "runproof-keytest-{}-{}",
+            std::process::id(),
+            crate::new_id()
+        ));
         std::fs::create_dir_all(&d).unwrap();
         d
     }
@@ -180,7 +266,10 @@ mod tests {
         assert_eq!(mode(&key_path(&h)), 0o600);
         assert_eq!(mode(&h.join("keys")), 0o700);
         let (ct, nonce) = k1.seal("t1", "TOKEN", "value-1").unwrap();
-        assert!(!ct.windows(7).any(|w| w == b"value-1"), "ciphertext must not contain the value");
+        assert!(
+            !ct.windows(7).any(|w| w == b"value-1"),
+            "ciphertext must not contain the value"
+        );
         let k2 = SecretKeyring::open_or_create(&h).unwrap();
         assert_eq!(k2.open("t1", "TOKEN", &ct, &nonce).unwrap(), "value-1");
         // Bound to tenant and name.
@@ -191,7 +280,12 @@ mod tests {
         assert!(k2.open("t1", "TOKEN", &bad, &nonce).is_err());
         // A world-readable key is refused.
         std::fs::set_permissions(key_path(&h), std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(SecretKeyring::open_or_create(&h).unwrap_err().to_string().contains("readable by others"));
+        assert!(
+            SecretKeyring::open_or_create(&h)
+                .unwrap_err()
+                .to_string()
+                .contains("readable by others")
+        );
         let _ = std::fs::remove_dir_all(&h);
     }
 

@@ -102,7 +102,11 @@ impl TraceWriter {
         tokio::spawn(write_loop(store, ids.clone(), rx));
         TraceWriter {
             ids,
-            state: Mutex::new(Pending { chain, rows: Vec::with_capacity(BATCH), last_skill: None }),
+            state: Mutex::new(Pending {
+                chain,
+                rows: Vec::with_capacity(BATCH),
+                last_skill: None,
+            }),
             queue,
             pending: AtomicUsize::new(0),
         }
@@ -125,7 +129,18 @@ impl TraceWriter {
         body: serde_json::Value,
     ) {
         let at = timestamp(std::time::SystemTime::now());
-        let payload = StepEnvelope { v: 1, kind, skill, status, duration_ms, run_status, cost_cents: 0, at: at.as_str(), body }.to_bytes();
+        let payload = StepEnvelope {
+            v: 1,
+            kind,
+            skill,
+            status,
+            duration_ms,
+            run_status,
+            cost_cents: 0,
+            at: at.as_str(),
+            body,
+        }
+        .to_bytes();
         let mut p = self.lock();
         let linked = p.chain.append(&payload);
         let skill = skill.map(|name| match &p.last_skill {
@@ -151,7 +166,10 @@ impl TraceWriter {
             // Non-blocking hand-off (this may run inside a clock read). If the queue is
             // full the rows stay here and the next async host call waits for room.
             if let Ok(permit) = self.queue.try_reserve() {
-                permit.send(Msg::Rows(std::mem::replace(&mut p.rows, Vec::with_capacity(BATCH))));
+                permit.send(Msg::Rows(std::mem::replace(
+                    &mut p.rows,
+                    Vec::with_capacity(BATCH),
+                )));
                 self.pending.store(0, Ordering::Relaxed);
             }
         }
@@ -163,7 +181,10 @@ impl TraceWriter {
         let permit = self.queue.reserve().await.map_err(|_| stopped())?;
         let mut p = self.lock();
         if p.rows.len() >= at_least.max(1) {
-            permit.send(Msg::Rows(std::mem::replace(&mut p.rows, Vec::with_capacity(BATCH))));
+            permit.send(Msg::Rows(std::mem::replace(
+                &mut p.rows,
+                Vec::with_capacity(BATCH),
+            )));
             self.pending.store(0, Ordering::Relaxed);
         }
         Ok(())
@@ -174,7 +195,10 @@ impl TraceWriter {
     pub async fn flush(&self) -> Result<(), StoreError> {
         self.hand_off(1).await?;
         let (ack, done) = oneshot::channel();
-        self.queue.send(Msg::Flush(ack)).await.map_err(|_| stopped())?;
+        self.queue
+            .send(Msg::Flush(ack))
+            .await
+            .map_err(|_| stopped())?;
         match done.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(StoreError::Db(e)),
@@ -185,7 +209,11 @@ impl TraceWriter {
     /// Steps recorded so far, the chain head and the Merkle root: what the seal will say.
     pub fn head(&self) -> SealedHead {
         let p = self.lock();
-        SealedHead { chain_length: p.chain.len(), chain_head: p.chain.head(), merkle_root: p.chain.merkle_root() }
+        SealedHead {
+            chain_length: p.chain.len(),
+            chain_head: p.chain.head(),
+            merkle_root: p.chain.merkle_root(),
+        }
     }
 
     pub fn ids(&self) -> &TraceIds {
@@ -223,7 +251,9 @@ async fn write_loop(store: Store, ids: TraceIds, mut rx: mpsc::Receiver<Msg>) {
             if failed.is_none()
                 && let Err(e) = store.append_steps(&rows).await
             {
-                tracing::error!("trace steps could not be written; the trace will stay unsealed: {e}");
+                tracing::error!(
+                    "trace steps could not be written; the trace will stay unsealed: {e}"
+                );
                 failed = Some(e.to_string());
             }
             rows.clear();
@@ -269,7 +299,15 @@ fn timestamp(t: std::time::SystemTime) -> Timestamp {
     put(14, 2, rem % 3_600 / 60);
     put(17, 2, rem % 60);
     put(20, 6, u64::from(since.subsec_micros()));
-    for (i, c) in [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':'), (19, b'.'), (26, b'Z')] {
+    for (i, c) in [
+        (4, b'-'),
+        (7, b'-'),
+        (10, b'T'),
+        (13, b':'),
+        (16, b':'),
+        (19, b'.'),
+        (26, b'Z'),
+    ] {
         out[i] = c;
     }
     Timestamp(out)
@@ -304,7 +342,6 @@ impl TraceRecorder for TraceWriter {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::timestamp;
@@ -312,10 +349,18 @@ mod tests {
 
     #[test]
     fn timestamps_match_chrono() {
-        for secs in [0u64, 951_782_400, 1_700_000_000, 1_795_430_400, 4_102_444_799, 253_402_300_799] {
+        for secs in [
+            0u64,
+            951_782_400,
+            1_700_000_000,
+            1_795_430_400,
+            4_102_444_799,
+            253_402_300_799,
+        ] {
             for micros in [0u32, 1, 999_999, 123_456] {
                 let t = UNIX_EPOCH + Duration::new(secs, micros * 1_000 + 789);
-                let want = chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+                let want = chrono::DateTime::<chrono::Utc>::from(t)
+                    .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
                 assert_eq!(timestamp(t).as_str(), want);
             }
         }

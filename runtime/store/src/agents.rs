@@ -39,8 +39,7 @@ pub struct NewAgent {
 }
 
 /// The columns every agent query reads.
-const AGENT_COLUMNS: &str =
-    "id, tenant_id, name, allowed_hosts, allowed_secrets, plan_json, max_memory_bytes, timeout_ms, fuel, max_host_calls, scratch_dir, created_at";
+const AGENT_COLUMNS: &str = "id, tenant_id, name, allowed_hosts, allowed_secrets, plan_json, max_memory_bytes, timeout_ms, fuel, max_host_calls, scratch_dir, created_at";
 
 impl Store {
     pub async fn create_agent(&self, a: NewAgent) -> Result<Agent, StoreError> {
@@ -78,7 +77,9 @@ impl Store {
 
     /// The agent `id`, whoever it belongs to (operator view: `runtime agent show`).
     pub async fn agent(&self, id: &str) -> Result<Option<Agent>, StoreError> {
-        Ok(sqlx::query_as::<_, Agent>(sqlx::AssertSqlSafe(format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = $1")))
+        Ok(sqlx::query_as::<_, Agent>(sqlx::AssertSqlSafe(format!(
+            "SELECT {AGENT_COLUMNS} FROM agents WHERE id = $1"
+        )))
         .bind(id)
         .fetch_optional(&self.pool)
         .await?)
@@ -96,7 +97,9 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?
         .ok_or_else(|| StoreError::NotFound {
-            what: format!("agent {id} (for tenant {tenant}); `runtime agent list` shows the agents"),
+            what: format!(
+                "agent {id} (for tenant {tenant}); `runtime agent list` shows the agents"
+            ),
         })
     }
 }

@@ -6,11 +6,17 @@ use thiserror::Error;
 pub enum StoreError {
     #[error("DATABASE_URL is not a valid Postgres URL: {0}")]
     BadUrl(String),
-    #[error("cannot reach the database at {target}: {reason} (check that Postgres is running and DATABASE_URL is right, or unset DATABASE_URL to use the built-in database)")]
+    #[error(
+        "cannot reach the database at {target}: {reason} (check that Postgres is running and DATABASE_URL is right, or unset DATABASE_URL to use the built-in database)"
+    )]
     Unreachable { target: String, reason: String },
-    #[error("the database schema is behind this runtime ({missing} migration(s) not applied): run `runtime db migrate`")]
+    #[error(
+        "the database schema is behind this runtime ({missing} migration(s) not applied): run `runtime db migrate`"
+    )]
     SchemaBehind { missing: usize },
-    #[error("the database schema is newer than this runtime (migration {version} is unknown here): upgrade `runtime`")]
+    #[error(
+        "the database schema is newer than this runtime (migration {version} is unknown here): upgrade `runtime`"
+    )]
     SchemaAhead { version: i64 },
     #[error("migration failed: {0}")]
     Migrate(String),
@@ -26,7 +32,11 @@ impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             // Constraint and trigger violations are the schema saying no; keep their text.
-            sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("23") || c == "42501") => {
+            sqlx::Error::Database(db)
+                if db
+                    .code()
+                    .is_some_and(|c| c.starts_with("23") || c == "42501") =>
+            {
                 StoreError::Rejected(super::one_line(db.message()))
             }
             _ => StoreError::Db(super::one_line(&e.to_string())),

@@ -6,9 +6,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 /// The seed plan's first query (§3), verbatim but for the bound run id.
-pub const TRACE_ROWS_SQL: &str = "SELECT run_id, tenant_id, started_at, status\nFROM aos_traces\nWHERE run_id = $1;";
+pub const TRACE_ROWS_SQL: &str =
+    "SELECT run_id, tenant_id, started_at, status\nFROM aos_traces\nWHERE run_id = $1;";
 /// The seed plan's second query (§3).
-pub const STEP_COUNT_SQL: &str = "SELECT COUNT(*) AS step_count\nFROM aos_trace_steps\nWHERE run_id = $1;";
+pub const STEP_COUNT_SQL: &str =
+    "SELECT COUNT(*) AS step_count\nFROM aos_trace_steps\nWHERE run_id = $1;";
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct TraceEvidenceRow {
@@ -33,7 +35,9 @@ pub struct Evidence {
 
 impl Store {
     pub async fn evidence(&self, run_id: &str) -> Result<Evidence, StoreError> {
-        let server_version: String = sqlx::query_scalar("SELECT version()").fetch_one(&self.pool).await?;
+        let server_version: String = sqlx::query_scalar("SELECT version()")
+            .fetch_one(&self.pool)
+            .await?;
         let latest_migration: Option<(i64, String)> = sqlx::query_as(
             "SELECT version, description FROM _sqlx_migrations WHERE success ORDER BY version DESC LIMIT 1",
         )
@@ -51,8 +55,14 @@ impl Store {
         )
         .fetch_one(&self.pool)
         .await?;
-        let trace_rows = sqlx::query_as::<_, TraceEvidenceRow>(TRACE_ROWS_SQL).bind(run_id).fetch_all(&self.pool).await?;
-        let step_count: i64 = sqlx::query_scalar(STEP_COUNT_SQL).bind(run_id).fetch_one(&self.pool).await?;
+        let trace_rows = sqlx::query_as::<_, TraceEvidenceRow>(TRACE_ROWS_SQL)
+            .bind(run_id)
+            .fetch_all(&self.pool)
+            .await?;
+        let step_count: i64 = sqlx::query_scalar(STEP_COUNT_SQL)
+            .bind(run_id)
+            .fetch_one(&self.pool)
+            .await?;
         Ok(Evidence {
             server_version,
             latest_migration,

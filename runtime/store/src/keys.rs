@@ -19,7 +19,11 @@ pub struct SigningKeyRow {
 
 impl Store {
     /// Records a public key (idempotent: the id is the hash of the key).
-    pub async fn register_signing_key(&self, key_id: &str, public_key_pem: &str) -> Result<(), StoreError> {
+    pub async fn register_signing_key(
+        &self,
+        key_id: &str,
+        public_key_pem: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO signing_keys (key_id, public_key_pem) VALUES ($1, $2) ON CONFLICT (key_id) DO NOTHING",
         )

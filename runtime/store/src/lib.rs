@@ -52,8 +52,16 @@ impl Store {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::BadUrl(e.to_string()))?
             .application_name("runproof");
-        let target = format!("{}:{}/{}", options.get_host(), options.get_port(), options.get_database().unwrap_or("?"));
-        let unreachable = |reason: String| StoreError::Unreachable { target: target.clone(), reason };
+        let target = format!(
+            "{}:{}/{}",
+            options.get_host(),
+            options.get_port(),
+            options.get_database().unwrap_or("?")
+        );
+        let unreachable = |reason: String| StoreError::Unreachable {
+            target: target.clone(),
+            reason,
+        };
         // One direct attempt first: a pool keeps retrying a refused connection until its
         // acquire timeout, which would make "database down" a slow answer.
         let probe = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options))

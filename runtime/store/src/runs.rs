@@ -25,7 +25,8 @@ pub struct Run {
     pub duration_ms: Option<i64>,
 }
 
-const RUN_COLUMNS: &str = "id, agent_id, tenant_id, origin_system_id, goal, status, attempts, max_attempts,
+const RUN_COLUMNS: &str =
+    "id, agent_id, tenant_id, origin_system_id, goal, status, attempts, max_attempts,
     error_message, plan_json, idempotency_key, parent_run_id, priority, created_at, started_at,
     completed_at, duration_ms";
 
@@ -95,7 +96,10 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if moved.rows_affected() != 1 {
-            return Err(StoreError::Rejected(format!("run {} is not queued", run.id)));
+            return Err(StoreError::Rejected(format!(
+                "run {} is not queued",
+                run.id
+            )));
         }
         let started_at: DateTime<Utc> = sqlx::query_scalar(
             "INSERT INTO aos_traces (trace_id, run_id, tenant_id, agent_id, integrity_model)
@@ -134,7 +138,10 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if sealed.rows_affected() != 1 {
-            return Err(StoreError::Rejected(format!("trace {} is not open for sealing", f.trace_id)));
+            return Err(StoreError::Rejected(format!(
+                "trace {} is not open for sealing",
+                f.trace_id
+            )));
         }
         sqlx::query(
             "UPDATE runs SET status = $2, error_message = $3, completed_at = now(),
@@ -166,7 +173,11 @@ impl Store {
     }
 
     /// The run if it belongs to `tenant`; another tenant's run is "not found".
-    pub async fn run_for_tenant(&self, tenant: &str, run_id: &str) -> Result<Option<Run>, StoreError> {
+    pub async fn run_for_tenant(
+        &self,
+        tenant: &str,
+        run_id: &str,
+    ) -> Result<Option<Run>, StoreError> {
         let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1 AND tenant_id = $2");
         Ok(sqlx::query_as::<_, Run>(sqlx::AssertSqlSafe(sql))
             .bind(run_id)
@@ -177,7 +188,9 @@ impl Store {
 
     /// A tenant's most recent runs.
     pub async fn list_runs(&self, tenant: &str, limit: i64) -> Result<Vec<Run>, StoreError> {
-        let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE tenant_id = $1 ORDER BY created_at DESC LIMIT $2");
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE tenant_id = $1 ORDER BY created_at DESC LIMIT $2"
+        );
         Ok(sqlx::query_as::<_, Run>(sqlx::AssertSqlSafe(sql))
             .bind(tenant)
             .bind(limit)

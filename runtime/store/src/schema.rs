@@ -28,18 +28,29 @@ impl Store {
     /// Applies every pending migration; returns the versions it applied.
     pub async fn migrate(&self) -> Result<Vec<i64>, StoreError> {
         let before = self.schema_status().await?;
-        MIGRATOR.run(&self.pool).await.map_err(|e| StoreError::Migrate(crate::one_line(&e.to_string())))?;
-        Ok(before.migrations.iter().filter(|m| !m.applied).map(|m| m.version).collect())
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Migrate(crate::one_line(&e.to_string())))?;
+        Ok(before
+            .migrations
+            .iter()
+            .filter(|m| !m.applied)
+            .map(|m| m.version)
+            .collect())
     }
 
     pub async fn schema_status(&self) -> Result<SchemaStatus, StoreError> {
-        let has_table: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
-            .fetch_one(&self.pool)
-            .await?;
+        let has_table: bool =
+            sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+                .fetch_one(&self.pool)
+                .await?;
         let applied: Vec<i64> = if has_table {
-            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
-                .fetch_all(&self.pool)
-                .await?
+            sqlx::query_scalar(
+                "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
+            )
+            .fetch_all(&self.pool)
+            .await?
         } else {
             Vec::new()
         };
@@ -51,9 +62,17 @@ impl Store {
                 applied: applied.contains(&m.version),
             })
             .collect();
-        let unknown_applied = applied.iter().copied().filter(|v| !MIGRATOR.iter().any(|m| m.version == *v)).collect();
+        let unknown_applied = applied
+            .iter()
+            .copied()
+            .filter(|v| !MIGRATOR.iter().any(|m| m.version == *v))
+            .collect();
         let pending = migrations.iter().filter(|m| !m.applied).count();
-        Ok(SchemaStatus { migrations, pending, unknown_applied })
+        Ok(SchemaStatus {
+            migrations,
+            pending,
+            unknown_applied,
+        })
     }
 
     /// Refuses to work on a schema that does not match this runtime.
@@ -63,7 +82,9 @@ impl Store {
             return Err(StoreError::SchemaAhead { version: *v });
         }
         if status.pending > 0 {
-            return Err(StoreError::SchemaBehind { missing: status.pending });
+            return Err(StoreError::SchemaBehind {
+                missing: status.pending,
+            });
         }
         Ok(())
     }

@@ -74,7 +74,11 @@ impl Store {
     }
 
     /// The sealed secrets of `tenant` among `names` (missing names are simply absent).
-    pub async fn sealed_secrets(&self, tenant: &str, names: &[String]) -> Result<Vec<SealedSecret>, StoreError> {
+    pub async fn sealed_secrets(
+        &self,
+        tenant: &str,
+        names: &[String],
+    ) -> Result<Vec<SealedSecret>, StoreError> {
         if names.is_empty() {
             return Ok(Vec::new());
         }

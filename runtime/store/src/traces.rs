@@ -34,7 +34,11 @@ impl TraceRow {
     /// sealed head and signed head, as stored.
     pub fn trace_head(&self) -> TraceHead {
         TraceHead {
-            ids: TraceIds { tenant_id: self.tenant_id.clone(), run_id: self.run_id.clone(), trace_id: self.trace_id.clone() },
+            ids: TraceIds {
+                tenant_id: self.tenant_id.clone(),
+                run_id: self.run_id.clone(),
+                trace_id: self.trace_id.clone(),
+            },
             integrity_model: self.integrity_model.clone(),
             status: self.status.clone(),
             chain_length: self.chain_length,
@@ -139,7 +143,11 @@ impl Store {
     }
 
     /// The traces of a run, only if the run belongs to `tenant`.
-    pub async fn traces_for_run(&self, tenant: &str, run_id: &str) -> Result<Vec<TraceRow>, StoreError> {
+    pub async fn traces_for_run(
+        &self,
+        tenant: &str,
+        run_id: &str,
+    ) -> Result<Vec<TraceRow>, StoreError> {
         Ok(sqlx::query_as::<_, TraceRow>(
             "SELECT t.trace_id, t.run_id, t.tenant_id, t.agent_id, t.status, t.integrity_model, t.started_at,
                     t.completed_at, t.chain_length, t.root_hash, t.sealed_at, t.merkle_root, t.signed_head,

@@ -329,13 +329,11 @@ mod tests {
     fn transport_errors_map_to_sdk_codes() {
         // Natively the SDK's http fails with `http-error`; inside a component the host's
         // variant decides the code (`http-denied`, `http-connect`, `http-timeout`, ...).
-        let err =
-            runproof_sdk::testing::invoke::<HttpCall>(r#"{"url": "http://127.0.0.1:1/"}"#)
-                .unwrap_err();
+        let err = runproof_sdk::testing::invoke::<HttpCall>(r#"{"url": "http://127.0.0.1:1/"}"#)
+            .unwrap_err();
         assert_eq!(err.code, "http-error");
-        let err =
-            runproof_sdk::testing::invoke::<HttpCall>(r#"{"url": "http://a/", "x": 1}"#)
-                .unwrap_err();
+        let err = runproof_sdk::testing::invoke::<HttpCall>(r#"{"url": "http://a/", "x": 1}"#)
+            .unwrap_err();
         assert_eq!(err.code, "invalid-input");
     }
 }

@@ -2,7 +2,9 @@ use crate::args::{AgentCommand, AgentCreateArgs};
 use crate::database::Database;
 use crate::output::Out;
 use anyhow::{Context, Result, bail};
-use runproof_host::limits::{Bytes, CEILING_FUEL, CEILING_MAX_HOST_CALLS, CEILING_MAX_MEMORY_BYTES, CEILING_TIMEOUT_MS};
+use runproof_host::limits::{
+    Bytes, CEILING_FUEL, CEILING_MAX_HOST_CALLS, CEILING_MAX_MEMORY_BYTES, CEILING_TIMEOUT_MS,
+};
 use runproof_host::{Capabilities, HostPattern, InvocationLimits};
 use runproof_store::{Agent, NewAgent};
 
@@ -50,13 +52,29 @@ async fn create(args: &AgentCreateArgs, db: &Database, out: &Out) -> Result<()> 
     // A grant above the ceiling is refused rather than silently cut: the operator should
     // know what the agent really gets.
     let over = |what: &str, v: Option<u64>, ceiling: u64, show: &dyn Fn(u64) -> String| match v {
-        Some(v) if v > ceiling => Err(anyhow::anyhow!("{what} {} is above the runtime's ceiling of {}", show(v), show(ceiling))),
+        Some(v) if v > ceiling => Err(anyhow::anyhow!(
+            "{what} {} is above the runtime's ceiling of {}",
+            show(v),
+            show(ceiling)
+        )),
         _ => Ok(()),
     };
-    over("--max-memory", args.max_memory, CEILING_MAX_MEMORY_BYTES, &|v| Bytes(v).to_string())?;
-    over("--timeout", args.timeout, CEILING_TIMEOUT_MS, &|v| format!("{v} ms"))?;
+    over(
+        "--max-memory",
+        args.max_memory,
+        CEILING_MAX_MEMORY_BYTES,
+        &|v| Bytes(v).to_string(),
+    )?;
+    over("--timeout", args.timeout, CEILING_TIMEOUT_MS, &|v| {
+        format!("{v} ms")
+    })?;
     over("--fuel", args.fuel, CEILING_FUEL, &|v| v.to_string())?;
-    over("--max-host-calls", args.max_host_calls, CEILING_MAX_HOST_CALLS, &|v| v.to_string())?;
+    over(
+        "--max-host-calls",
+        args.max_host_calls,
+        CEILING_MAX_HOST_CALLS,
+        &|v| v.to_string(),
+    )?;
     for n in &args.allow_secrets {
         if !runproof_host::valid_secret_name(n) {
             bail!("--allow-secret {n:?}: a secret name is 1 to 64 of letters, digits, _ - .");
@@ -64,7 +82,8 @@ async fn create(args: &AgentCreateArgs, db: &Database, out: &Out) -> Result<()> 
     }
     let plan_json = match &args.plan {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading plan {}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading plan {}", path.display()))?;
             runproof_runner::Plan::from_json(&text)?;
             Some(text)
         }
@@ -97,7 +116,10 @@ async fn create(args: &AgentCreateArgs, db: &Database, out: &Out) -> Result<()> 
 fn print_agent(a: &Agent) {
     println!("agent_id:      {}", a.id);
     println!("name:          {}", a.name);
-    println!("tenant_id:     {}", a.tenant_id.as_deref().unwrap_or("(any tenant)"));
+    println!(
+        "tenant_id:     {}",
+        a.tenant_id.as_deref().unwrap_or("(any tenant)")
+    );
     if a.allowed_hosts.is_empty() {
         println!("allowed hosts: none (all outbound HTTP is denied)");
     } else {
@@ -106,28 +128,60 @@ fn print_agent(a: &Agent) {
     if !a.allowed_secrets.is_empty() {
         println!("secrets:       {}", a.allowed_secrets.join(", "));
     }
-    println!("own plan:      {}", if a.plan_json.is_some() { "yes" } else { "no (runs use --plan or the stub planner)" });
+    println!(
+        "own plan:      {}",
+        if a.plan_json.is_some() {
+            "yes"
+        } else {
+            "no (runs use --plan or the stub planner)"
+        }
+    );
     let l = granted_limits(a);
     let tag = |set: bool| if set { "" } else { " (default)" };
-    println!("memory:        {}{}", Bytes(l.max_memory_bytes as u64), tag(a.max_memory_bytes.is_some()));
-    println!("timeout:       {} ms{}", l.timeout.as_millis(), tag(a.timeout_ms.is_some()));
+    println!(
+        "memory:        {}{}",
+        Bytes(l.max_memory_bytes as u64),
+        tag(a.max_memory_bytes.is_some())
+    );
+    println!(
+        "timeout:       {} ms{}",
+        l.timeout.as_millis(),
+        tag(a.timeout_ms.is_some())
+    );
     match l.fuel {
         Some(f) => println!("fuel:          {f} units"),
         None => println!("fuel:          not metered (default)"),
     }
-    println!("host calls:    {}{}", l.max_host_calls, tag(a.max_host_calls.is_some()));
+    println!(
+        "host calls:    {}{}",
+        l.max_host_calls,
+        tag(a.max_host_calls.is_some())
+    );
     println!("output cap:    {}", Bytes(l.max_output_bytes as u64));
     println!(
         "filesystem:    {}",
-        if a.scratch_dir { "a per-run scratch directory at /scratch, removed after the run" } else { "none (default)" }
+        if a.scratch_dir {
+            "a per-run scratch directory at /scratch, removed after the run"
+        } else {
+            "none (default)"
+        }
     );
-    println!("denied always: environment, arguments, sockets, inherited stdio, imports other than WASI and runproof:skill");
-    println!("(a skill that asks for less memory or time in describe gets less: see `runtime skill inspect NAME --agent-id ID`)");
+    println!(
+        "denied always: environment, arguments, sockets, inherited stdio, imports other than WASI and runproof:skill"
+    );
+    println!(
+        "(a skill that asks for less memory or time in describe gets less: see `runtime skill inspect NAME --agent-id ID`)"
+    );
 }
 
 /// What the agent grants a skill that asks for nothing in particular.
 fn granted_limits(a: &Agent) -> InvocationLimits {
-    let no_request = Capabilities { outbound_hosts: vec![], secrets: vec![], max_memory_bytes: None, timeout_ms: None };
+    let no_request = Capabilities {
+        outbound_hosts: vec![],
+        secrets: vec![],
+        max_memory_bytes: None,
+        timeout_ms: None,
+    };
     InvocationLimits::effective(&no_request, &runproof_runner::limit_grant(a))
 }
 

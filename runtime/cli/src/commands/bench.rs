@@ -27,11 +27,20 @@ pub async fn run(
     };
     let progress = |line: String| out.progress(line);
     let mode = if args.quick { "quick" } else { "full" };
-    out.progress(format!("runtime bench ({mode}): every figure beside its baseline, measured in this process"));
-    let report = Bench::new(store.clone(), crate::database::host_config(home), args.quick, child, &progress, signing_key)
-        .await?
-        .run_all()
-        .await?;
+    out.progress(format!(
+        "runtime bench ({mode}): every figure beside its baseline, measured in this process"
+    ));
+    let report = Bench::new(
+        store.clone(),
+        crate::database::host_config(home),
+        args.quick,
+        child,
+        &progress,
+        signing_key,
+    )
+    .await?
+    .run_all()
+    .await?;
     store.close().await;
     out.emit(&report, || print_text(&report));
     Ok(0)
@@ -48,12 +57,19 @@ fn print_text(r: &Report) {
     );
     for f in &r.figures {
         let goal = match &f.goal {
-            Some(g) => format!("  goal ratio {} {}", g.ratio, if g.met { "met" } else { "NOT MET" }),
+            Some(g) => format!(
+                "  goal ratio {} {}",
+                g.ratio,
+                if g.met { "met" } else { "NOT MET" }
+            ),
             None => String::new(),
         };
         println!("{}", f.id);
         println!("  {}: {:.3} {}", f.what, f.value, f.unit);
-        println!("  baseline, {}: {:.3} {}", f.baseline.what, f.baseline.value, f.unit);
+        println!(
+            "  baseline, {}: {:.3} {}",
+            f.baseline.what, f.baseline.value, f.unit
+        );
         println!("  ratio {:.3}{goal}", f.ratio);
     }
 }

@@ -10,13 +10,19 @@ pub async fn run(cmd: &DbCommand, db: &Database, out: &Out) -> Result<()> {
             let store = db.connect().await?;
             let applied = store.migrate().await?;
             let status = store.schema_status().await?;
-            out.emit(&serde_json::json!({"applied": applied, "pending": status.pending}), || {
-                if applied.is_empty() {
-                    println!("schema is up to date ({} migrations)", status.migrations.len());
-                } else {
-                    println!("applied {} migration(s): {applied:?}", applied.len());
-                }
-            });
+            out.emit(
+                &serde_json::json!({"applied": applied, "pending": status.pending}),
+                || {
+                    if applied.is_empty() {
+                        println!(
+                            "schema is up to date ({} migrations)",
+                            status.migrations.len()
+                        );
+                    } else {
+                        println!("applied {} migration(s): {applied:?}", applied.len());
+                    }
+                },
+            );
         }
         DbCommand::Status => {
             let server = match db {
@@ -36,28 +42,43 @@ pub async fn run(cmd: &DbCommand, db: &Database, out: &Out) -> Result<()> {
                 Database::External(_) => db.connect().await?,
             };
             let status = store.schema_status().await?;
-            out.emit(&serde_json::json!({"server": server, "schema": status}), || {
-                println!("database: {}", server["kind"].as_str().unwrap_or("?"));
-                if let Some(s) = server.get("state").and_then(|s| s.as_str()) {
-                    println!("server:   {s}");
-                }
-                for m in &status.migrations {
-                    println!("  {} {:>4} {}", if m.applied { "applied" } else { "PENDING" }, m.version, m.description);
-                }
-                if status.pending > 0 {
-                    println!("{} migration(s) pending: run `runtime db migrate`", status.pending);
-                }
-            });
+            out.emit(
+                &serde_json::json!({"server": server, "schema": status}),
+                || {
+                    println!("database: {}", server["kind"].as_str().unwrap_or("?"));
+                    if let Some(s) = server.get("state").and_then(|s| s.as_str()) {
+                        println!("server:   {s}");
+                    }
+                    for m in &status.migrations {
+                        println!(
+                            "  {} {:>4} {}",
+                            if m.applied { "applied" } else { "PENDING" },
+                            m.version,
+                            m.description
+                        );
+                    }
+                    if status.pending > 0 {
+                        println!(
+                            "{} migration(s) pending: run `runtime db migrate`",
+                            status.pending
+                        );
+                    }
+                },
+            );
         }
         DbCommand::Url => {
             let url = db.url()?;
             out.emit(&serde_json::json!({"url": url}), || println!("{url}"));
         }
         DbCommand::Stop => match db {
-            Database::External(_) => anyhow::bail!("DATABASE_URL is set: that server is not managed by runtime"),
+            Database::External(_) => {
+                anyhow::bail!("DATABASE_URL is set: that server is not managed by runtime")
+            }
             Database::Embedded(pg) => {
                 pg.stop()?;
-                out.emit(&serde_json::json!({"stopped": true}), || println!("built-in database stopped"));
+                out.emit(&serde_json::json!({"stopped": true}), || {
+                    println!("built-in database stopped")
+                });
             }
         },
     }

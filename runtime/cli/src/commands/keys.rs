@@ -12,11 +12,18 @@ pub async fn run(cmd: &KeysCommand, db: &Database, local: &KeyLocation, out: &Ou
     match cmd {
         KeysCommand::Generate { out: path, rotate } => generate(path.as_ref(), *rotate, local, out),
         KeysCommand::List => list(db, local, out).await,
-        KeysCommand::ExportPublic { key_id, out: path } => export_public(key_id.as_deref(), path.as_ref(), db, local, out).await,
+        KeysCommand::ExportPublic { key_id, out: path } => {
+            export_public(key_id.as_deref(), path.as_ref(), db, local, out).await
+        }
     }
 }
 
-fn generate(path: Option<&std::path::PathBuf>, rotate: bool, local: &KeyLocation, out: &Out) -> Result<()> {
+fn generate(
+    path: Option<&std::path::PathBuf>,
+    rotate: bool,
+    local: &KeyLocation,
+    out: &Out,
+) -> Result<()> {
     let target = path.cloned().unwrap_or_else(|| local.path.clone());
     let mut retired = None;
     if target.exists() {
@@ -28,14 +35,24 @@ fn generate(path: Option<&std::path::PathBuf>, rotate: bool, local: &KeyLocation
         }
         // Keep the old private key (0600, beside the new one) rather than destroy it: the
         // operator decides when it is gone. Its public half stays in the database.
-        let old = KeyLocation { path: target.clone(), explicit: true }
-            .load()?
-            .context("the existing key file is empty")?;
+        let old = KeyLocation {
+            path: target.clone(),
+            explicit: true,
+        }
+        .load()?
+        .context("the existing key file is empty")?;
         let id = key_id(&old.verifying_key());
-        let dir = target.parent().map(|p| p.join("retired")).unwrap_or_else(|| "retired".into());
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir)?;
+        let dir = target
+            .parent()
+            .map(|p| p.join("retired"))
+            .unwrap_or_else(|| "retired".into());
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)?;
         let dest = dir.join(format!("{id}.pem"));
-        std::fs::rename(&target, &dest).with_context(|| format!("moving the old key to {}", dest.display()))?;
+        std::fs::rename(&target, &dest)
+            .with_context(|| format!("moving the old key to {}", dest.display()))?;
         retired = Some((id, dest));
     }
     let key = generate_at(&target)?;
@@ -47,11 +64,16 @@ fn generate(path: Option<&std::path::PathBuf>, rotate: bool, local: &KeyLocation
     });
     out.emit(&result, || {
         println!("key_id: {id}");
-        println!("private_key: {} (mode 0600; never leaves this machine)", target.display());
+        println!(
+            "private_key: {} (mode 0600; never leaves this machine)",
+            target.display()
+        );
         if let Some((old, p)) = &retired {
             println!("retired: {old} (moved to {})", p.display());
         }
-        println!("next: runtime keys export-public -o runproof-signing.pub   # give this to reviewers");
+        println!(
+            "next: runtime keys export-public -o runproof-signing.pub   # give this to reviewers"
+        );
     });
     Ok(())
 }
@@ -59,7 +81,11 @@ fn generate(path: Option<&std::path::PathBuf>, rotate: bool, local: &KeyLocation
 async fn list(db: &Database, local: &KeyLocation, out: &Out) -> Result<()> {
     let store = db.ready_store().await?;
     let keys = store.list_signing_keys().await?;
-    let local_id = local.load().ok().flatten().map(|k| key_id(&k.verifying_key()));
+    let local_id = local
+        .load()
+        .ok()
+        .flatten()
+        .map(|k| key_id(&k.verifying_key()));
     let rows: Vec<_> = keys
         .iter()
         .map(|k| {
@@ -77,7 +103,11 @@ async fn list(db: &Database, local: &KeyLocation, out: &Out) -> Result<()> {
             println!("no signing keys yet: the first `runtime run` creates and registers one");
         }
         for k in &keys {
-            let mark = if Some(&k.key_id) == local_id.as_ref() { "  (local signing key)" } else { "" };
+            let mark = if Some(&k.key_id) == local_id.as_ref() {
+                "  (local signing key)"
+            } else {
+                ""
+            };
             println!(
                 "{}  {}  {} trace(s) signed  created {}{mark}",
                 short(&k.key_id),
@@ -102,16 +132,21 @@ async fn export_public(
         // The local key needs no database: a reviewer's copy can be made offline.
         None => {
             let key = local.load()?.with_context(|| {
-                format!("no signing key at {}; create one with `runtime keys generate`", local.path.display())
+                format!(
+                    "no signing key at {}; create one with `runtime keys generate`",
+                    local.path.display()
+                )
             })?;
-            (key_id(&key.verifying_key()), verifying_key_to_pem(&key.verifying_key())?)
+            (
+                key_id(&key.verifying_key()),
+                verifying_key_to_pem(&key.verifying_key())?,
+            )
         }
         Some(id) => {
             let store = db.ready_store().await?;
-            let row = store
-                .signing_key(id)
-                .await?
-                .with_context(|| format!("no signing key {id} in this database; `runtime keys list` shows them"))?;
+            let row = store.signing_key(id).await?.with_context(|| {
+                format!("no signing key {id} in this database; `runtime keys list` shows them")
+            })?;
             store.close().await;
             (row.key_id, row.public_key_pem)
         }
@@ -124,7 +159,10 @@ async fn export_public(
                 println!("public_key: {}", p.display());
             });
         }
-        None if out.json => println!("{}", serde_json::json!({"key_id": id, "public_key_pem": pem})),
+        None if out.json => println!(
+            "{}",
+            serde_json::json!({"key_id": id, "public_key_pem": pem})
+        ),
         None => print!("{pem}"),
     }
     Ok(())

@@ -22,10 +22,17 @@ pub fn status_word(s: VerificationStatus) -> &'static str {
 
 pub async fn run(args: &ProofArgs, db: &Database, local: &KeyLocation, out: &Out) -> Result<i32> {
     match &args.action {
-        Some(ProofAction::Export { run_id, tenant_id, out: path }) => export(run_id, tenant_id, path, db, out).await,
-        Some(ProofAction::Inclusion { run_id, tenant_id, step, out: path }) => {
-            inclusion(run_id, tenant_id, *step, path.as_ref(), db, out).await
-        }
+        Some(ProofAction::Export {
+            run_id,
+            tenant_id,
+            out: path,
+        }) => export(run_id, tenant_id, path, db, out).await,
+        Some(ProofAction::Inclusion {
+            run_id,
+            tenant_id,
+            step,
+            out: path,
+        }) => inclusion(run_id, tenant_id, *step, path.as_ref(), db, out).await,
         None => {
             // clap requires both flags when no subcommand is given.
             let (Some(run_id), Some(tenant_id)) = (&args.run_id, &args.tenant_id) else {
@@ -48,9 +55,15 @@ async fn verify(
     let store = db.ready_store().await?;
     // The text output names no step, so it does not keep them: verifying a trace of any
     // length then takes flat memory. `--json` and the report list every step.
-    let listing = if out.json || args.report.is_some() { StepListing::Include } else { StepListing::Omit };
+    let listing = if out.json || args.report.is_some() {
+        StepListing::Include
+    } else {
+        StepListing::Omit
+    };
     let coordinator = RunProofCoordinator::new(store.clone()).trusting(trusted);
-    let proof = coordinator.get_run_proof_with(tenant_id, run_id, listing).await?;
+    let proof = coordinator
+        .get_run_proof_with(tenant_id, run_id, listing)
+        .await?;
     if let Some(path) = &args.report {
         let evidence = store.evidence(run_id).await?;
         let traces = store.traces_for_run(tenant_id, run_id).await?;
@@ -70,12 +83,18 @@ async fn verify(
     out.emit(&proof, || {
         println!("run_id: {}", proof.run_id);
         println!("integrity_model: {}", i.model.as_str());
-        println!("verification_status: {}", status_word(i.verification_status));
+        println!(
+            "verification_status: {}",
+            status_word(i.verification_status)
+        );
         println!("chain_length: {}", i.chain_length);
         println!("root_hash: {}", i.root_hash.as_deref().unwrap_or("-"));
         println!("merkle_root: {}", i.merkle_root.as_deref().unwrap_or("-"));
         println!("trace_count: {}", proof.aos_traces.len());
-        println!("step_count: {}", proof.aos_traces.iter().map(|t| t.step_count).sum::<i64>());
+        println!(
+            "step_count: {}",
+            proof.aos_traces.iter().map(|t| t.step_count).sum::<i64>()
+        );
         println!("signed_by: {}", i.signed_by.as_deref().unwrap_or("-"));
         println!("trusted_keys: {trust_note}");
         if let Some(r) = &i.failure_reason {
@@ -83,12 +102,24 @@ async fn verify(
         }
         println!("verified_at: {}", proof.verified_at.to_rfc3339());
     });
-    Ok(if i.is_verified() { 0 } else { EXIT_NOT_VERIFIED })
+    Ok(if i.is_verified() {
+        0
+    } else {
+        EXIT_NOT_VERIFIED
+    })
 }
 
-async fn export(run_id: &str, tenant_id: &str, path: &std::path::Path, db: &Database, out: &Out) -> Result<i32> {
+async fn export(
+    run_id: &str,
+    tenant_id: &str,
+    path: &std::path::Path,
+    db: &Database,
+    out: &Out,
+) -> Result<i32> {
     let store = db.ready_store().await?;
-    let bundle = RunProofCoordinator::new(store.clone()).export_bundle(tenant_id, run_id).await?;
+    let bundle = RunProofCoordinator::new(store.clone())
+        .export_bundle(tenant_id, run_id)
+        .await?;
     store.close().await;
     let json = bundle.to_json();
     std::fs::write(path, &json).with_context(|| format!("writing bundle {}", path.display()))?;
@@ -101,11 +132,19 @@ async fn export(run_id: &str, tenant_id: &str, path: &std::path::Path, db: &Data
         "signed": bundle.signed_head.is_some(),
     });
     out.emit(&summary, || {
-        println!("bundle: {} ({} steps, {} bytes)", path.display(), bundle.steps.len(), json.len());
+        println!(
+            "bundle: {} ({} steps, {} bytes)",
+            path.display(),
+            bundle.steps.len(),
+            json.len()
+        );
         if bundle.signed_head.is_none() {
             println!("warning: the trace head is not signed; this bundle will not verify");
         }
-        println!("verify offline: runtime verify {} --trusted-key runproof-signing.pub", path.display());
+        println!(
+            "verify offline: runtime verify {} --trusted-key runproof-signing.pub",
+            path.display()
+        );
     });
     Ok(0)
 }
@@ -119,12 +158,15 @@ async fn inclusion(
     out: &Out,
 ) -> Result<i32> {
     let store = db.ready_store().await?;
-    let proof = RunProofCoordinator::new(store.clone()).inclusion_proof(tenant_id, run_id, step).await?;
+    let proof = RunProofCoordinator::new(store.clone())
+        .inclusion_proof(tenant_id, run_id, step)
+        .await?;
     store.close().await;
     let json = proof.to_json();
     match path {
         Some(p) => {
-            std::fs::write(p, &json).with_context(|| format!("writing inclusion proof {}", p.display()))?;
+            std::fs::write(p, &json)
+                .with_context(|| format!("writing inclusion proof {}", p.display()))?;
             out.emit(
                 &serde_json::json!({"run_id": run_id, "step": step, "tree_size": proof.tree_size, "file": p}),
                 || {

@@ -21,19 +21,40 @@ struct Progress<'a> {
 impl RunObserver for Progress<'_> {
     fn event(&self, e: &RunEvent<'_>) {
         match e {
-            RunEvent::Started { run_id, trace_id, plan } => {
+            RunEvent::Started {
+                run_id,
+                trace_id,
+                plan,
+            } => {
                 *self.run_id.lock().unwrap_or_else(|p| p.into_inner()) = Some(run_id.to_string());
                 self.out.progress(format!(
-                "run {run_id} started (trace {trace_id}, planner {}, {} step(s))",
-                plan.planner,
-                plan.steps.len()
-            ));
+                    "run {run_id} started (trace {trace_id}, planner {}, {} step(s))",
+                    plan.planner,
+                    plan.steps.len()
+                ));
             }
-            RunEvent::StepStarted { index, total, step_id, skill, attempt } => {
-                let again = if *attempt > 1 { format!(" (attempt {attempt})") } else { String::new() };
-                self.out.progress(format!("  [{}/{total}] {step_id}: {skill}{again} ...", index + 1));
+            RunEvent::StepStarted {
+                index,
+                total,
+                step_id,
+                skill,
+                attempt,
+            } => {
+                let again = if *attempt > 1 {
+                    format!(" (attempt {attempt})")
+                } else {
+                    String::new()
+                };
+                self.out.progress(format!(
+                    "  [{}/{total}] {step_id}: {skill}{again} ...",
+                    index + 1
+                ));
             }
-            RunEvent::StepFinished { index, total, outcome } => {
+            RunEvent::StepFinished {
+                index,
+                total,
+                outcome,
+            } => {
                 let detail = match &outcome.error {
                     Some(e) => format!(": {e}"),
                     None => String::new(),
@@ -46,7 +67,12 @@ impl RunObserver for Progress<'_> {
                     outcome.duration_ms
                 ));
             }
-            RunEvent::Retrying { step_id, attempt, after, reason } => self.out.progress(format!(
+            RunEvent::Retrying {
+                step_id,
+                attempt,
+                after,
+                reason,
+            } => self.out.progress(format!(
                 "  {step_id}: attempt {attempt} failed ({reason}); retrying in {:.1} s",
                 after.as_secs_f64()
             )),
@@ -68,10 +94,15 @@ pub async fn run(
         bail!("--origin-system-id must name the system this run comes from");
     }
     if args.origin_system_id == "legacy-migration" {
-        bail!("--origin-system-id 'legacy-migration' is reserved for migrated rows; name the real origin system");
+        bail!(
+            "--origin-system-id 'legacy-migration' is reserved for migrated rows; name the real origin system"
+        );
     }
     let plan_json = match &args.plan {
-        Some(path) => Some(std::fs::read_to_string(path).with_context(|| format!("reading plan {}", path.display()))?),
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading plan {}", path.display()))?,
+        ),
         None => None,
     };
     let signing_key = key.load_or_create(out)?;
@@ -80,7 +111,10 @@ pub async fn run(
     let runner = Runner::new(store.clone(), host)
         .with_signer(signing_key)
         .with_secrets_home(crate::database::home_dir(home));
-    let progress = Progress { out, run_id: std::sync::Mutex::new(None) };
+    let progress = Progress {
+        out,
+        run_id: std::sync::Mutex::new(None),
+    };
     let request = RunRequest {
         agent_id: args.agent_id.clone(),
         tenant_id: args.tenant_id.clone(),
@@ -121,7 +155,14 @@ pub async fn run(
             report.chain_length,
             crate::output::short(&report.signing_key_id)
         );
-        println!("verify: runtime proof --run-id {} --tenant-id {}", report.run_id, report.tenant_id);
+        println!(
+            "verify: runtime proof --run-id {} --tenant-id {}",
+            report.run_id, report.tenant_id
+        );
     });
-    Ok(if report.status == "succeeded" { 0 } else { EXIT_RUN_FAILED })
+    Ok(if report.status == "succeeded" {
+        0
+    } else {
+        EXIT_RUN_FAILED
+    })
 }

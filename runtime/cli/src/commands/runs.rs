@@ -14,7 +14,13 @@ pub async fn run(cmd: &RunsCommand, db: &Database, out: &Out) -> Result<()> {
                     println!("no runs for tenant {tenant_id}");
                 }
                 for r in &runs {
-                    println!("{}  {:<9}  {}  {}", r.id, r.status, r.created_at.format("%Y-%m-%d %H:%M:%S"), r.goal);
+                    println!(
+                        "{}  {:<9}  {}  {}",
+                        r.id,
+                        r.status,
+                        r.created_at.format("%Y-%m-%d %H:%M:%S"),
+                        r.goal
+                    );
                 }
             });
         }
@@ -22,7 +28,9 @@ pub async fn run(cmd: &RunsCommand, db: &Database, out: &Out) -> Result<()> {
             let Some(run) = store.run_for_tenant(tenant_id, run_id).await? else {
                 bail!("run {run_id} not found for tenant {tenant_id}");
             };
-            let proof = RunProofCoordinator::new(store.clone()).get_run_proof_with(tenant_id, run_id, StepListing::Include).await?;
+            let proof = RunProofCoordinator::new(store.clone())
+                .get_run_proof_with(tenant_id, run_id, StepListing::Include)
+                .await?;
             let value = serde_json::json!({"run": run, "aos_traces": proof.aos_traces, "aos_trace_steps": proof.aos_trace_steps});
             out.emit(&value, || {
                 println!("run_id:           {}", run.id);
@@ -39,7 +47,10 @@ pub async fn run(cmd: &RunsCommand, db: &Database, out: &Out) -> Result<()> {
                     println!("duration_ms:      {d}");
                 }
                 for t in &proof.aos_traces {
-                    println!("trace {}  status={}  steps={}", t.trace_id, t.status, t.step_count);
+                    println!(
+                        "trace {}  status={}  steps={}",
+                        t.trace_id, t.status, t.step_count
+                    );
                 }
                 for s in &proof.aos_trace_steps {
                     println!(

@@ -14,9 +14,18 @@ use std::path::PathBuf;
 /// Largest value accepted: a secret is a token or a password, not a document.
 const MAX_VALUE_BYTES: usize = 64 * 1024;
 
-pub async fn run(cmd: &SecretCommand, db: &Database, home: Option<&PathBuf>, out: &Out) -> Result<()> {
+pub async fn run(
+    cmd: &SecretCommand,
+    db: &Database,
+    home: Option<&PathBuf>,
+    out: &Out,
+) -> Result<()> {
     match cmd {
-        SecretCommand::Set { name, tenant_id, allow_hosts } => {
+        SecretCommand::Set {
+            name,
+            tenant_id,
+            allow_hosts,
+        } => {
             check_name(name)?;
             if tenant_id.trim().is_empty() {
                 bail!("--tenant-id must not be empty");
@@ -28,8 +37,17 @@ pub async fn run(cmd: &SecretCommand, db: &Database, home: Option<&PathBuf>, out
             let keyring = SecretKeyring::open_or_create(&home_dir(home))?;
             let (ciphertext, nonce) = keyring.seal(tenant_id, name, &value)?;
             let store = db.ready_store().await?;
-            let info = store.put_secret(tenant_id, name, &ciphertext, &nonce, allow_hosts).await?;
-            out.emit(&info, || println!("secret {} set for tenant {} (allowed hosts: {})", info.name, info.tenant_id, info.allowed_hosts.join(", ")));
+            let info = store
+                .put_secret(tenant_id, name, &ciphertext, &nonce, allow_hosts)
+                .await?;
+            out.emit(&info, || {
+                println!(
+                    "secret {} set for tenant {} (allowed hosts: {})",
+                    info.name,
+                    info.tenant_id,
+                    info.allowed_hosts.join(", ")
+                )
+            });
             Ok(())
         }
         SecretCommand::List { tenant_id } => {
@@ -49,9 +67,14 @@ pub async fn run(cmd: &SecretCommand, db: &Database, home: Option<&PathBuf>, out
             check_name(name)?;
             let store = db.ready_store().await?;
             if !store.delete_secret(tenant_id, name).await? {
-                bail!("secret {name} of tenant {tenant_id} not found; `runtime secret list --tenant-id {tenant_id}` shows the secrets");
+                bail!(
+                    "secret {name} of tenant {tenant_id} not found; `runtime secret list --tenant-id {tenant_id}` shows the secrets"
+                );
             }
-            out.emit(&serde_json::json!({"deleted": name, "tenant_id": tenant_id}), || println!("secret {name} of tenant {tenant_id} deleted"));
+            out.emit(
+                &serde_json::json!({"deleted": name, "tenant_id": tenant_id}),
+                || println!("secret {name} of tenant {tenant_id} deleted"),
+            );
             Ok(())
         }
     }
@@ -69,7 +92,10 @@ fn check_name(name: &str) -> Result<()> {
 /// not be redacted.
 fn read_value() -> Result<String> {
     let mut buf = Vec::new();
-    std::io::stdin().take(MAX_VALUE_BYTES as u64 + 2).read_to_end(&mut buf).context("reading the secret value from stdin")?;
+    std::io::stdin()
+        .take(MAX_VALUE_BYTES as u64 + 2)
+        .read_to_end(&mut buf)
+        .context("reading the secret value from stdin")?;
     if buf.ends_with(b"\r\n") {
         buf.truncate(buf.len() - 2);
     } else if buf.ends_with(b"\n") {
@@ -79,7 +105,9 @@ fn read_value() -> Result<String> {
         bail!("the secret value is over {MAX_VALUE_BYTES} bytes");
     }
     if buf.is_empty() {
-        bail!("the secret value on stdin is empty (pipe it in: `printf %s \"$TOKEN\" | runtime secret set ...`)");
+        bail!(
+            "the secret value on stdin is empty (pipe it in: `printf %s \"$TOKEN\" | runtime secret set ...`)"
+        );
     }
     String::from_utf8(buf).context("the secret value must be UTF-8 text")
 }

@@ -1,8 +1,8 @@
 use crate::database::Database;
 use crate::output::{Out, short};
 use anyhow::{Context, Result, bail};
-use runproof_store::SkillRecord;
 use runproof_host::SkillHost;
+use runproof_store::SkillRecord;
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -37,7 +37,11 @@ pub async fn list(db: &Database, home: Option<&std::path::PathBuf>, out: &Out) -
         lines.push(SkillLine {
             outbound_hosts: r.capabilities["outbound_hosts"]
                 .as_array()
-                .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(String::from))
+                        .collect()
+                })
                 .unwrap_or_default(),
             name: r.name,
             version: r.version,
@@ -66,7 +70,13 @@ pub async fn list(db: &Database, home: Option<&std::path::PathBuf>, out: &Out) -
 /// database per version.
 const MAX_COMPONENT_BYTES: u64 = 32 << 20;
 
-pub async fn add(file: &std::path::Path, replace: bool, db: &Database, home: Option<&std::path::PathBuf>, out: &Out) -> Result<()> {
+pub async fn add(
+    file: &std::path::Path,
+    replace: bool,
+    db: &Database,
+    home: Option<&std::path::PathBuf>,
+    out: &Out,
+) -> Result<()> {
     let meta = std::fs::metadata(file).with_context(|| format!("reading {}", file.display()))?;
     if !meta.is_file() {
         bail!("{} is not a file", file.display());
@@ -83,7 +93,10 @@ pub async fn add(file: &std::path::Path, replace: bool, db: &Database, home: Opt
     let wasm = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     // Everything is checked before anything is stored.
     let host = SkillHost::new(crate::database::host_config(home))?;
-    let skill = host.load(&wasm).await.with_context(|| format!("{} was not added", file.display()))?;
+    let skill = host
+        .load(&wasm)
+        .await
+        .with_context(|| format!("{} was not added", file.display()))?;
     let name = &skill.info.name;
     if runproof_builtin_skills::find(name).is_some() {
         bail!("{name:?} is the name of a built-in skill; give the skill another name in describe");
@@ -125,7 +138,12 @@ pub async fn add(file: &std::path::Path, replace: bool, db: &Database, home: Opt
         description: skill.info.description.clone(),
         outbound_hosts: caps.outbound_hosts.clone(),
     };
-    out.emit(&line, || println!("added skill {} {} (sha256 {})", line.name, line.version, line.digest));
+    out.emit(&line, || {
+        println!(
+            "added skill {} {} (sha256 {})",
+            line.name, line.version, line.digest
+        )
+    });
     Ok(())
 }
 
@@ -137,7 +155,9 @@ async fn find_component(skill: &str, db: &Database) -> Result<(Vec<u8>, bool)> {
     let digest = skill.to_ascii_lowercase();
     let is_digest = digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit());
     if is_digest
-        && let Some(b) = runproof_builtin_skills::BUILTIN_SKILLS.iter().find(|b| runproof_host::component_digest(b.wasm) == digest)
+        && let Some(b) = runproof_builtin_skills::BUILTIN_SKILLS
+            .iter()
+            .find(|b| runproof_host::component_digest(b.wasm) == digest)
     {
         return Ok((b.wasm.to_vec(), true));
     }
@@ -153,7 +173,9 @@ async fn find_component(skill: &str, db: &Database) -> Result<(Vec<u8>, bool)> {
     {
         return Ok((bytes, false));
     }
-    bail!("no skill named {skill:?} and no component with that digest; `runtime skill list` shows the skills")
+    bail!(
+        "no skill named {skill:?} and no component with that digest; `runtime skill list` shows the skills"
+    )
 }
 
 pub async fn inspect(
@@ -189,7 +211,8 @@ pub async fn inspect(
             let Some(a) = store.agent(id).await? else {
                 bail!("agent {id} not found; `runtime agent list` shows the agents");
             };
-            let limits = runproof_host::InvocationLimits::effective(caps, &runproof_runner::limit_grant(&a));
+            let limits =
+                runproof_host::InvocationLimits::effective(caps, &runproof_runner::limit_grant(&a));
             report["effective"] = serde_json::json!({
                 "agent_id": a.id,
                 // A destination is reachable only if it matches both lists.
@@ -203,27 +226,50 @@ pub async fn inspect(
     };
     out.emit(&report, || {
         use runproof_host::limits::Bytes;
-        println!("skill:       {} {}{}", s.info.name, s.info.version, if builtin { " (built-in)" } else { "" });
+        println!(
+            "skill:       {} {}{}",
+            s.info.name,
+            s.info.version,
+            if builtin { " (built-in)" } else { "" }
+        );
         println!("description: {}", s.info.description);
         println!("digest:      sha256:{}", s.digest);
         println!("size:        {} bytes", s.size_bytes);
-        println!("requests:    outbound hosts [{}], secrets [{}], memory {}, timeout {}",
+        println!(
+            "requests:    outbound hosts [{}], secrets [{}], memory {}, timeout {}",
             caps.outbound_hosts.join(", "),
             caps.secrets.join(", "),
-            caps.max_memory_bytes.map_or("-".to_string(), |m| Bytes(m).to_string()),
-            caps.timeout_ms.map_or("-".to_string(), |t| format!("{t} ms")));
+            caps.max_memory_bytes
+                .map_or("-".to_string(), |m| Bytes(m).to_string()),
+            caps.timeout_ms
+                .map_or("-".to_string(), |t| format!("{t} ms"))
+        );
         println!("imports:     {}", s.imports.join(", "));
         println!("exports:     {}", s.exports.join(", "));
         if let Some((a, l)) = &agent {
             println!("with agent {}:", a.id);
-            println!("  outbound:   a destination must match the agent's [{}] and the skill's [{}]",
-                a.allowed_hosts.join(", "), caps.outbound_hosts.join(", "));
+            println!(
+                "  outbound:   a destination must match the agent's [{}] and the skill's [{}]",
+                a.allowed_hosts.join(", "),
+                caps.outbound_hosts.join(", ")
+            );
             println!("  memory:     {}", Bytes(l.max_memory_bytes as u64));
             println!("  timeout:    {} ms", l.timeout.as_millis());
-            println!("  fuel:       {}", l.fuel.map_or("not metered".to_string(), |f| format!("{f} units")));
+            println!(
+                "  fuel:       {}",
+                l.fuel
+                    .map_or("not metered".to_string(), |f| format!("{f} units"))
+            );
             println!("  host calls: {}", l.max_host_calls);
             println!("  output cap: {}", Bytes(l.max_output_bytes as u64));
-            println!("  filesystem: {}", if l.scratch_dir { "per-run scratch directory at /scratch" } else { "none" });
+            println!(
+                "  filesystem: {}",
+                if l.scratch_dir {
+                    "per-run scratch directory at /scratch"
+                } else {
+                    "none"
+                }
+            );
         }
     });
     Ok(())

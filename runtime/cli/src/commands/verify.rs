@@ -14,21 +14,33 @@ const MAX_FILE_BYTES: u64 = 4 << 30;
 
 pub fn run(args: &VerifyArgs, out: &Out) -> Result<i32> {
     let trusted = load_trusted(&args.trusted_keys)?;
-    let size = std::fs::metadata(&args.file).with_context(|| format!("reading {}", args.file.display()))?.len();
+    let size = std::fs::metadata(&args.file)
+        .with_context(|| format!("reading {}", args.file.display()))?
+        .len();
     if size > MAX_FILE_BYTES {
-        anyhow::bail!("{} is {size} bytes, larger than any proof file", args.file.display());
+        anyhow::bail!(
+            "{} is {size} bytes, larger than any proof file",
+            args.file.display()
+        );
     }
-    let bytes = std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let bytes =
+        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     if is_inclusion_proof(&bytes) {
         let v = verify_inclusion_proof(&bytes, &trusted);
         out.emit(&v, || {
             println!("file: {} (inclusion proof)", args.file.display());
-            println!("verification_status: {}", status_word(v.verification_status));
+            println!(
+                "verification_status: {}",
+                status_word(v.verification_status)
+            );
             if let (Some(i), Some(n)) = (v.step_index, v.tree_size) {
                 println!("step_index: {i} of {n}");
             }
             if let Some(c) = &v.signed_head {
-                println!("run_id: {}  tenant_id: {}  trace_id: {}", c.run_id, c.tenant_id, c.trace_id);
+                println!(
+                    "run_id: {}  tenant_id: {}  trace_id: {}",
+                    c.run_id, c.tenant_id, c.trace_id
+                );
                 println!("merkle_root: {}", c.merkle_root);
             }
             if let Some(step) = &v.step {
@@ -41,7 +53,13 @@ pub fn run(args: &VerifyArgs, out: &Out) -> Result<i32> {
                 println!("failure_reason: {r}");
             }
         });
-        return Ok(if v.verification_status == runproof_proof::VerificationStatus::Verified { 0 } else { EXIT_NOT_VERIFIED });
+        return Ok(
+            if v.verification_status == runproof_proof::VerificationStatus::Verified {
+                0
+            } else {
+                EXIT_NOT_VERIFIED
+            },
+        );
     }
     let v = verify_bundle(&bytes, &trusted);
     let i = &v.integrity;
@@ -51,7 +69,10 @@ pub fn run(args: &VerifyArgs, out: &Out) -> Result<i32> {
             println!("run_id: {r}  tenant_id: {t}");
         }
         println!("integrity_model: {}", i.model.as_str());
-        println!("verification_status: {}", status_word(i.verification_status));
+        println!(
+            "verification_status: {}",
+            status_word(i.verification_status)
+        );
         println!("chain_length: {}", i.chain_length);
         println!("root_hash: {}", i.root_hash.as_deref().unwrap_or("-"));
         if let Some(k) = &i.signed_by {
@@ -61,7 +82,11 @@ pub fn run(args: &VerifyArgs, out: &Out) -> Result<i32> {
             println!("failure_reason: {r}");
         }
     });
-    Ok(if i.is_verified() { 0 } else { EXIT_NOT_VERIFIED })
+    Ok(if i.is_verified() {
+        0
+    } else {
+        EXIT_NOT_VERIFIED
+    })
 }
 
 /// Which verifier to hand the bytes to. A cheap look at `format`; the chosen verifier then
@@ -71,5 +96,7 @@ fn is_inclusion_proof(bytes: &[u8]) -> bool {
     struct Peek {
         format: String,
     }
-    serde_json::from_slice::<Peek>(bytes).map(|p| p.format == INCLUSION_FORMAT).unwrap_or(false)
+    serde_json::from_slice::<Peek>(bytes)
+        .map(|p| p.format == INCLUSION_FORMAT)
+        .unwrap_or(false)
 }

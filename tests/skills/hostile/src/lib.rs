@@ -25,15 +25,18 @@
 //! one that succeeds returns what it got, so a test that expects a denial fails loudly.
 
 use runproof_sdk::bindings::runproof::skill::log::{Level, log};
-use runproof_sdk::bindings::{Guest, SkillError, SkillInfo};
 use runproof_sdk::bindings::runproof::skill::types::Capabilities;
+use runproof_sdk::bindings::{Guest, SkillError, SkillInfo};
 use serde_json::{Value, json};
 use std::hint::black_box;
 
 struct Hostile;
 
 fn err(code: &str, message: impl Into<String>) -> SkillError {
-    SkillError { code: code.into(), message: message.into() }
+    SkillError {
+        code: code.into(),
+        message: message.into(),
+    }
 }
 
 impl Guest for Hostile {
@@ -52,7 +55,8 @@ impl Guest for Hostile {
     }
 
     fn invoke(input: String) -> Result<String, SkillError> {
-        let input: Value = serde_json::from_str(&input).map_err(|e| err("invalid-input", e.to_string()))?;
+        let input: Value =
+            serde_json::from_str(&input).map_err(|e| err("invalid-input", e.to_string()))?;
         let action = input["action"].as_str().unwrap_or_default();
         let arg = input["arg"].as_str().unwrap_or_default();
         let value = match action {
@@ -80,7 +84,9 @@ impl Guest for Hostile {
             }
             "recurse" => json!({"depth": recurse(black_box(0))}),
             "output" => {
-                let n: usize = arg.parse().map_err(|_| err("invalid-input", "output needs a byte count"))?;
+                let n: usize = arg
+                    .parse()
+                    .map_err(|_| err("invalid-input", "output needs a byte count"))?;
                 // One allocation of exactly the answer: a JSON string of `n` bytes in total.
                 let mut s = String::with_capacity(n);
                 s.push('"');
@@ -89,7 +95,9 @@ impl Guest for Hostile {
                 return Ok(s);
             }
             "host_calls" => {
-                let n: u64 = arg.parse().map_err(|_| err("invalid-input", "host_calls needs a count"))?;
+                let n: u64 = arg
+                    .parse()
+                    .map_err(|_| err("invalid-input", "host_calls needs a count"))?;
                 for i in 0..n {
                     log(Level::Debug, &format!("call {i}"));
                 }
@@ -124,7 +132,8 @@ impl Guest for Hostile {
 /// Writes a file in `dir`, reads it back and lists the directory.
 fn scratch(dir: &str) -> Result<Value, SkillError> {
     let path = format!("{dir}/hostile.txt");
-    let denied = |what: &str, e: std::io::Error| err("denied", format!("cannot {what} {path}: {e}"));
+    let denied =
+        |what: &str, e: std::io::Error| err("denied", format!("cannot {what} {path}: {e}"));
     std::fs::write(&path, "written by the hostile skill").map_err(|e| denied("write", e))?;
     let back = std::fs::read_to_string(&path).map_err(|e| denied("read", e))?;
     let entries: Vec<String> = std::fs::read_dir(dir)
