@@ -101,9 +101,9 @@ pub fn runtime(args: &[&str]) -> Run {
         .into()
 }
 
-/// A tenant id no other test uses.
+/// A tenant id no other test uses, in this run or an earlier one on the same database.
 pub fn tenant(name: &str) -> String {
-    format!("t-{name}-{}", &uuid_like()[..12])
+    format!("t-{name}-{}", &uuid_like()[20..])
 }
 
 fn uuid_like() -> String {
@@ -112,7 +112,12 @@ fn uuid_like() -> String {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_nanos();
-    format!("{:032x}", n ^ ((std::process::id() as u128) << 64))
+    // Low bits: nanoseconds (distinct between calls) mixed with the pid and a counter
+    // (distinct between threads and processes calling in the same nanosecond).
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) as u128;
+    let salt = (u128::from(std::process::id()) << 20) ^ (call << 40);
+    format!("{:032x}", n ^ salt)
 }
 
 /// Creates an agent for `tenant` granted `hosts`; returns its id.
@@ -334,30 +339,54 @@ pub fn assert_not_verified(run_id: &str, tenant: &str, reason_contains: &str) {
 /// Starts a run whose skill waits on `server`'s `/slow`, and interrupts it with SIGINT (as a
 /// terminal's Ctrl-C would) once the request is in flight. Returns the finished invocation.
 pub fn interrupted_run(server: &http::Server, tenant: &str, agent_id: &str) -> Run {
-    let child = runtime_cmd()
-        .args([
-            "--json",
-            "-q",
-            "run",
-            "--agent-id",
-            agent_id,
-            "--tenant-id",
-            tenant,
-            "--origin-system-id",
-            "e2e",
-            "--goal",
-        ])
-        .arg(format!("wait for {}", server.url("/slow")))
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("runtime starts");
+    signalled_run(server, tenant, agent_id, libc::SIGINT, &[])
+}
+
+/// Starts a run whose skill waits on `server`'s `/slow` (with `env` set for the `runtime`
+/// process), sends it `signal` once the request is in flight, and returns how it ended.
+pub fn signalled_run(
+    server: &http::Server,
+    tenant: &str,
+    agent_id: &str,
+    signal: i32,
+    env: &[(&str, &str)],
+) -> Run {
+    let mut cmd = runtime_cmd();
+    cmd.args([
+        "--json",
+        "-q",
+        "run",
+        "--agent-id",
+        agent_id,
+        "--tenant-id",
+        tenant,
+        "--origin-system-id",
+        "e2e",
+        "--goal",
+    ])
+    .arg(format!("wait for {}", server.url("/slow")))
+    .stdout(std::process::Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let child = cmd.spawn().expect("runtime starts");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while server.hits() == 0 && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     // SAFETY: sending a signal to our own child process by its pid.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
     child.wait_with_output().expect("runtime exits").into()
+}
+
+/// The one run of `tenant` (for runs whose `runtime run` died before printing its id).
+pub fn only_run_of(tenant: &str) -> Value {
+    let runs = runtime(&["--json", "runs", "list", "--tenant-id", tenant])
+        .ok()
+        .json();
+    let runs = runs.as_array().expect("a list of runs");
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    runs[0].clone()
 }
 
 /// Every stored payload of `run_id`, the exact bytes, in `step_index` order.

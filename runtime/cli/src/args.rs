@@ -206,6 +206,21 @@ pub struct RunArgs {
     /// root). Both roots are signed either way, so inclusion proofs work for both.
     #[arg(long, value_name = "MODEL", default_value = "HASH_CHAIN", value_parser = parse_model)]
     pub integrity_model: runproof_proof::IntegrityModel,
+    /// How long the run's lease holds without a renewal (renewed every third of it). If
+    /// this process dies, the run is marked failed ("runner lost") once the lease expires.
+    #[arg(long, env = "RUNPROOF_LEASE_TTL", value_name = "DURATION", default_value = "30s",
+          value_parser = parse_lease_ttl)]
+    pub lease_ttl: std::time::Duration,
+}
+
+fn parse_lease_ttl(s: &str) -> Result<std::time::Duration, String> {
+    let ms = crate::units::parse_duration_ms(s)?;
+    if ms < 150 {
+        return Err(format!(
+            "{s:?} is too short for a lease; give at least 150ms"
+        ));
+    }
+    Ok(std::time::Duration::from_millis(ms))
 }
 
 fn parse_model(s: &str) -> Result<runproof_proof::IntegrityModel, String> {
@@ -234,6 +249,9 @@ pub enum RunsCommand {
         #[arg(long, default_value_t = 20)]
         limit: i64,
     },
+    /// Mark failed every running run whose runner stopped renewing its lease (killed,
+    /// crashed, cut off). Every command does this on start; this one says what it did.
+    Recover,
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,7 @@
 
 use anyhow::{Context, Result};
 use runproof_pgembed::EmbeddedPostgres;
-use runproof_store::Store;
+use runproof_store::{RecoveredRun, Store, StoreError};
 use std::path::PathBuf;
 
 pub enum Database {
@@ -54,8 +54,31 @@ impl Database {
         }
     }
 
-    /// A store whose schema matches this runtime.
+    /// A store whose schema matches this runtime. Any command that opens the store also
+    /// fails the runs whose runner is gone, so no run stays `running` forever (see
+    /// `runproof_store::leases`); what it recovered is logged.
     pub async fn ready_store(&self) -> Result<Store> {
+        let (store, recovered) = self.ready_store_recovering().await?;
+        match recovered {
+            Ok(runs) => {
+                for r in &runs {
+                    tracing::warn!(
+                        "run {} (tenant {}): {}",
+                        r.run_id,
+                        r.tenant_id,
+                        r.error_message
+                    );
+                }
+            }
+            Err(e) => tracing::warn!("could not recover lost runs: {e}"),
+        }
+        Ok(store)
+    }
+
+    /// `ready_store`, returning what the recovery pass did (for `runtime runs recover`).
+    pub async fn ready_store_recovering(
+        &self,
+    ) -> Result<(Store, Result<Vec<RecoveredRun>, StoreError>)> {
         let store = self.connect().await?;
         match self {
             // Our own database: keeping it migrated is our job.
@@ -68,7 +91,8 @@ impl Database {
             // Someone else's: never change it implicitly; say what to run.
             Database::External(_) => store.check_schema().await?,
         }
-        Ok(store)
+        let recovered = store.recover_lost_runs().await;
+        Ok((store, recovered))
     }
 
     /// Which database, for people (never the password).

@@ -6,6 +6,7 @@
 //! runs; every step is durable before the trace is sealed; the run is reported finished
 //! only after the seal commits.
 
+pub mod lease;
 mod outputs;
 mod plan;
 mod planner;

@@ -10,7 +10,7 @@ use runproof_host::{
 };
 use runproof_proof::seal::{SigningKey, key_id, verifying_key_to_pem};
 use runproof_proof::{IntegrityModel, StepKind, StepStatus, TraceHeadClaims, TraceIds, sign_head};
-use runproof_store::{NewRun, RunFinish, SkillRecord, Store, StoreError};
+use runproof_store::{LeaseHolder, NewRun, RunFinish, SkillRecord, Store, StoreError};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -163,6 +163,8 @@ pub struct Runner {
     /// Where the secret key lives (`RUNPROOF_HOME`); opened only by runs that use secrets.
     /// `None`: no run can use a secret.
     secrets_home: Option<std::path::PathBuf>,
+    /// The lease this runner takes on every run it executes (see `lease.rs`).
+    lease: LeaseHolder,
 }
 
 /// The key that signs trace heads, with its id and whether its public half is listed in the
@@ -185,7 +187,14 @@ impl Runner {
             host,
             signer: None,
             secrets_home: None,
+            lease: crate::lease::process_holder("runner", crate::lease::DEFAULT_LEASE_TTL),
         }
+    }
+
+    /// The lease this runner holds on its runs: who it is and how long a renewal lasts.
+    pub fn with_lease(mut self, lease: LeaseHolder) -> Self {
+        self.lease = lease;
+        self
     }
 
     /// Lets runs use tenant secrets sealed with the key under `home` (see `secrets.rs`).
@@ -341,8 +350,10 @@ impl Runner {
         let trace_id = crate::new_id();
         let trace_started_at = self
             .store
-            .start_run(&run, &trace_id, req.integrity_model.as_str())
+            .start_run(&run, &trace_id, req.integrity_model.as_str(), &self.lease)
             .await?;
+        let heartbeat =
+            crate::lease::Heartbeat::start(self.store.clone(), run.id.clone(), self.lease.clone());
         observer.event(&RunEvent::Started {
             run_id: &run.id,
             trace_id: &trace_id,
@@ -404,6 +415,11 @@ impl Runner {
         let mut run_error: Option<String> = None;
         let total = plan.steps.len();
         for (index, step) in plan.steps.iter().enumerate() {
+            // A run recovered as lost by another process is failed for good: run no more of
+            // its steps (each may have side effects); the seal will be refused too.
+            if heartbeat.lost() && run_error.is_none() {
+                run_error = Some("the run's lease was lost; it was recovered as failed".into());
+            }
             let skip_reason = if let Some(err) = &run_error {
                 Some(format!("run aborted: {err}"))
             } else {
@@ -521,8 +537,10 @@ impl Runner {
                 signed_head: &signed_head,
                 signing_key_id: &signer.key_id,
                 completed_at,
+                lease_owner: &self.lease.owner,
             })
             .await?;
+        drop(heartbeat);
         Ok(RunReport {
             run_id: run.id,
             trace_id,

@@ -1,4 +1,4 @@
-use crate::{Store, StoreError};
+use crate::{LeaseHolder, Store, StoreError};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -23,12 +23,19 @@ pub struct Run {
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
     pub duration_ms: Option<i64>,
+    /// Who executes (or last executed) the run, and its last renewal; see `leases.rs`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lease_owner: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heartbeat_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lease_expires_at: Option<DateTime<Utc>>,
 }
 
 const RUN_COLUMNS: &str =
     "id, agent_id, tenant_id, origin_system_id, goal, status, attempts, max_attempts,
     error_message, plan_json, idempotency_key, parent_run_id, priority, created_at, started_at,
-    completed_at, duration_ms";
+    completed_at, duration_ms, lease_owner, heartbeat_at, lease_expires_at";
 
 #[derive(Debug, Clone)]
 pub struct NewRun {
@@ -58,6 +65,8 @@ pub struct RunFinish<'a> {
     pub signing_key_id: &'a str,
     /// The completion time the signed head states, so the row and the claim agree.
     pub completed_at: DateTime<Utc>,
+    /// Who holds the run: the seal commits only while the lease is still theirs.
+    pub lease_owner: &'a str,
 }
 
 impl Store {
@@ -79,20 +88,25 @@ impl Store {
             .await?)
     }
 
-    /// Moves a queued run to `running` and opens its trace, in one transaction. Returns the
-    /// trace's `started_at` (the signed head repeats it).
+    /// Moves a queued run to `running` under `lease` and opens its trace, in one
+    /// transaction. Returns the trace's `started_at` (the signed head repeats it).
     pub async fn start_run(
         &self,
         run: &Run,
         trace_id: &str,
         integrity_model: &str,
+        lease: &LeaseHolder,
     ) -> Result<DateTime<Utc>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let moved = sqlx::query(
-            "UPDATE runs SET status = 'running', started_at = now(), attempts = attempts + 1
+            "UPDATE runs SET status = 'running', started_at = now(), attempts = attempts + 1,
+                    lease_owner = $2, heartbeat_at = now(),
+                    lease_expires_at = now() + make_interval(secs => $3::double precision / 1000)
              WHERE id = $1 AND status = 'queued'",
         )
         .bind(&run.id)
+        .bind(&lease.owner)
+        .bind(lease.ttl_ms())
         .execute(&mut *tx)
         .await?;
         if moved.rows_affected() != 1 {
@@ -117,7 +131,9 @@ impl Store {
     }
 
     /// Seals the trace and finishes the run, in one transaction: a reader never sees a
-    /// finished run with an unsealed trace. Call only after every step is durable.
+    /// finished run with an unsealed trace. Call only after every step is durable. Refused
+    /// (nothing sealed) when the run's lease is no longer `lease_owner`'s: it was recovered
+    /// as lost, and its failed status stands.
     pub async fn finish_run(&self, f: &RunFinish<'_>) -> Result<(), StoreError> {
         let status = if f.succeeded { "succeeded" } else { "failed" };
         let mut tx = self.pool.begin().await?;
@@ -143,16 +159,25 @@ impl Store {
                 f.trace_id
             )));
         }
-        sqlx::query(
+        let finished = sqlx::query(
             "UPDATE runs SET status = $2, error_message = $3, completed_at = now(),
-                 duration_ms = (EXTRACT(EPOCH FROM (now() - started_at)) * 1000)::bigint
-             WHERE id = $1",
+                 duration_ms = (EXTRACT(EPOCH FROM (now() - started_at)) * 1000)::bigint,
+                 lease_expires_at = NULL
+             WHERE id = $1 AND status = 'running' AND lease_owner = $4",
         )
         .bind(f.run_id)
         .bind(status)
         .bind(f.error_message)
+        .bind(f.lease_owner)
         .execute(&mut *tx)
         .await?;
+        if finished.rows_affected() != 1 {
+            // Rolled back with the seal: the trace stays unsealed, as the recovery said.
+            return Err(StoreError::Rejected(format!(
+                "run {} is no longer held by this process (its lease expired and it was recovered as lost); the trace is left unsealed",
+                f.run_id
+            )));
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -162,7 +187,8 @@ impl Store {
     pub async fn abandon_run(&self, run_id: &str, error: &str) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE runs SET status = 'failed', error_message = $2, completed_at = now(),
-                 duration_ms = (EXTRACT(EPOCH FROM (now() - started_at)) * 1000)::bigint
+                 duration_ms = (EXTRACT(EPOCH FROM (now() - started_at)) * 1000)::bigint,
+                 lease_expires_at = NULL
              WHERE id = $1 AND status = 'running'",
         )
         .bind(run_id)

@@ -12,6 +12,9 @@ pub const EXIT_RUN_FAILED: i32 = 3;
 /// Exit code after Ctrl-C (128 + SIGINT, as shells report it).
 pub const EXIT_INTERRUPTED: i32 = 130;
 
+/// Exit code after SIGTERM (128 + 15).
+pub const EXIT_TERMINATED: i32 = 143;
+
 struct Progress<'a> {
     out: &'a Out,
     /// The run once it exists, so an interrupt can mark it.
@@ -109,6 +112,10 @@ pub async fn run(
     let store = db.ready_store().await?;
     let host = Arc::new(SkillHost::new(crate::database::host_config(home))?);
     let runner = Runner::new(store.clone(), host)
+        .with_lease(runproof_runner::lease::process_holder(
+            "runner",
+            args.lease_ttl,
+        ))
         .with_signer(signing_key)
         .with_secrets_home(crate::database::home_dir(home));
     let progress = Progress {
@@ -126,12 +133,12 @@ pub async fn run(
     };
     let report = tokio::select! {
         report = runner.run(&request, &progress) => report?,
-        _ = tokio::signal::ctrl_c() => {
+        (signal, exit_code) = interrupted() => {
             // The trace is left unsealed on purpose: it is incomplete, and its proof must
             // say so. The run row is marked so operators see why.
             let run_id = progress.run_id.lock().unwrap_or_else(|p| p.into_inner()).clone();
             if let Some(run_id) = &run_id {
-                store.abandon_run(run_id, "interrupted by the operator (Ctrl-C); trace left unsealed").await?;
+                store.abandon_run(run_id, &format!("interrupted by {signal}; trace left unsealed")).await?;
             }
             out.emit(&serde_json::json!({"run_id": run_id, "status": "failed", "error_message": "interrupted"}), || {
                 if let Some(r) = &run_id {
@@ -139,7 +146,7 @@ pub async fn run(
                 }
                 println!("status: failed (interrupted; the trace is unsealed and will not verify)");
             });
-            return Ok(EXIT_INTERRUPTED);
+            return Ok(exit_code);
         }
     };
     store.close().await;
@@ -165,4 +172,23 @@ pub async fn run(
     } else {
         EXIT_RUN_FAILED
     })
+}
+
+/// Waits for Ctrl-C (SIGINT) or SIGTERM (what `kill`, systemd and container runtimes send)
+/// and names it. Both end a run the same way: marked failed, trace unsealed.
+async fn interrupted() -> (&'static str, i32) {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            // Without a SIGTERM handler the default action (exit) still applies; the lease
+            // then expires and recovery marks the run.
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => ("the operator (Ctrl-C)", EXIT_INTERRUPTED),
+        _ = term => ("SIGTERM", EXIT_TERMINATED),
+    }
 }

@@ -5,8 +5,12 @@ use anyhow::{Result, bail};
 use runproof_coordinator::{RunProofCoordinator, StepListing};
 
 pub async fn run(cmd: &RunsCommand, db: &Database, out: &Out) -> Result<()> {
+    if let RunsCommand::Recover = cmd {
+        return recover(db, out).await;
+    }
     let store = db.ready_store().await?;
     match cmd {
+        RunsCommand::Recover => recover(db, out).await?,
         RunsCommand::List { tenant_id, limit } => {
             let runs = store.list_runs(tenant_id, *limit).await?;
             out.emit(&runs, || {
@@ -66,5 +70,23 @@ pub async fn run(cmd: &RunsCommand, db: &Database, out: &Out) -> Result<()> {
             });
         }
     }
+    Ok(())
+}
+
+/// `runtime runs recover`: the recovery every command runs on start, reported.
+async fn recover(db: &Database, out: &Out) -> Result<()> {
+    let (_, recovered) = db.ready_store_recovering().await?;
+    let recovered = recovered?;
+    out.emit(&serde_json::json!({"recovered": recovered}), || {
+        if recovered.is_empty() {
+            println!("no lost runs: every running run has a live lease");
+        }
+        for r in &recovered {
+            println!(
+                "{}  tenant {}  failed: {}",
+                r.run_id, r.tenant_id, r.error_message
+            );
+        }
+    });
     Ok(())
 }
