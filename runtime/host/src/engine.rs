@@ -7,7 +7,7 @@ use crate::limits::{InvocationLimits, LimitHit, Limiter};
 use crate::policy::OutboundPolicy;
 use crate::recorder::{HostEvent, NullRecorder, TraceRecorder};
 use crate::state::{SkillState, bytes_json};
-use crate::wasi::{self, CallMeter, Reporter};
+use crate::wasi::{self, Reporter};
 use runproof_proof::{StepKind, StepStatus};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -126,6 +126,8 @@ impl SkillHost {
 
         let mut linker = Linker::<SkillState>::new(&engine);
         wasi::add_to_linker(&mut linker).map_err(|e| HostError::Engine(e.to_string()))?;
+        crate::wasi_http::add_to_linker(&mut linker)
+            .map_err(|e| HostError::Engine(e.to_string()))?;
         Skill::add_to_linker::<SkillState, HasSelf<SkillState>>(&mut linker, |s| s)
             .map_err(|e| HostError::Engine(e.to_string()))?;
 
@@ -201,11 +203,7 @@ impl SkillHost {
         };
         let mut store = self
             .new_store(
-                Reporter {
-                    recorder: Arc::new(NullRecorder),
-                    skill: Arc::from("(describe)"),
-                    meter: Arc::new(CallMeter::new(limits.max_host_calls)),
-                },
+                Reporter::new(Arc::new(NullRecorder), "(describe)", limits.max_host_calls),
                 OutboundPolicy::deny_all(),
                 limits,
                 None,
@@ -311,6 +309,7 @@ impl SkillHost {
             secrets: Default::default(),
             caps: self.config.http,
             deadline,
+            wasi_http: Default::default(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -377,11 +376,7 @@ impl SkillHost {
         limits: InvocationLimits,
         scratch: Option<&Path>,
     ) -> InvocationOutcome {
-        let reporter = Reporter {
-            recorder: recorder.clone(),
-            skill: Arc::from(skill.info.name.as_str()),
-            meter: Arc::new(CallMeter::new(limits.max_host_calls)),
-        };
+        let reporter = Reporter::new(recorder.clone(), &skill.info.name, limits.max_host_calls);
         let policy = OutboundPolicy {
             granted: granted.to_vec(),
             requested: skill.requested_hosts.clone(),
@@ -403,6 +398,11 @@ impl SkillHost {
         })
         .await;
         let mut hit = store.data().limiter.hit.clone();
+        // The last run of clock/random reads goes before stdout/stderr and skill.end; the
+        // store goes first, so no exchange still in flight can record after it.
+        let compactor = store.data().reporter.recorder.clone();
+        drop(store);
+        compactor.flush();
         for (kind, pipe) in [
             (StepKind::HostStdout, &stdio.stdout),
             (StepKind::HostStderr, &stdio.stderr),

@@ -13,6 +13,7 @@
 //! crate does no database I/O.
 
 mod bindings;
+mod compact;
 mod engine;
 pub mod http;
 pub mod limits;
@@ -23,6 +24,8 @@ pub mod secrets;
 mod state;
 mod validate;
 mod wasi;
+mod wasi_http;
+mod wasi_random;
 
 pub use bindings::runproof::skill::types::{Capabilities, SkillError, SkillInfo};
 pub use engine::{
