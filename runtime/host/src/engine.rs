@@ -46,6 +46,8 @@ pub struct HostConfig {
     pub on_demand_allocator: bool,
     /// Where per-run scratch directories are created. `None`: under the system temp dir.
     pub scratch_root: Option<PathBuf>,
+    /// Told when a large component is compiled (`progress.rs`); `None`: silent.
+    pub compile_progress: Option<crate::progress::CompileProgress>,
 }
 
 /// Concurrent invocations the instance pool is sized for (with head room for `describe`
@@ -259,8 +261,7 @@ impl SkillHost {
     /// with a compatible engine.
     fn compile(&self, wasm: &[u8], digest: &str) -> Result<Component, HostError> {
         let Some(dir) = &self.config.cache_dir else {
-            return Component::new(&self.engine, wasm)
-                .map_err(|e| HostError::InvalidComponent(chain(&e)));
+            return self.compile_reporting(wasm, digest);
         };
         let mut h = std::collections::hash_map::DefaultHasher::new();
         self.engine.precompile_compatibility_hash().hash(&mut h);
@@ -278,8 +279,7 @@ impl SkillHost {
                 }
             }
         }
-        let component = Component::new(&self.engine, wasm)
-            .map_err(|e| HostError::InvalidComponent(chain(&e)))?;
+        let component = self.compile_reporting(wasm, digest)?;
         if let Err(e) = component
             .serialize()
             .map_err(|e| e.to_string())
@@ -287,6 +287,32 @@ impl SkillHost {
         {
             // A cache that cannot be written costs time, not correctness.
             tracing::warn!(path = %path.display(), "cannot cache compiled component: {e}");
+        }
+        Ok(component)
+    }
+
+    /// Compiles with Cranelift, telling `compile_progress` when the component is large.
+    fn compile_reporting(&self, wasm: &[u8], digest: &str) -> Result<Component, HostError> {
+        use crate::progress::{CompileEvent, REPORT_ABOVE_BYTES};
+        let progress = self
+            .config
+            .compile_progress
+            .as_ref()
+            .filter(|_| wasm.len() > REPORT_ABOVE_BYTES);
+        let started = std::time::Instant::now();
+        if let Some(p) = progress {
+            (p.0)(CompileEvent::Started {
+                digest,
+                size_bytes: wasm.len(),
+            });
+        }
+        let component = Component::new(&self.engine, wasm)
+            .map_err(|e| HostError::InvalidComponent(chain(&e)))?;
+        if let Some(p) = progress {
+            (p.0)(CompileEvent::Finished {
+                digest,
+                elapsed: started.elapsed(),
+            });
         }
         Ok(component)
     }

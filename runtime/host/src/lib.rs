@@ -18,6 +18,7 @@ mod engine;
 pub mod http;
 pub mod limits;
 pub mod policy;
+pub mod progress;
 mod recorder;
 mod scratch;
 pub mod secrets;
@@ -33,6 +34,7 @@ pub use engine::{
 };
 pub use limits::{InvocationLimits, LimitGrant, LimitHit};
 pub use policy::{HostPattern, OutboundPolicy, PolicyError};
+pub use progress::{CompileEvent, CompileProgress};
 pub use recorder::{HostEvent, NullRecorder, TraceRecorder};
 pub use scratch::ScratchDir;
 pub use secrets::{Secret, SecretSet, valid_secret_name};
