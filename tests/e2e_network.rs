@@ -393,16 +393,16 @@ async fn private_address_by_decimal_ip_is_denied(p: Probe) {
 
 async fn loopback_by_octal_hex_short_and_ipv4_mapped_spellings_is_denied(p: Probe) {
     let server = Server::ok();
-    let p = server.port;
+    let port = server.port;
     for (i, url) in [
-        format!("http://0177.0.0.1:{p}/ok"),
-        format!("http://0x7f.1:{p}/ok"),
-        format!("http://0X7F000001:{p}/ok"),
-        format!("http://2130706433:{p}/ok"),
-        format!("http://127.1:{p}/ok"),
-        format!("http://127.0.0.1.:{p}/ok"),
-        format!("http://[::ffff:127.0.0.1]:{p}/ok"),
-        format!("http://[::ffff:7f00:1]:{p}/ok"),
+        format!("http://0177.0.0.1:{port}/ok"),
+        format!("http://0x7f.1:{port}/ok"),
+        format!("http://0X7F000001:{port}/ok"),
+        format!("http://2130706433:{port}/ok"),
+        format!("http://127.1:{port}/ok"),
+        format!("http://127.0.0.1.:{port}/ok"),
+        format!("http://[::ffff:127.0.0.1]:{port}/ok"),
+        format!("http://[::ffff:7f00:1]:{port}/ok"),
     ]
     .iter()
     .enumerate()
