@@ -755,7 +755,6 @@ pub fn documents() -> Value {
     );
 
     inclusion_cases(&mut case, &std);
-    drop(case);
 
     // Keys: the same good bundle against other pins.
     out.push(document_case(
