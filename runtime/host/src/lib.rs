@@ -13,14 +13,18 @@
 //! crate does no database I/O.
 
 mod bindings;
+pub mod deadline;
 mod engine;
 pub mod http;
 pub mod limits;
 pub mod policy;
+pub mod pool;
 mod recorder;
+pub mod redact;
 mod scratch;
 pub mod secrets;
 mod state;
+pub mod trace_caps;
 mod validate;
 mod wasi;
 

@@ -205,12 +205,13 @@ impl Limiter {
     pub fn new(max_memory_bytes: usize) -> Self {
         Limiter {
             max_memory_bytes,
-            // Generous for any real skill (a Rust component has a handful of each); they
-            // stop a component that instantiates or grows tables without bound.
-            max_table_elements: 1 << 20,
-            max_instances: 64,
-            max_tables: 64,
-            max_memories: 16,
+            // The pool's per-component shape (`pool.rs`), so both allocators give the same
+            // answer: room for interpreter components, a stop for one that instantiates or
+            // grows tables without bound.
+            max_table_elements: crate::pool::MAX_TABLE_ELEMENTS,
+            max_instances: crate::pool::MAX_CORE_INSTANCES_PER_COMPONENT as usize,
+            max_tables: crate::pool::MAX_TABLES_PER_COMPONENT as usize,
+            max_memories: crate::pool::MAX_MEMORIES_PER_COMPONENT as usize,
             hit: None,
         }
     }

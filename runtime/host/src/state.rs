@@ -130,11 +130,13 @@ impl wit_http::Host for SkillState {
         // response and any error come back already redacted.
         let result = http::send(&req, &self.policy, &self.secrets, &self.caps, &deadline).await;
         let duration_ms = started.elapsed().as_millis() as u64;
+        // Bounded (`trace_caps.rs`): a large or refused request is its size, SHA-256 and
+        // prefix, never the whole bytes.
         let mut body = serde_json::json!({"request": {
-            "method": req.method,
-            "url": req.url,
-            "headers": req.headers,
-            "body": req.body.as_deref().map(bytes_json),
+            "method": crate::trace_caps::cap_to(&req.method, 64),
+            "url": crate::trace_caps::text_field(&req.url),
+            "headers": crate::trace_caps::headers_field(&req.headers, &self.caps),
+            "body": req.body.as_deref().map(crate::trace_caps::bytes_field),
             "follow_redirects": req.follow_redirects,
         }});
         let (status, answer) = match result {
@@ -142,8 +144,8 @@ impl wit_http::Host for SkillState {
                 body["response"] = serde_json::json!({
                     "status": resp.status,
                     "headers": resp.headers,
-                    "body": bytes_json(&resp.body),
-                    "hops": resp.hops,
+                    "body": crate::trace_caps::bytes_field(&resp.body),
+                    "hops": resp.hops.iter().map(|h| crate::trace_caps::text_field(h)).collect::<Vec<_>>(),
                 });
                 let ok = wit_http::Response {
                     status: resp.status,
