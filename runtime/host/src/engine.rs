@@ -93,6 +93,8 @@ pub struct SkillHost {
     config: HostConfig,
     ticker_stop: Arc<AtomicBool>,
     pooled: bool,
+    /// The process's descriptor limit, as raised at start.
+    nofile: u64,
 }
 
 /// SHA-256 hex of component bytes.
@@ -131,6 +133,10 @@ impl SkillHost {
         Skill::add_to_linker::<SkillState, HasSelf<SkillState>>(&mut linker, |s| s)
             .map_err(|e| HostError::Engine(e.to_string()))?;
 
+        // Before any skill runs: the runtime's own descriptors must never be the ones a
+        // skill's scratch files take (`scratch.rs`).
+        let nofile = crate::scratch::raise_nofile_limit();
+
         let ticker_stop = Arc::new(AtomicBool::new(false));
         let (stop, ticking) = (ticker_stop.clone(), engine.clone());
         std::thread::Builder::new()
@@ -150,6 +156,7 @@ impl SkillHost {
             config,
             ticker_stop,
             pooled,
+            nofile,
         })
     }
 
@@ -332,9 +339,23 @@ impl SkillHost {
         reporter: Reporter,
         policy: OutboundPolicy,
         limits: InvocationLimits,
-        scratch: Option<&Path>,
+        scratch: Option<&crate::ScratchDir>,
     ) -> wasmtime::Result<(Store<SkillState>, wasi::CapturedStdio)> {
-        let (wasi_ctx, stdio) = wasi::locked_down(&reporter, scratch)?;
+        let (wasi_ctx, stdio) = wasi::locked_down(&reporter, scratch.map(|s| s.path()))?;
+        let fs = match scratch {
+            Some(dir) => crate::fs_quota::FsQuota::new(
+                dir.usage().clone(),
+                crate::fs_quota::ScratchQuota {
+                    max_bytes: limits.scratch_max_bytes,
+                    max_files: limits.scratch_max_files,
+                    max_open: crate::scratch::fit_open_quota(
+                        limits.scratch_max_open_files,
+                        self.nofile,
+                    ),
+                },
+            ),
+            None => crate::fs_quota::FsQuota::none(),
+        };
         let deadline = tokio::time::Instant::now() + limits.timeout;
         let state = SkillState {
             wasi: wasi_ctx,
@@ -345,6 +366,7 @@ impl SkillHost {
             secrets: Default::default(),
             caps: self.config.http,
             deadline,
+            fs,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -384,7 +406,7 @@ impl SkillHost {
         recorder: Arc<dyn TraceRecorder>,
         granted: &[crate::HostPattern],
         limits: InvocationLimits,
-        scratch: Option<&Path>,
+        scratch: Option<&crate::ScratchDir>,
     ) -> InvocationOutcome {
         self.invoke_with_secrets(
             skill,
@@ -409,7 +431,7 @@ impl SkillHost {
         granted: &[crate::HostPattern],
         secrets: Arc<crate::SecretSet>,
         limits: InvocationLimits,
-        scratch: Option<&Path>,
+        scratch: Option<&crate::ScratchDir>,
     ) -> InvocationOutcome {
         let reporter = Reporter {
             recorder: recorder.clone(),
@@ -436,7 +458,12 @@ impl SkillHost {
             instance.call_invoke(&mut store, input).await
         })
         .await;
-        let mut hit = store.data().limiter.hit.clone();
+        let mut hit = store
+            .data()
+            .limiter
+            .hit
+            .clone()
+            .or_else(|| store.data().fs.hit());
         for (kind, pipe) in [
             (StepKind::HostStdout, &stdio.stdout),
             (StepKind::HostStderr, &stdio.stderr),

@@ -148,7 +148,7 @@ pub async fn send(
             headers: resp
                 .headers
                 .iter()
-                .map(|(k, v)| (secrets.redact(k), secrets.redact(v)))
+                .map(|(k, v)| (secrets.redact_name(k), secrets.redact(v)))
                 .collect(),
             body: secrets.redact_bytes(&resp.body),
             hops: resp.hops.iter().map(|h| secrets.redact(h)).collect(),

@@ -15,6 +15,7 @@
 mod bindings;
 pub mod deadline;
 mod engine;
+pub mod fs_quota;
 pub mod http;
 pub mod limits;
 pub mod policy;

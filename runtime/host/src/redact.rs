@@ -148,6 +148,9 @@ fn base64_cores(bytes: &[u8], engine: &base64::engine::GeneralPurpose) -> Vec<Ve
 #[derive(Clone)]
 pub struct Redactor {
     automaton: AhoCorasick,
+    /// The same spellings, ASCII case-insensitive: for header names, which HTTP treats
+    /// (and hyper delivers) case-insensitively, so `x-echo-<value>` arrives lowercased.
+    names: AhoCorasick,
     markers: Vec<Vec<u8>>,
 }
 
@@ -176,11 +179,27 @@ impl Redactor {
             .match_kind(MatchKind::LeftmostLongest)
             .build(&patterns)
             .ok()?;
-        Some(Redactor { automaton, markers })
+        let names = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::LeftmostLongest)
+            .ascii_case_insensitive(true)
+            .build(&patterns)
+            .ok()?;
+        Some(Redactor {
+            automaton,
+            names,
+            markers,
+        })
     }
 
     pub fn redact_bytes(&self, bytes: &[u8]) -> Vec<u8> {
         self.automaton.replace_all_bytes(bytes, &self.markers)
+    }
+
+    /// A header name: any ASCII case of any spelling is the value.
+    pub fn redact_name(&self, name: &str) -> String {
+        let out = self.names.replace_all_bytes(name.as_bytes(), &self.markers);
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
 
     /// Text stays text: whole UTF-8 matches are replaced by ASCII markers.
@@ -266,6 +285,9 @@ mod tests {
             assert!(!out.contains(&hex::encode(VALUE)), "{out}");
         }
         assert_eq!(r.redact("nothing here"), "nothing here");
+        let lowered =
+            format!("x-echo-{}", hex::encode(VALUE).to_ascii_uppercase()).to_ascii_lowercase();
+        assert_eq!(r.redact_name(&lowered), "x-echo-[REDACTED:TOKEN]");
     }
 
     #[test]

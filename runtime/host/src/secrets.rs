@@ -153,6 +153,14 @@ impl SecretSet {
         }
     }
 
+    /// A response header name: matched ASCII case-insensitively (names arrive lowercased).
+    pub fn redact_name(&self, name: &str) -> String {
+        match &self.redactor {
+            Some(r) => r.redact_name(name),
+            None => name.to_string(),
+        }
+    }
+
     pub fn redact(&self, text: &str) -> String {
         match &self.redactor {
             Some(r) => r.redact(text),

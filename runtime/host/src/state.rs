@@ -27,6 +27,8 @@ pub(crate) struct SkillState {
     pub caps: HttpCaps,
     /// When the invocation must be over; HTTP timeouts are capped by it.
     pub deadline: tokio::time::Instant,
+    /// Scratch quotas and what this invocation has open (`fs_quota.rs`).
+    pub fs: crate::fs_quota::FsQuota,
 }
 
 impl WasiView for SkillState {

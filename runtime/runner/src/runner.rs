@@ -505,7 +505,7 @@ impl Runner {
                 }
                 None => {
                     let skill = &skills[&step.skill].skill;
-                    let sandbox = (limits[&step.skill], scratch.as_ref().map(|d| d.path()));
+                    let sandbox = (limits[&step.skill], scratch.as_ref());
                     let secrets = secret_sets.get(&step.skill).cloned().unwrap_or_default();
                     self.run_step(
                         &writer, skill, step, index, total, &granted, sandbox, &secrets, &outputs,
@@ -627,7 +627,7 @@ impl Runner {
         index: usize,
         total: usize,
         granted: &[HostPattern],
-        (limits, scratch): (InvocationLimits, Option<&std::path::Path>),
+        (limits, scratch): (InvocationLimits, Option<&runproof_host::ScratchDir>),
         secrets: &Arc<SecretSet>,
         outputs: &Outputs,
         observer: &dyn RunObserver,
@@ -807,6 +807,9 @@ pub fn limit_grant(agent: &runproof_store::Agent) -> LimitGrant {
         fuel: positive(agent.fuel),
         max_host_calls: positive(agent.max_host_calls),
         scratch_dir: agent.scratch_dir,
+        scratch_max_bytes: positive(agent.scratch_max_bytes),
+        scratch_max_files: positive(agent.scratch_max_files),
+        scratch_max_open_files: positive(agent.scratch_max_open_files),
     }
 }
 
