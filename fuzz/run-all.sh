@@ -11,8 +11,8 @@ mkdir -p logs
 for t in "${TARGETS[@]}"; do
     mkdir -p "corpus/$t"
     start=$(date +%s)
-    RUSTC_BOOTSTRAP=1 cargo fuzz run "$t" -s none -O "corpus/$t" "seeds/$t" -- \
-        -runs="$RUNS" -max_len=4096 -print_final_stats=1 > "logs/$t.log" 2>&1
+    cargo fuzz run "$t" -s none -O "corpus/$t" "seeds/$t" -- \
+        -runs="$RUNS" -max_len=16384 -print_final_stats=1 > "logs/$t.log" 2>&1
     rc=$?
     echo "$t rc=$rc seconds=$(( $(date +%s) - start ))" >> logs/summary.txt
 done

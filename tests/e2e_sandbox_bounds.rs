@@ -174,7 +174,7 @@ fn now_secs() -> u64 {
 fn wait_for_window(odd: bool) {
     loop {
         let s = now_secs();
-        if (s / 10) % 2 == u64::from(odd) && s % 10 == 0 {
+        if (s / 10) % 2 == u64::from(odd) && s.is_multiple_of(10) {
             return;
         }
         std::thread::sleep(Duration::from_millis(100));

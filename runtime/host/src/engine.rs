@@ -635,3 +635,41 @@ fn chain(e: &wasmtime::Error) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::write_private;
+
+    /// Two components cached at once in one process never share a temp file: each path ends
+    /// up holding its own bytes, and no temp file is left behind.
+    #[test]
+    fn concurrent_cache_writes_never_mix_artifacts() {
+        let dir = std::env::temp_dir().join(format!("runproof-cache-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let writers: Vec<_> = (0..8u8)
+            .map(|i| {
+                let dir = dir.clone();
+                std::thread::spawn(move || {
+                    let path = dir.join(format!("component-{}.cwasm", i % 2));
+                    let bytes = vec![i % 2; 1 << 20];
+                    for _ in 0..20 {
+                        write_private(&path, &bytes).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        for i in 0..2u8 {
+            let got = std::fs::read(dir.join(format!("component-{i}.cwasm"))).unwrap();
+            assert!(got.len() == 1 << 20 && got.iter().all(|b| *b == i));
+        }
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
