@@ -109,7 +109,7 @@ pub enum DbCommand {
 #[derive(Debug, Subcommand)]
 pub enum AgentCommand {
     /// Create an agent.
-    Create(AgentCreateArgs),
+    Create(Box<AgentCreateArgs>),
     /// List agents.
     List {
         /// Only agents this tenant may use.
@@ -155,6 +155,16 @@ pub struct AgentCreateArgs {
     /// the run. Default: no filesystem at all.
     #[arg(long)]
     pub scratch_dir: bool,
+    /// Bytes a run may write under /scratch, overwrites included (default 64 MiB, ceiling
+    /// 16 GiB).
+    #[arg(long, value_name = "SIZE", value_parser = crate::units::parse_bytes)]
+    pub scratch_max_bytes: Option<u64>,
+    /// Files and directories a run may create under /scratch (default 1000, ceiling 100000).
+    #[arg(long, value_name = "N", value_parser = crate::units::parse_count)]
+    pub scratch_max_files: Option<u64>,
+    /// Descriptors open at once under /scratch, per invocation (default 32, ceiling 256).
+    #[arg(long, value_name = "N", value_parser = crate::units::parse_count)]
+    pub scratch_max_open_files: Option<u64>,
     /// A tenant secret the agent's skills may use as `{{secret:NAME}}` (if the skill also
     /// declares it and the run's tenant has it). Repeatable. None: no secrets.
     #[arg(long = "allow-secret", value_name = "NAME")]

@@ -211,6 +211,9 @@ impl<'a> Bench<'a> {
                 // random reads count as host calls too: grant head room above the default.
                 max_host_calls: Some(BENCH_MAX_HOST_CALLS as i64),
                 scratch_dir: false,
+                scratch_max_bytes: None,
+                scratch_max_files: None,
+                scratch_max_open_files: None,
             })
             .await?;
         Ok(Bench {

@@ -110,5 +110,6 @@ fn one_line(e: &anyhow::Error) -> String {
         }
         line.push_str(&text);
     }
-    line.split_whitespace().collect::<Vec<_>>().join(" ")
+    // Capped like every message (`trace_caps.rs`): a 30 MB skill error prints 4 KiB.
+    runproof_host::trace_caps::cap_message(&line.split_whitespace().collect::<Vec<_>>().join(" "))
 }

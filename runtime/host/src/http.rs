@@ -31,6 +31,8 @@ pub struct HttpCaps {
     pub max_header_bytes: usize,
     /// Most redirects followed for one request.
     pub max_redirects: usize,
+    /// Most bytes of a request URL (checked before it is parsed).
+    pub max_url_bytes: usize,
 }
 
 impl Default for HttpCaps {
@@ -41,6 +43,7 @@ impl Default for HttpCaps {
             max_headers: 100,
             max_header_bytes: 64 << 10,
             max_redirects: 10,
+            max_url_bytes: 64 << 10,
         }
     }
 }
@@ -132,23 +135,25 @@ pub async fn send(
     let result =
         match tokio::time::timeout_at(deadline.at, send_inner(req, policy, secrets, caps)).await {
             Ok(r) => r,
+            // The URL is in the recorded request already; the message does not repeat it.
             Err(_) => Err(OutboundError::Timeout(format!(
-                "{} {} did not finish within {}",
-                req.method, req.url, deadline.what
+                "the request did not finish within {}",
+                deadline.what
             ))),
         };
     match result {
+        // Names too: a server can echo a value as a header name (`x-echo-<value>`).
         Ok(resp) => Ok(OutboundResponse {
             status: resp.status,
             headers: resp
                 .headers
                 .iter()
-                .map(|(k, v)| (k.clone(), secrets.redact(v)))
+                .map(|(k, v)| (secrets.redact_name(k), secrets.redact(v)))
                 .collect(),
             body: secrets.redact_bytes(&resp.body),
             hops: resp.hops.iter().map(|h| secrets.redact(h)).collect(),
         }),
-        Err(e) => Err(e.map_message(|m| secrets.redact(m))),
+        Err(e) => Err(e.map_message(|m| crate::trace_caps::cap_message(&secrets.redact(m)))),
     }
 }
 
@@ -160,6 +165,24 @@ async fn send_inner(
 ) -> Result<OutboundResponse, OutboundError> {
     let mut method = hyper::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes())
         .map_err(|_| OutboundError::InvalidRequest(format!("invalid method {:?}", req.method)))?;
+    // Sizes first, before anything is parsed, scanned or copied: a refused 40 MB body
+    // costs nothing but this comparison.
+    if req.url.len() > caps.max_url_bytes {
+        return Err(OutboundError::TooLarge(format!(
+            "URL of {} bytes exceeds the cap of {} bytes (max_url_bytes)",
+            req.url.len(),
+            caps.max_url_bytes
+        )));
+    }
+    if let Some(body) = &req.body
+        && body.len() > caps.max_request_body
+    {
+        return Err(OutboundError::TooLarge(format!(
+            "request body of {} bytes exceeds the cap of {} bytes (max_request_body)",
+            body.len(),
+            caps.max_request_body
+        )));
+    }
     if req.headers.len() > caps.max_headers {
         return Err(OutboundError::TooLarge(format!(
             "{} request headers exceed the cap of {} (max_headers)",
@@ -185,25 +208,21 @@ async fn send_inner(
     // Only the URL's path and query may carry a secret: in the host it would go to DNS
     // (anyone's resolver) before any check, and in the user part it is never sent anyway.
     let url_with_placeholders = url::Url::parse(&req.url)
-        .map_err(|e| OutboundError::InvalidRequest(format!("invalid URL {:?}: {e}", req.url)))?;
+        .map_err(|e| OutboundError::InvalidRequest(format!("invalid URL: {e}")))?;
     if !url_with_placeholders.username().is_empty() || url_with_placeholders.password().is_some() {
         return Err(OutboundError::InvalidRequest(
             "a URL with a user or password is not supported; send credentials in a header".into(),
         ));
     }
     let mut url = url::Url::parse(&secrets.substitute(&req.url)).map_err(|e| {
-        OutboundError::InvalidRequest(format!(
-            "invalid URL {:?} after secret substitution: {e}",
-            req.url
-        ))
+        OutboundError::InvalidRequest(format!("invalid URL after secret substitution: {e}"))
     })?;
     if OutboundPolicy::destination(&url) != OutboundPolicy::destination(&url_with_placeholders) {
-        return Err(OutboundError::Denied(format!(
-            "{}: a secret placeholder may appear only in a URL's path or query, never in its scheme, host or port",
-            req.url
-        )));
+        return Err(OutboundError::Denied(
+            "a secret placeholder may appear only in a URL's path or query, never in its scheme, host or port".into(),
+        ));
     }
-    let headers: Vec<(String, String)> = req
+    let mut headers: Vec<(String, String)> = req
         .headers
         .iter()
         .map(|(k, v)| (k.clone(), secrets.substitute(v)))
@@ -260,9 +279,15 @@ async fn send_inner(
                         caps.max_redirects
                     )));
                 }
-                url = url.join(&loc).map_err(|e| {
-                    OutboundError::Other(format!("bad redirect location {loc:?}: {e}"))
+                let next = url.join(&loc).map_err(|e| {
+                    OutboundError::Other(format!(
+                        "bad redirect location {:?}: {e}",
+                        crate::trace_caps::cap_to(&loc, 256)
+                    ))
                 })?;
+                // Credentials the skill wrote for one origin go to that origin only.
+                crate::redact::strip_on_cross_origin(&mut headers, &url, &next);
+                url = next;
                 // 303 (and, as browsers do, 301/302 after POST) turn into a GET without body.
                 if resp.status == 303
                     || ((resp.status == 301 || resp.status == 302) && method == hyper::Method::POST)
@@ -429,9 +454,7 @@ where
         let _ = conn.await;
     });
     sender.send_request(request).await.map_err(|e| {
-        // hyper's `is_parse_too_large` needs its server feature; the parse error's text
-        // ("message head is too large") says the same.
-        if e.is_parse() && e.to_string().contains("too large") {
+        if e.is_parse_too_large() {
             OutboundError::TooLarge(format!(
                 "response head exceeds the cap of {} headers or {} bytes (max_headers, max_header_bytes)",
                 caps.max_headers, caps.max_header_bytes

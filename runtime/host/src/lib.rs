@@ -16,15 +16,20 @@
 
 mod bindings;
 mod compact;
+pub mod deadline;
 mod engine;
+pub mod fs_quota;
 pub mod http;
 pub mod limits;
 pub mod policy;
+pub mod pool;
 pub mod progress;
 mod recorder;
+pub mod redact;
 mod scratch;
 pub mod secrets;
 mod state;
+pub mod trace_caps;
 mod validate;
 mod wasi;
 mod wasi_http;

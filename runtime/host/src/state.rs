@@ -30,6 +30,8 @@ pub(crate) struct SkillState {
     pub deadline: tokio::time::Instant,
     /// Standard `wasi:http`, routed into the same outbound path (`wasi_http.rs`).
     pub wasi_http: crate::wasi_http::WasiHttpState,
+    /// Scratch quotas and what this invocation has open (`fs_quota.rs`).
+    pub fs: crate::fs_quota::FsQuota,
 }
 
 impl WasiView for SkillState {
@@ -180,11 +182,13 @@ pub(crate) async fn send_recorded(
     // response and any error come back already redacted.
     let result = http::send(&req, &out.policy, &out.secrets, &out.caps, &deadline).await;
     let duration_ms = started.elapsed().as_millis() as u64;
+    // Bounded (`trace_caps.rs`): a large or refused request is its size, SHA-256 and
+    // prefix, never the whole bytes.
     let mut body = serde_json::json!({"interface": interface, "request": {
-        "method": req.method,
-        "url": req.url,
-        "headers": req.headers,
-        "body": req.body.as_deref().map(bytes_json),
+        "method": crate::trace_caps::cap_to(&req.method, 64),
+        "url": crate::trace_caps::text_field(&req.url),
+        "headers": crate::trace_caps::headers_field(&req.headers, &out.caps),
+        "body": req.body.as_deref().map(crate::trace_caps::bytes_field),
         "follow_redirects": req.follow_redirects,
     }});
     let status = match &result {
@@ -192,8 +196,8 @@ pub(crate) async fn send_recorded(
             body["response"] = serde_json::json!({
                 "status": resp.status,
                 "headers": resp.headers,
-                "body": bytes_json(&resp.body),
-                "hops": resp.hops,
+                "body": crate::trace_caps::bytes_field(&resp.body),
+                "hops": resp.hops.iter().map(|h| crate::trace_caps::text_field(h)).collect::<Vec<_>>(),
             });
             StepStatus::Success
         }

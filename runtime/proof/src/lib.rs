@@ -57,3 +57,10 @@ pub use seal::{
 pub use step::{StepEnvelope, StepHeader, StepKind, StepStatus};
 pub use strict::StrictError;
 pub use verify::{ChainVerifier, StoredStep, TraceHead, TraceIds, verify_trace};
+
+/// Entry points for the fuzz targets (`fuzz/`): internals that untrusted bytes reach, not
+/// an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::strict::parse_strict;
+}

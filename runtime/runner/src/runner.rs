@@ -25,6 +25,14 @@ pub enum RunError {
     UnknownSkill(String),
     #[error("skill {name:?} cannot be loaded: {reason}")]
     InvalidSkill { name: String, reason: String },
+    /// The skill's `describe` was stopped by the sandbox (a deadline, a limit, a trap) when
+    /// the run loaded it. `run` does not return this: such a run is recorded and failed.
+    #[error("skill {name:?} was stopped in describe: {reason}")]
+    DescribeAborted {
+        name: String,
+        digest: String,
+        reason: String,
+    },
     #[error("cannot prepare the run's sandbox: {0}")]
     Sandbox(String),
     #[error("agent {agent_id} has an invalid allowed host: {reason}")]
@@ -225,14 +233,19 @@ impl Runner {
                     None => return Err(RunError::UnknownSkill(name.to_string())),
                 },
             };
-        let skill = self
-            .host
-            .load(&bytes)
-            .await
-            .map_err(|e| RunError::InvalidSkill {
+        let skill = self.host.load(&bytes).await.map_err(|e| match e {
+            runproof_host::HostError::DescribeAborted { digest, reason } => {
+                RunError::DescribeAborted {
+                    name: name.to_string(),
+                    digest,
+                    reason,
+                }
+            }
+            e => RunError::InvalidSkill {
                 name: name.to_string(),
                 reason: e.to_string(),
-            })?;
+            },
+        })?;
         if skill.info.name != name {
             return Err(RunError::InvalidSkill {
                 name: name.to_string(),
@@ -277,10 +290,23 @@ impl Runner {
                 reason: e.to_string(),
             })?;
         let mut skills: HashMap<String, ResolvedSkill> = HashMap::new();
+        // Skills whose `describe` the sandbox stopped at load (name, digest, reason). They
+        // passed `skill add`, so this is something they did at run time: the run is
+        // recorded and failed, not refused (nothing of theirs runs).
+        let mut unloadable: Vec<(String, String, String)> = Vec::new();
         for step in &plan.steps {
-            if !skills.contains_key(&step.skill) {
-                let (skill, builtin) = self.resolve_skill(&step.skill).await?;
-                skills.insert(step.skill.clone(), ResolvedSkill { skill, builtin });
+            if !skills.contains_key(&step.skill) && !unloadable.iter().any(|u| u.0 == step.skill) {
+                match self.resolve_skill(&step.skill).await {
+                    Ok((skill, builtin)) => {
+                        skills.insert(step.skill.clone(), ResolvedSkill { skill, builtin });
+                    }
+                    Err(RunError::DescribeAborted {
+                        name,
+                        digest,
+                        reason,
+                    }) => unloadable.push((name, digest, reason)),
+                    Err(e) => return Err(e),
+                }
             }
         }
         // Secrets: loaded and decrypted once per run, before anything is written.
@@ -368,7 +394,7 @@ impl Runner {
                 trace_id: trace_id.clone(),
             },
         ));
-        let skill_digests: BTreeMap<_, _> = skills
+        let mut skill_digests: BTreeMap<_, _> = skills
             .iter()
             .map(|(n, s)| {
                 (
@@ -377,6 +403,12 @@ impl Runner {
                 )
             })
             .collect();
+        for (name, digest, reason) in &unloadable {
+            skill_digests.insert(
+                name.clone(),
+                serde_json::json!({"digest": digest, "load_error": reason}),
+            );
+        }
         writer.append(
             StepKind::RunStart,
             None,
@@ -413,6 +445,29 @@ impl Runner {
         let mut finished: HashMap<&str, &'static str> = HashMap::new();
         let mut outcomes = Vec::with_capacity(plan.steps.len());
         let mut run_error: Option<String> = None;
+        // A skill that could not be loaded fails the run before any step runs; its stopped
+        // `describe` is recorded as a step pair of its own.
+        for (name, digest, reason) in &unloadable {
+            writer.append(
+                StepKind::SkillStart,
+                Some(name),
+                StepStatus::Success,
+                None,
+                None,
+                serde_json::json!({"phase": "describe", "digest": digest}),
+            );
+            writer.append(
+                StepKind::SkillEnd,
+                Some(name),
+                StepStatus::Failure,
+                None,
+                None,
+                serde_json::json!({"phase": "describe", "outcome": "aborted", "error": reason}),
+            );
+            run_error.get_or_insert_with(|| {
+                format!("skill {name:?} could not be loaded: describe was stopped: {reason}")
+            });
+        }
         let total = plan.steps.len();
         for (index, step) in plan.steps.iter().enumerate() {
             // A run recovered as lost by another process is failed for good: run no more of
@@ -450,7 +505,7 @@ impl Runner {
                 }
                 None => {
                     let skill = &skills[&step.skill].skill;
-                    let sandbox = (limits[&step.skill], scratch.as_ref().map(|d| d.path()));
+                    let sandbox = (limits[&step.skill], scratch.as_ref());
                     let secrets = secret_sets.get(&step.skill).cloned().unwrap_or_default();
                     self.run_step(
                         &writer, skill, step, index, total, &granted, sandbox, &secrets, &outputs,
@@ -466,12 +521,13 @@ impl Runner {
             });
             if outcome.status == "failed" && step.on_error == OnError::Abort && run_error.is_none()
             {
-                run_error = Some(format!(
+                // Capped: it is stored in `runs.error_message`, `run.end` and printed.
+                run_error = Some(runproof_host::trace_caps::cap_message(&format!(
                     "step {:?} ({}) failed: {}",
                     step.step_id,
                     step.skill,
                     outcome.error.as_deref().unwrap_or("unknown error")
-                ));
+                )));
             }
             if let Some(out) = &outcome.output {
                 outputs.insert(step.output_name().to_string(), out.clone());
@@ -513,11 +569,16 @@ impl Runner {
             _ => head.chain_head,
         };
         let completed_at = chrono::Utc::now();
+        let mut digests: BTreeMap<String, String> = skills
+            .iter()
+            .map(|(name, s)| (name.clone(), s.skill.digest.clone()))
+            .collect();
+        digests.extend(unloadable.iter().map(|(n, d, _)| (n.clone(), d.clone())));
         let claims = head_claims(
             writer.ids(),
             req.integrity_model,
             &head,
-            &skills,
+            digests,
             status,
             trace_started_at,
             completed_at,
@@ -566,7 +627,7 @@ impl Runner {
         index: usize,
         total: usize,
         granted: &[HostPattern],
-        (limits, scratch): (InvocationLimits, Option<&std::path::Path>),
+        (limits, scratch): (InvocationLimits, Option<&runproof_host::ScratchDir>),
         secrets: &Arc<SecretSet>,
         outputs: &Outputs,
         observer: &dyn RunObserver,
@@ -691,7 +752,7 @@ fn classify(
                 let reason = format!("the skill returned output that is not JSON: {e}");
                 let mut b = base("invalid-output");
                 b["error"] = reason.clone().into();
-                b["raw_output"] = text.into();
+                b["raw_output"] = runproof_host::trace_caps::text_field(&text);
                 (Err(reason), b)
             }
         },
@@ -714,7 +775,7 @@ fn head_claims(
     ids: &TraceIds,
     model: IntegrityModel,
     head: &SealedHead,
-    skills: &HashMap<String, ResolvedSkill>,
+    skill_digests: BTreeMap<String, String>,
     status: &str,
     started_at: chrono::DateTime<chrono::Utc>,
     completed_at: chrono::DateTime<chrono::Utc>,
@@ -729,10 +790,7 @@ fn head_claims(
         chain_length: head.chain_length,
         root_hash: hex::encode(head.chain_head),
         merkle_root: hex::encode(head.merkle_root),
-        skill_digests: skills
-            .iter()
-            .map(|(name, s)| (name.clone(), s.skill.digest.clone()))
-            .collect(),
+        skill_digests: skill_digests.into_iter().collect(),
         status: status.to_string(),
         started_at: rfc3339(started_at),
         completed_at: rfc3339(completed_at),
@@ -749,6 +807,9 @@ pub fn limit_grant(agent: &runproof_store::Agent) -> LimitGrant {
         fuel: positive(agent.fuel),
         max_host_calls: positive(agent.max_host_calls),
         scratch_dir: agent.scratch_dir,
+        scratch_max_bytes: positive(agent.scratch_max_bytes),
+        scratch_max_files: positive(agent.scratch_max_files),
+        scratch_max_open_files: positive(agent.scratch_max_open_files),
     }
 }
 

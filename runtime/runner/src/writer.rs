@@ -129,7 +129,7 @@ impl TraceWriter {
         body: serde_json::Value,
     ) {
         let at = timestamp(std::time::SystemTime::now());
-        let payload = StepEnvelope {
+        let mut envelope = StepEnvelope {
             v: 1,
             kind,
             skill,
@@ -139,8 +139,14 @@ impl TraceWriter {
             cost_cents: 0,
             at: at.as_str(),
             body,
+        };
+        let mut payload = envelope.to_bytes();
+        // The step cap (`trace_caps.rs`): rare, so measured on the bytes already made.
+        if payload.len() > runproof_host::trace_caps::MAX_STEP_BYTES {
+            let body = std::mem::take(&mut envelope.body);
+            envelope.body = runproof_host::trace_caps::bound_body(body, payload.len());
+            payload = envelope.to_bytes();
         }
-        .to_bytes();
         let mut p = self.lock();
         let linked = p.chain.append(&payload);
         let skill = skill.map(|name| match &p.last_skill {
