@@ -96,6 +96,17 @@ impl Store {
     }
 }
 
+/// The one spelling of a time in a signed trace head, and of every column compared with it:
+/// RFC 3339, UTC, six fractional digits (the precision Postgres keeps) and `Z`.
+pub fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// `t` cut to whole microseconds: a time the runner signs must be the time Postgres stores.
+pub fn whole_micros(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
+}
+
 pub(crate) fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
