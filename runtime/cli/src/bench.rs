@@ -957,12 +957,15 @@ async fn direct_get(url: &str, policy: &OutboundPolicy) -> Result<()> {
         at: tokio::time::Instant::now() + Duration::from_secs(30),
         what: "the direct GET's timeout of 30 s".into(),
     };
+    // Nothing recorded: the write-ahead goes to a recorder that keeps nothing.
+    let mut ahead = runproof_host::WriteAhead::new(&runproof_host::NullRecorder, "bench", "bench");
     let resp = runproof_host::http::send(
         &req,
         policy,
         &runproof_host::SecretSet::default(),
         &HttpCaps::default(),
         &deadline,
+        &mut ahead,
     )
     .await
     .map_err(|e| anyhow!("direct GET: {}", e.message()))?;

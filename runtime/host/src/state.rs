@@ -5,6 +5,7 @@ use crate::bindings::runproof::skill::{http as wit_http, log as wit_log, types a
 use crate::http::{self, Deadline, HttpCaps, OutboundError, OutboundRequest};
 use crate::limits::{LimitHit, Limiter};
 use crate::policy::OutboundPolicy;
+use crate::recorder::WriteAhead;
 use crate::secrets::SecretSet;
 use crate::wasi::Reporter;
 use base64::Engine as _;
@@ -12,6 +13,9 @@ use runproof_proof::{StepKind, StepStatus};
 use std::time::Duration;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// The interface an intent step names for requests made through `runproof:skill/http`.
+const HTTP_INTERFACE: &str = "runproof:skill/http";
 
 /// Largest log message kept whole; longer ones are cut (and say so) to bound the trace.
 const MAX_LOG_MESSAGE: usize = 16 * 1024;
@@ -128,15 +132,19 @@ impl wit_http::Host for SkillState {
         };
         // The request is recorded as the skill wrote it (placeholders, never values); the
         // response and any error come back already redacted.
-        let result = http::send(&req, &self.policy, &self.secrets, &self.caps, &deadline).await;
+        let reporter = self.reporter.clone();
+        let mut ahead = WriteAhead::new(&*reporter.recorder, &reporter.skill, HTTP_INTERFACE);
+        let result = http::send(
+            &req,
+            &self.policy,
+            &self.secrets,
+            &self.caps,
+            &deadline,
+            &mut ahead,
+        )
+        .await;
         let duration_ms = started.elapsed().as_millis() as u64;
-        let mut body = serde_json::json!({"request": {
-            "method": req.method,
-            "url": req.url,
-            "headers": req.headers,
-            "body": req.body.as_deref().map(bytes_json),
-            "follow_redirects": req.follow_redirects,
-        }});
+        let mut body = serde_json::json!({"request": req.to_json()});
         let (status, answer) = match result {
             Ok(resp) => {
                 body["response"] = serde_json::json!({

@@ -100,10 +100,12 @@ impl From<StepDbRow> for StoredStep {
 }
 
 impl Store {
-    /// Appends a batch of steps in one round trip (`UNNEST` of column arrays), committed
-    /// asynchronously (see `Store::steps`): only a synchronous seal afterwards makes the
-    /// trace durable and complete.
-    pub async fn append_steps(&self, steps: &[StepRow]) -> Result<(), StoreError> {
+    /// Appends a batch of steps in one round trip (`UNNEST` of column arrays). Committed
+    /// asynchronously (see `Store::steps`) unless `durable`: then the commit waits until its
+    /// WAL, and so every earlier batch's, is on disk (the write-ahead of a side effect).
+    /// Otherwise only a synchronous commit afterwards (a durable batch, `sync_steps`, the
+    /// seal) makes the steps durable.
+    pub async fn append_steps(&self, steps: &[StepRow], durable: bool) -> Result<(), StoreError> {
         if steps.is_empty() {
             return Ok(());
         }
@@ -137,8 +139,18 @@ impl Store {
         .bind(&payloads)
         .bind(&prevs)
         .bind(&hashes)
-        .execute(&self.steps)
+        .execute(if durable { &self.pool } else { &self.steps })
         .await?;
+        Ok(())
+    }
+
+    /// Waits until every step batch committed so far is on disk: one synchronous commit of
+    /// a transaction that takes an id (so it writes a commit record and flushes the WAL up
+    /// to it, which covers every earlier asynchronous commit).
+    pub async fn sync_steps(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT pg_current_xact_id()::text")
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
