@@ -447,7 +447,11 @@ fn keys_generate_refuses_to_overwrite_and_rotation_keeps_old_proofs_checkable() 
         &tenant,
     ]);
     assert_eq!(r.code, 0, "{r:?}");
-    assert!(r.stdout.contains("and 1 retired key(s) held locally"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("and 1 retired key(s) held locally"),
+        "{}",
+        r.stdout
+    );
 
     let listed = runtime(&["--json", "keys", "list"]).ok().json();
     assert!(
@@ -471,7 +475,11 @@ fn keys_generate_refuses_to_overwrite_and_rotation_keeps_old_proofs_checkable() 
     ])
     .ok()
     .json();
-    assert_eq!(exported["key_ids"].as_array().unwrap().len(), 2, "{exported}");
+    assert_eq!(
+        exported["key_ids"].as_array().unwrap().len(),
+        2,
+        "{exported}"
+    );
     let r = runtime(&[
         "proof",
         "--run-id",

@@ -104,7 +104,9 @@ pub async fn run(cmd: &RunsCommand, db: &Database, local: &KeyLocation, out: &Ou
                 }
                 println!("run_status: {}", run_status_line(&proof));
                 for c in proof.checks.iter().filter(|c| c.trace_id.is_none()) {
-                    if c.value.is_null() {
+                    // An empty column is left out, unless leaving it out would hide that
+                    // the signed head says it held something.
+                    if c.value.is_null() && c.coverage != Coverage::Mismatch {
                         continue;
                     }
                     let name = c.field.trim_start_matches("runs.");
