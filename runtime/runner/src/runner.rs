@@ -168,6 +168,9 @@ pub struct Runner {
     secrets_home: Option<std::path::PathBuf>,
     /// The lease this runner takes on every run it executes (see `lease.rs`).
     lease: LeaseHolder,
+    /// Intents of side effects are durable before the effect (always, but for the bench's
+    /// baseline, see `without_write_ahead`).
+    write_ahead: bool,
 }
 
 /// The key that signs trace heads, with its id and whether its public half is listed in the
@@ -191,7 +194,17 @@ impl Runner {
             signer: None,
             secrets_home: None,
             lease: crate::lease::process_holder("runner", crate::lease::DEFAULT_LEASE_TTL),
+            write_ahead: true,
         }
+    }
+
+    /// For `runtime bench` only: runs whose outbound requests do not wait for their intent
+    /// to be durable, the baseline of what write-ahead costs. Never for real runs: a crash
+    /// mid-request could then leave no trace of a request that left.
+    #[doc(hidden)]
+    pub fn without_write_ahead(mut self) -> Self {
+        self.write_ahead = false;
+        self
     }
 
     /// The lease this runner holds on its runs: who it is and how long a renewal lasts.
@@ -365,14 +378,18 @@ impl Runner {
             plan: &plan,
         });
 
-        let writer = Arc::new(TraceWriter::new(
+        let writer = TraceWriter::new(
             self.store.clone(),
             TraceIds {
                 tenant_id: run.tenant_id.clone(),
                 run_id: run.id.clone(),
                 trace_id: trace_id.clone(),
             },
-        ));
+        );
+        let writer = Arc::new(match self.write_ahead {
+            true => writer,
+            false => writer.without_write_ahead(),
+        });
         let skill_digests: BTreeMap<_, _> = skills
             .iter()
             .map(|(n, s)| {

@@ -65,6 +65,9 @@ pub struct TraceWriter {
     ids: TraceIds,
     shared: Arc<Shared>,
     queue: mpsc::Sender<Msg>,
+    /// Whether `record_durable` waits for the disk (always, but for `runtime bench`
+    /// measuring what that wait costs).
+    write_ahead: bool,
 }
 
 /// What the calling task and the writer task both reach: the writer task takes held-back
@@ -159,7 +162,20 @@ impl TraceWriter {
             pending: AtomicUsize::new(0),
         });
         tokio::spawn(write_loop(store, ids.clone(), rx, shared.clone()));
-        TraceWriter { ids, shared, queue }
+        TraceWriter {
+            ids,
+            shared,
+            queue,
+            write_ahead: true,
+        }
+    }
+
+    /// For `runtime bench` only: intents are batched like any step instead of waited for,
+    /// so the bench can show, side by side, what the write-ahead costs. A run recorded so
+    /// can lose the intent of a request that was in flight when it crashed.
+    pub fn without_write_ahead(mut self) -> Self {
+        self.write_ahead = false;
+        self
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
@@ -440,6 +456,9 @@ impl TraceRecorder for TraceWriter {
         e: HostEvent,
     ) -> RecorderFuture<'_, Result<(), NotDurable>> {
         self.record(skill, e);
+        if !self.write_ahead {
+            return Box::pin(std::future::ready(Ok(())));
+        }
         Box::pin(async move {
             self.make_durable()
                 .await
