@@ -237,3 +237,67 @@ fn pg_ctl_path() -> String {
     }
     "pg_ctl".into()
 }
+
+/// Steps without side effects are batched, but never held back: a skill that logs and then
+/// computes for seconds without another host call has its steps in Postgres while the run
+/// is still going (so a crash then loses at most the last moments, not the whole run).
+#[tokio::test]
+async fn batched_steps_reach_postgres_while_the_skill_still_computes() {
+    add_test_skill("hostile");
+    let tenant = tenant("crash-held");
+    let agent_id = agent_with(&tenant, &["--timeout", "4s"]);
+    let plan = serde_json::json!({"planner": "e2e", "steps": [
+        {"step_id": "say", "skill": "hostile", "params": {"action": "log", "arg": "before the loop"}},
+        {"step_id": "spin", "skill": "hostile", "params": {"action": "loop", "arg": ""}},
+    ]});
+    let file = tempfile(&plan.to_string());
+    let child = runtime_cmd()
+        .args([
+            "--json",
+            "-q",
+            "run",
+            "--agent-id",
+            &agent_id,
+            "--tenant-id",
+            &tenant,
+        ])
+        .args(["--origin-system-id", "e2e", "--goal", "held", "--plan"])
+        .arg(&file)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("runtime starts");
+    let db = superuser().await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (stored, status) = loop {
+        let row: Option<(String, i64)> = sqlx::query_as(
+            "SELECT r.status, (SELECT count(*) FROM aos_trace_steps s WHERE s.run_id = r.id)
+             FROM runs r WHERE r.tenant_id = $1",
+        )
+        .bind(&tenant)
+        .fetch_optional(&db)
+        .await
+        .unwrap();
+        match row {
+            // run.start, skill.start, host.log, skill.end, skill.start of the loop.
+            Some((status, n)) if n >= 5 => break (n, status),
+            _ if Instant::now() > deadline => panic!("no steps stored mid-run: {row:?}"),
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    };
+    assert_eq!(
+        status, "running",
+        "stored while the skill computed ({stored} steps)"
+    );
+    let log: Vec<(String,)> = sqlx::query_as(
+        "SELECT kind FROM aos_trace_steps s JOIN runs r ON r.id = s.run_id
+         WHERE r.tenant_id = $1 AND s.kind = 'host.log'",
+    )
+    .bind(&tenant)
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert_eq!(log.len(), 1);
+    db.close().await;
+    let r: Run = child.wait_with_output().unwrap().into();
+    assert_eq!(r.code, 3, "the loop hits its deadline: {r:?}");
+}
