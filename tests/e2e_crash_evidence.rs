@@ -129,6 +129,17 @@ async fn sigterm_mid_request_leaves_the_intent_and_fails_the_run() {
 #[tokio::test]
 async fn postgres_stopped_immediately_mid_request_keeps_the_intent() {
     let home = format!("{}-pgcrash", home().display());
+    // Stops this test's own cluster however the test ends.
+    struct StopOnDrop(String);
+    impl Drop for StopOnDrop {
+        fn drop(&mut self) {
+            let _ = runtime_cmd()
+                .env("RUNPROOF_HOME", &self.0)
+                .args(["db", "stop"])
+                .output();
+        }
+    }
+    let _stop = StopOnDrop(home.clone());
     let rt = |args: &[&str]| -> Run {
         runtime_cmd()
             .env("RUNPROOF_HOME", &home)
@@ -202,7 +213,6 @@ async fn postgres_stopped_immediately_mid_request_keeps_the_intent() {
     ]);
     let p = (p.code, p.json());
     assert_crash_evidence(&url, p, &run, "runner lost (runner/", &server.url("/slow")).await;
-    rt(&["db", "stop"]).ok();
 }
 
 /// `pg_ctl stop -m immediate` on the cluster under `home`, as its owner: what a crash of the

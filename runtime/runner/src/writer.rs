@@ -52,10 +52,15 @@ const MAX_ROWS_PER_ROUND_TRIP: usize = 4096;
 const TICK: Duration = Duration::from_millis(50);
 
 enum Msg {
+    /// Rows to write, in `step_index` order after everything queued before them.
     Rows(Vec<PendingStep>),
-    /// Answered once every row queued before it is written (or with the first error);
-    /// `durable`: and its WAL is on disk (a synchronous commit).
+    /// The same, plus a barrier answered once these rows and everything before them are
+    /// written (or with the first error); `durable`: with a synchronous commit. Rows and
+    /// barrier travel in one message, so the writer task can never write the rows of a
+    /// durable barrier without it (and a durable barrier always carries the step it makes
+    /// durable: a commit that writes rows is one Postgres flushes).
     Barrier {
+        rows: Vec<PendingStep>,
         durable: bool,
         ack: oneshot::Sender<Result<(), String>>,
     },
@@ -192,6 +197,28 @@ impl TraceWriter {
         run_status: Option<&str>,
         body: serde_json::Value,
     ) {
+        let step = Step {
+            kind,
+            skill,
+            status,
+            duration_ms,
+            run_status,
+            body,
+        };
+        self.push(step, false);
+    }
+
+    /// Serializes and chains `step`; with `take`, also takes every pending row (this one
+    /// included) under the same lock, so the writer task's tick cannot take them first.
+    fn push(&self, step: Step<'_>, take: bool) -> Vec<PendingStep> {
+        let Step {
+            kind,
+            skill,
+            status,
+            duration_ms,
+            run_status,
+            body,
+        } = step;
         let at = timestamp(std::time::SystemTime::now());
         let payload = StepEnvelope {
             v: 1,
@@ -225,6 +252,10 @@ impl TraceWriter {
             prev_hash: linked.prev_hash,
             hash: linked.hash,
         });
+        if take {
+            self.shared.pending.store(0, Ordering::Relaxed);
+            return std::mem::replace(&mut p.rows, Vec::with_capacity(BATCH));
+        }
         self.shared.pending.store(p.rows.len(), Ordering::Relaxed);
         if p.rows.len() >= BATCH {
             // Non-blocking hand-off (this may run inside a clock read). If the queue is
@@ -237,6 +268,7 @@ impl TraceWriter {
                 self.shared.pending.store(0, Ordering::Relaxed);
             }
         }
+        Vec::new()
     }
 
     /// Hands the pending rows to the writer task, waiting for room in the queue. Rows are
@@ -254,33 +286,19 @@ impl TraceWriter {
         Ok(())
     }
 
-    /// Hands off every recorded step, then waits until the writer task has written them
-    /// all (`durable`: with a synchronous commit). The rows and the barrier enter the queue
-    /// together, under the lock, so nothing recorded later can come between them.
+    /// Hands off every recorded step with a barrier, then waits until the writer task has
+    /// written them all. The rows and the barrier are one message, sent under the lock, so
+    /// nothing recorded later can come between them.
     async fn barrier(&self, durable: bool) -> Result<(), StoreError> {
-        let mut permits = self.queue.reserve_many(2).await.map_err(|_| stopped())?;
+        let permit = self.queue.reserve().await.map_err(|_| stopped())?;
         let (ack, done) = oneshot::channel();
         {
             let mut p = self.lock();
-            if !p.rows.is_empty()
-                && let Some(permit) = permits.next()
-            {
-                permit.send(Msg::Rows(std::mem::replace(
-                    &mut p.rows,
-                    Vec::with_capacity(BATCH),
-                )));
-                self.shared.pending.store(0, Ordering::Relaxed);
-            }
-            match permits.next() {
-                Some(permit) => permit.send(Msg::Barrier { durable, ack }),
-                None => return Err(stopped()),
-            }
+            let rows = std::mem::replace(&mut p.rows, Vec::with_capacity(BATCH));
+            self.shared.pending.store(0, Ordering::Relaxed);
+            permit.send(Msg::Barrier { rows, durable, ack });
         }
-        match done.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(StoreError::Db(e)),
-            Err(_) => Err(stopped()),
-        }
+        answer(done).await
     }
 
     /// Makes every recorded step written. Returns the first write error of this trace, if
@@ -290,10 +308,20 @@ impl TraceWriter {
         self.barrier(false).await
     }
 
-    /// Makes every recorded step durable now: on disk, surviving a crash of this process
-    /// or of Postgres. The write-ahead of side effects waits on this.
-    pub async fn make_durable(&self) -> Result<(), StoreError> {
-        self.barrier(true).await
+    /// Records `step` and makes it, and every step before it, durable: on disk, surviving
+    /// a crash of this process or of Postgres. The write-ahead of side effects waits on
+    /// this. The step is taken with the pending rows under the lock that chains it, so it
+    /// always travels with its durable barrier (never in an asynchronous batch before it).
+    async fn append_durable(&self, step: Step<'_>) -> Result<(), StoreError> {
+        let permit = self.queue.reserve().await.map_err(|_| stopped())?;
+        let rows = self.push(step, true);
+        let (ack, done) = oneshot::channel();
+        permit.send(Msg::Barrier {
+            rows,
+            durable: true,
+            ack,
+        });
+        answer(done).await
     }
 
     /// Steps recorded so far, the chain head and the Merkle root: what the seal will say.
@@ -311,6 +339,24 @@ impl TraceWriter {
     }
 }
 
+/// One step as `append` takes it.
+struct Step<'a> {
+    kind: StepKind,
+    skill: Option<&'a str>,
+    status: StepStatus,
+    duration_ms: Option<u64>,
+    run_status: Option<&'a str>,
+    body: serde_json::Value,
+}
+
+async fn answer(done: oneshot::Receiver<Result<(), String>>) -> Result<(), StoreError> {
+    match done.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(StoreError::Db(e)),
+        Err(_) => Err(stopped()),
+    }
+}
+
 fn stopped() -> StoreError {
     StoreError::Db("the trace writer task stopped before the trace was durable".into())
 }
@@ -319,8 +365,6 @@ fn stopped() -> StoreError {
 /// tick takes the rows the calling task still holds.
 async fn write_loop(store: Store, ids: TraceIds, mut rx: mpsc::Receiver<Msg>, shared: Arc<Shared>) {
     let mut failed: Option<String> = None;
-    // Rows written with an asynchronous commit since the last durable barrier.
-    let mut unsynced = false;
     let mut rows: Vec<StepRow> = Vec::new();
     let mut inbox: VecDeque<Msg> = VecDeque::new();
     let mut tick = tokio::time::interval(TICK);
@@ -341,8 +385,13 @@ async fn write_loop(store: Store, ids: TraceIds, mut rx: mpsc::Receiver<Msg>, sh
         while let Some(msg) = inbox.pop_front() {
             match msg {
                 Msg::Rows(batch) => rows.extend(batch.into_iter().map(|s| s.into_row(&ids))),
-                Msg::Barrier { durable, ack } => {
-                    // Everything queued before the barrier must be written before it is
+                Msg::Barrier {
+                    rows: batch,
+                    durable,
+                    ack,
+                } => {
+                    rows.extend(batch.into_iter().map(|s| s.into_row(&ids)));
+                    // Everything queued before the barrier is written before it is
                     // answered: stop coalescing here.
                     barrier = Some((durable, ack));
                     break;
@@ -357,27 +406,17 @@ async fn write_loop(store: Store, ids: TraceIds, mut rx: mpsc::Receiver<Msg>, sh
                 inbox.push_back(next);
             }
         }
+        // A durable barrier carries the step it makes durable, so `rows` is never empty
+        // then: the synchronous commit writes them, and flushing its WAL flushes every
+        // earlier asynchronous batch's too (WAL is flushed in order). (A commit that
+        // writes nothing would not wait for the disk.)
         let durable = matches!(barrier, Some((true, _)));
-        if failed.is_none() {
-            let written = if !rows.is_empty() {
-                // The rows before a durable barrier commit synchronously: that flushes the
-                // WAL of every earlier asynchronous batch too (WAL is flushed in order).
-                store.append_steps(&rows, durable).await
-            } else if durable && unsynced {
-                store.sync_steps().await
-            } else {
-                Ok(())
-            };
-            match written {
-                Ok(()) if durable => unsynced = false,
-                Ok(()) => unsynced |= !rows.is_empty(),
-                Err(e) => {
-                    tracing::error!(
-                        "trace steps could not be written; the trace will stay unsealed: {e}"
-                    );
-                    failed = Some(e.to_string());
-                }
-            }
+        if failed.is_none()
+            && !rows.is_empty()
+            && let Err(e) = store.append_steps(&rows, durable).await
+        {
+            tracing::error!("trace steps could not be written; the trace will stay unsealed: {e}");
+            failed = Some(e.to_string());
         }
         rows.clear();
         if let Some((_, ack)) = barrier {
@@ -455,12 +494,21 @@ impl TraceRecorder for TraceWriter {
         skill: &str,
         e: HostEvent,
     ) -> RecorderFuture<'_, Result<(), NotDurable>> {
-        self.record(skill, e);
         if !self.write_ahead {
+            self.record(skill, e);
             return Box::pin(std::future::ready(Ok(())));
         }
+        let skill = skill.to_owned();
         Box::pin(async move {
-            self.make_durable()
+            let step = Step {
+                kind: e.kind,
+                skill: Some(&skill),
+                status: e.status,
+                duration_ms: e.duration_ms,
+                run_status: None,
+                body: e.body,
+            };
+            self.append_durable(step)
                 .await
                 .map_err(|e| NotDurable(e.to_string()))
         })

@@ -44,7 +44,7 @@ pub struct Store {
     /// committed; flushing the seal's WAL flushes all WAL before it, so every step is on
     /// disk when a run is reported finished. A crash before the seal may lose the last
     /// batches, and the trace is then unsealed (never VERIFIED) either way; the one
-    /// exception is a write-ahead batch (`append_steps(.., durable: true)`, `sync_steps`),
+    /// exception is a write-ahead batch (`append_steps(.., durable: true)`),
     /// committed on `pool` so the intent of a side effect is on disk before it happens.
     steps: PgPool,
 }

@@ -103,8 +103,9 @@ impl Store {
     /// Appends a batch of steps in one round trip (`UNNEST` of column arrays). Committed
     /// asynchronously (see `Store::steps`) unless `durable`: then the commit waits until its
     /// WAL, and so every earlier batch's, is on disk (the write-ahead of a side effect).
-    /// Otherwise only a synchronous commit afterwards (a durable batch, `sync_steps`, the
-    /// seal) makes the steps durable.
+    /// Otherwise only a synchronous commit afterwards (a durable batch, the seal) makes the
+    /// steps durable. A durable batch must write rows: Postgres flushes the WAL at commit
+    /// only for a transaction that wrote some.
     pub async fn append_steps(&self, steps: &[StepRow], durable: bool) -> Result<(), StoreError> {
         if steps.is_empty() {
             return Ok(());
@@ -141,16 +142,6 @@ impl Store {
         .bind(&hashes)
         .execute(if durable { &self.pool } else { &self.steps })
         .await?;
-        Ok(())
-    }
-
-    /// Waits until every step batch committed so far is on disk: one synchronous commit of
-    /// a transaction that takes an id (so it writes a commit record and flushes the WAL up
-    /// to it, which covers every earlier asynchronous commit).
-    pub async fn sync_steps(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT pg_current_xact_id()::text")
-            .execute(&self.pool)
-            .await?;
         Ok(())
     }
 
