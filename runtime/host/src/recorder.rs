@@ -39,8 +39,11 @@ pub trait TraceRecorder: Send + Sync {
     fn record(&self, skill: &str, event: HostEvent);
 
     /// Records one event and resolves once it, and every step recorded before it, is
-    /// durable: it survives a crash of this process and of the database. A recorder that
-    /// keeps nothing (tests, `describe`) has nothing to wait for.
+    /// durable: it survives a crash of this process and of the database. The event takes
+    /// its place in the trace when this is *called* (like `record`); only the wait is in
+    /// the future. A recorder that keeps nothing (tests, `describe`) has nothing to wait
+    /// for. A recorder that wraps another must forward this, never fall back to `record`
+    /// (the default), or the write-ahead silently stops waiting.
     fn record_durable(
         &self,
         skill: &str,

@@ -5,6 +5,7 @@ use crate::bindings::runproof::skill::{http as wit_http, log as wit_log, types a
 use crate::http::{self, Deadline, HttpCaps, OutboundError, OutboundRequest};
 use crate::limits::{LimitHit, Limiter};
 use crate::policy::OutboundPolicy;
+use crate::recorder::TraceRecorder as _;
 use crate::recorder::WriteAhead;
 use crate::secrets::SecretSet;
 use crate::wasi::Reporter;
@@ -13,9 +14,6 @@ use runproof_proof::{StepKind, StepStatus};
 use std::time::Duration;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-
-/// The interface an intent step names for requests made through `runproof:skill/http`.
-const HTTP_INTERFACE: &str = "runproof:skill/http";
 
 /// Largest log message kept whole; longer ones are cut (and say so) to bound the trace.
 const MAX_LOG_MESSAGE: usize = 16 * 1024;
@@ -31,6 +29,8 @@ pub(crate) struct SkillState {
     pub caps: HttpCaps,
     /// When the invocation must be over; HTTP timeouts are capped by it.
     pub deadline: tokio::time::Instant,
+    /// Standard `wasi:http`, routed into the same outbound path (`wasi_http.rs`).
+    pub wasi_http: crate::wasi_http::WasiHttpState,
 }
 
 impl WasiView for SkillState {
@@ -45,7 +45,7 @@ impl WasiView for SkillState {
 impl SkillState {
     /// Counts a host call; past the cap the skill is stopped (a trap), which the runner
     /// records as the step's failure reason.
-    fn count_call(&mut self) -> wasmtime::Result<()> {
+    pub(crate) fn count_call(&mut self) -> wasmtime::Result<()> {
         if !self.reporter.meter.count() {
             let hit = LimitHit::HostCalls {
                 limit: self.reporter.meter.max(),
@@ -103,26 +103,6 @@ impl wit_http::Host for SkillState {
         request: wit_http::Request,
     ) -> wasmtime::Result<Result<wit_http::Response, wit_http::HttpError>> {
         self.count_call()?;
-        let started = std::time::Instant::now();
-        let timeout = request
-            .timeout_ms
-            .map(|ms| Duration::from_millis(ms.into()))
-            .unwrap_or(http::DEFAULT_TIMEOUT);
-        // The request's own timeout, capped by what is left of the invocation's deadline:
-        // a slow server must not hold the skill (and the run) past it.
-        let own = tokio::time::Instant::now() + timeout;
-        let deadline = if own < self.deadline {
-            let what = match request.timeout_ms {
-                Some(ms) => format!("the request's timeout of {ms} ms"),
-                None => format!("the default request timeout of {} ms", timeout.as_millis()),
-            };
-            Deadline { at: own, what }
-        } else {
-            Deadline {
-                at: self.deadline,
-                what: "the invocation's deadline".into(),
-            }
-        };
         let req = OutboundRequest {
             method: request.method,
             url: request.url,
@@ -130,53 +110,116 @@ impl wit_http::Host for SkillState {
             body: request.body,
             follow_redirects: request.follow_redirects,
         };
-        // The request is recorded as the skill wrote it (placeholders, never values); the
-        // response and any error come back already redacted.
-        let reporter = self.reporter.clone();
-        let mut ahead = WriteAhead::new(&*reporter.recorder, &reporter.skill, HTTP_INTERFACE);
-        let result = http::send(
-            &req,
-            &self.policy,
-            &self.secrets,
-            &self.caps,
-            &deadline,
-            &mut ahead,
-        )
-        .await;
-        let duration_ms = started.elapsed().as_millis() as u64;
-        let mut body = serde_json::json!({"request": req.to_json()});
-        let (status, answer) = match result {
-            Ok(resp) => {
-                body["response"] = serde_json::json!({
-                    "status": resp.status,
-                    "headers": resp.headers,
-                    "body": bytes_json(&resp.body),
-                    "hops": resp.hops,
-                });
-                let ok = wit_http::Response {
-                    status: resp.status,
-                    headers: resp.headers,
-                    body: resp.body,
-                };
-                (StepStatus::Success, Ok(ok))
-            }
-            Err(e) => {
-                body["error"] = serde_json::json!({"code": e.code(), "message": e.message()});
-                (StepStatus::Failure, Err(to_wit_error(e)))
-            }
-        };
-        Self::record(
-            self.reporter.clone(),
-            HostEvent {
-                kind: StepKind::HostHttp,
-                status,
-                duration_ms: Some(duration_ms),
-                body,
-            },
-        )
-        .await;
+        let answer = send_recorded(self.outbound(), req, request.timeout_ms, INTERFACE_RUNPROOF)
+            .await
+            .map(|resp| wit_http::Response {
+                status: resp.status,
+                headers: resp.headers,
+                body: resp.body,
+            })
+            .map_err(to_wit_error);
         Ok(answer)
     }
+}
+
+/// The `interface` of a `host.http` step made through `runproof:skill/http`.
+pub(crate) const INTERFACE_RUNPROOF: &str = "runproof:skill/http";
+
+/// What an outbound exchange needs from the invocation, owned, so an exchange can also run
+/// on a task of its own (`wasi:http` does).
+#[derive(Clone)]
+pub(crate) struct Outbound {
+    pub reporter: Reporter,
+    pub policy: OutboundPolicy,
+    pub secrets: std::sync::Arc<SecretSet>,
+    pub caps: HttpCaps,
+    pub deadline: tokio::time::Instant,
+}
+
+impl SkillState {
+    pub(crate) fn outbound(&self) -> Outbound {
+        Outbound {
+            reporter: self.reporter.clone(),
+            policy: self.policy.clone(),
+            secrets: self.secrets.clone(),
+            caps: self.caps,
+            deadline: self.deadline,
+        }
+    }
+}
+
+/// The one outbound path of both HTTP interfaces: the policy, secrets, caps and deadline
+/// (`http::send`, which makes the request's `host.intent` durable just before it leaves),
+/// then one `host.http` step for the exchange, denied or not. `interface`
+/// names which interface the skill used; the rest of the step has the same shape for both.
+/// The host call was counted by the caller.
+pub(crate) async fn send_recorded(
+    out: Outbound,
+    req: OutboundRequest,
+    timeout_ms: Option<u32>,
+    interface: &'static str,
+) -> Result<http::OutboundResponse, OutboundError> {
+    let started = std::time::Instant::now();
+    let timeout = timeout_ms
+        .map(|ms| Duration::from_millis(ms.into()))
+        .unwrap_or(http::DEFAULT_TIMEOUT);
+    // The request's own timeout, capped by what is left of the invocation's deadline:
+    // a slow server must not hold the skill (and the run) past it.
+    let own = tokio::time::Instant::now() + timeout;
+    let deadline = if own < out.deadline {
+        let what = match timeout_ms {
+            Some(ms) => format!("the request's timeout of {ms} ms"),
+            None => format!("the default request timeout of {} ms", timeout.as_millis()),
+        };
+        Deadline { at: own, what }
+    } else {
+        Deadline {
+            at: out.deadline,
+            what: "the invocation's deadline".into(),
+        }
+    };
+    // The request is recorded as the skill wrote it (placeholders, never values); the
+    // response and any error come back already redacted. Before it leaves, its intent is
+    // made durable (write-ahead, inside `http::send`), as a `host.intent` step naming the
+    // same interface.
+    let mut ahead = WriteAhead::new(&*out.reporter.recorder, &out.reporter.skill, interface);
+    let result = http::send(
+        &req,
+        &out.policy,
+        &out.secrets,
+        &out.caps,
+        &deadline,
+        &mut ahead,
+    )
+    .await;
+    let duration_ms = started.elapsed().as_millis() as u64;
+    let mut body = serde_json::json!({"interface": interface, "request": req.to_json()});
+    let status = match &result {
+        Ok(resp) => {
+            body["response"] = serde_json::json!({
+                "status": resp.status,
+                "headers": resp.headers,
+                "body": bytes_json(&resp.body),
+                "hops": resp.hops,
+            });
+            StepStatus::Success
+        }
+        Err(e) => {
+            body["error"] = serde_json::json!({"code": e.code(), "message": e.message()});
+            StepStatus::Failure
+        }
+    };
+    SkillState::record(
+        out.reporter,
+        HostEvent {
+            kind: StepKind::HostHttp,
+            status,
+            duration_ms: Some(duration_ms),
+            body,
+        },
+    )
+    .await;
+    result
 }
 
 fn to_wit_error(e: OutboundError) -> wit_http::HttpError {

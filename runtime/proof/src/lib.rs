@@ -22,26 +22,38 @@
 //!   [`verify_head`];
 //! - [`binding`]: the run and trace rows a person reads beside a verdict, each column
 //!   compared with the signed head or marked as not covered ([`judge_run`]).
+//! - [`document`]: one entry point for a file of either offline form;
+//! - [`conformance`]: which rule of `docs/proof-format.md` a failure reason is, so a second,
+//!   independent verifier can be checked against this one rule by rule.
 
 pub mod binding;
 pub mod bundle;
+pub mod bundle_v1;
 mod chain;
+pub mod conformance;
+pub mod document;
 pub mod hash;
 pub mod inclusion;
+pub mod inclusion_v1;
 pub mod merkle;
 mod model;
 pub mod seal;
+pub mod signed_head;
 mod step;
 mod strict;
 mod verify;
 
 pub use binding::{Coverage, FieldCheck, RunRecord, RunVerdict, TraceRecord, judge_run};
 pub use bundle::{
-    Bundle, BundleError, BundleStep, BundleTrace, BundleVerdict, parse_bundle, verify_bundle,
+    Bundle, BundleError, BundleStep, BundleTrace, BundleVerdict, ReadBundle, parse_bundle,
+    verify_bundle,
 };
 pub use chain::{AppendedStep, ChainBuilder};
+pub use document::{DocumentVerdict, verify_document};
 pub use hash::{DIGEST_LEN, Digest};
-pub use inclusion::{InclusionProof, InclusionVerdict, parse_inclusion, verify_inclusion_proof};
+pub use inclusion::{
+    InclusionProof, InclusionVerdict, ReadInclusion, parse_inclusion, verify_inclusion_proof,
+};
 pub use merkle::{MerkleBuilder, MerkleError};
 pub use model::{Integrity, IntegrityModel, VerificationStatus};
 pub use seal::{

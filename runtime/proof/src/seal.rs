@@ -537,10 +537,10 @@ pub fn verify_head_detailed(
         }
     }
     // The predicate's fields depend on its version: read the type before the predicate.
+    // An unknown type is read with the current (v2) fields, so the checks keep their order
+    // (shape, then types, then `predicateType` itself); it is refused below.
     let version = match st.get("predicateType") {
-        Some(Value::String(t)) => HeadVersion::of_predicate_type(t)
-            .ok_or_else(|| SealError::WrongPredicateType { found: clip(t) })?,
-        // Missing or not a string: the typed read below says which.
+        Some(Value::String(t)) => HeadVersion::of_predicate_type(t).unwrap_or(HeadVersion::V2),
         _ => HeadVersion::V2,
     };
     if let Some(p) = st.get("predicate") {

@@ -308,13 +308,13 @@ impl TraceWriter {
         self.barrier(false).await
     }
 
-    /// Records `step` and makes it, and every step before it, durable: on disk, surviving
-    /// a crash of this process or of Postgres. The write-ahead of side effects waits on
-    /// this. The step is taken with the pending rows under the lock that chains it, so it
-    /// always travels with its durable barrier (never in an asynchronous batch before it).
-    async fn append_durable(&self, step: Step<'_>) -> Result<(), StoreError> {
+    /// Sends `rows` (the step to make durable, taken with every pending row under the lock
+    /// that chained it, see `push`) with a durable barrier, and waits until they and every
+    /// step before them are durable: on disk, surviving a crash of this process or of
+    /// Postgres. The write-ahead of side effects waits on this. The step is never in an
+    /// asynchronous batch before its barrier: it travels in the barrier's own message.
+    async fn send_durable(&self, rows: Vec<PendingStep>) -> Result<(), StoreError> {
         let permit = self.queue.reserve().await.map_err(|_| stopped())?;
-        let rows = self.push(step, true);
         let (ack, done) = oneshot::channel();
         permit.send(Msg::Barrier {
             rows,
@@ -498,17 +498,21 @@ impl TraceRecorder for TraceWriter {
             self.record(skill, e);
             return Box::pin(std::future::ready(Ok(())));
         }
-        let skill = skill.to_owned();
-        Box::pin(async move {
-            let step = Step {
+        // Chained now, in call order (a caller such as the host's compactor relies on
+        // this); only the wait for the disk is deferred.
+        let rows = self.push(
+            Step {
                 kind: e.kind,
-                skill: Some(&skill),
+                skill: Some(skill),
                 status: e.status,
                 duration_ms: e.duration_ms,
                 run_status: None,
                 body: e.body,
-            };
-            self.append_durable(step)
+            },
+            true,
+        );
+        Box::pin(async move {
+            self.send_durable(rows)
                 .await
                 .map_err(|e| NotDurable(e.to_string()))
         })

@@ -1,10 +1,12 @@
 pub mod agent;
 pub mod bench;
 pub mod db;
+pub mod invoke;
 pub mod keys;
 pub mod proof;
 pub mod run;
 pub mod runs;
 pub mod secret;
 pub mod skill;
+pub mod steps_view;
 pub mod verify;

@@ -1,7 +1,7 @@
 use crate::args::RunsCommand;
 use crate::commands::proof::{run_status_line, status_word};
 use crate::database::Database;
-use crate::output::{Out, short};
+use crate::output::Out;
 use crate::signing::{KeyLocation, trusted_or_local};
 use anyhow::{Result, bail};
 use runproof_coordinator::{RunProofCoordinator, StepListing};
@@ -57,6 +57,7 @@ pub async fn run(cmd: &RunsCommand, db: &Database, local: &KeyLocation, out: &Ou
             run_id,
             tenant_id,
             trust,
+            payloads,
         } => {
             let (trusted, trust_note) = trusted_or_local(&trust.trusted_keys, local)?;
             if store.run_for_tenant(tenant_id, run_id).await?.is_none() {
@@ -66,6 +67,7 @@ pub async fn run(cmd: &RunsCommand, db: &Database, local: &KeyLocation, out: &Ou
                 .trusting(trusted)
                 .get_run_proof_with(tenant_id, run_id, StepListing::Include)
                 .await?;
+            let lines = super::steps_view::lines_of(&store, &proof, *payloads).await?;
             // The run is shown from the checked columns, never from the raw row: every
             // value printed comes with what the proof says of it.
             // `run`: each column of the row as {value, coverage}; `checks`: every column of
@@ -91,7 +93,7 @@ pub async fn run(cmd: &RunsCommand, db: &Database, local: &KeyLocation, out: &Ou
                 "run_status": proof.run_status,
                 "checks": proof.checks,
                 "aos_traces": proof.aos_traces,
-                "aos_trace_steps": proof.aos_trace_steps,
+                "aos_trace_steps": lines,
             });
             out.emit(&value, || {
                 let i = &proof.integrity;
@@ -138,18 +140,18 @@ pub async fn run(cmd: &RunsCommand, db: &Database, local: &KeyLocation, out: &Ou
                         }
                     );
                 }
-                // Steps are checked against their hashed bytes: intact up to verified_prefix.
-                for s in &proof.aos_trace_steps {
-                    let intact = (s.step_index as u64) < i.verified_prefix;
+                // Steps are checked against their hashed bytes (payloads included): intact
+                // up to verified_prefix.
+                super::steps_view::print(&lines);
+                let total = lines.len() as u64;
+                if i.verified_prefix < total {
                     println!(
-                        "  {:>4}  {:<21} {:<10} {:<8} {:>6}  {}{}",
-                        s.step_index,
-                        s.kind,
-                        s.skill_name.as_deref().unwrap_or("-"),
-                        s.status,
-                        s.duration_ms.map(|d| format!("{d}ms")).unwrap_or_default(),
-                        short(&s.hash),
-                        if intact { "" } else { "  [not verified]" }
+                        "  [steps from step_index {} on are not verified: the chain breaks there or nothing signed vouches for them]",
+                        i.verified_prefix
+                    );
+                } else if !i.is_verified() && total > 0 {
+                    println!(
+                        "  [the {total} step(s) hash and link intact, but no signed head vouches for them]"
                     );
                 }
             });
