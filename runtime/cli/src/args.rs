@@ -74,11 +74,15 @@ pub enum KeysCommand {
     },
     /// List the public keys that have signed trace heads in this database.
     List,
-    /// Print a public key (PEM) for reviewers to pin with --trusted-key.
+    /// Print a public key (PEM) for reviewers to pin with --trusted-key. Only from the key
+    /// files this runtime holds (current and keys/retired/), never from the database.
     ExportPublic {
-        /// A key listed by `keys list` (default: the local signing key).
-        #[arg(long)]
+        /// A key this runtime holds, current or retired (default: the local signing key).
+        #[arg(long, conflicts_with = "all")]
         key_id: Option<String>,
+        /// Every key this runtime holds, current and retired, as one keyring file.
+        #[arg(long)]
+        all: bool,
         /// Write the PEM here instead of stdout.
         #[arg(long, short, value_name = "FILE")]
         out: Option<PathBuf>,
@@ -89,7 +93,8 @@ pub enum KeysCommand {
 pub struct VerifyArgs {
     /// A bundle (`runtime proof export`) or an inclusion proof (`runtime proof inclusion`).
     pub file: PathBuf,
-    /// Public key (SPKI PEM) whose signature you accept. Repeatable; at least one.
+    /// Public key (SPKI PEM) or keyring (several PEM blocks, `keys export-public --all`)
+    /// whose signatures you accept. Repeatable; at least one.
     #[arg(long = "trusted-key", value_name = "FILE", required = true)]
     pub trusted_keys: Vec<PathBuf>,
 }
@@ -269,12 +274,14 @@ fn parse_model(s: &str) -> Result<runproof_proof::IntegrityModel, String> {
 
 #[derive(Debug, Subcommand)]
 pub enum RunsCommand {
-    /// Show one run with its trace and steps.
+    /// Show one run with its trace and steps, each value marked by what the proof says of it.
     Show {
         #[arg(long)]
         run_id: String,
         #[arg(long)]
         tenant_id: String,
+        #[command(flatten)]
+        trust: TrustArgs,
         /// Also show what each step recorded (its stored payload, decoded).
         #[arg(long)]
         payloads: bool,
@@ -309,8 +316,9 @@ pub struct ProofArgs {
 
 #[derive(Debug, Args)]
 pub struct TrustArgs {
-    /// Public key (SPKI PEM) whose signature over a trace head you accept. Repeatable.
-    /// Default: the public half of the local signing key. Never a key from the database.
+    /// Public key (SPKI PEM) or keyring (several PEM blocks, `keys export-public --all`)
+    /// whose signatures over a trace head you accept. Repeatable. Default: the public half
+    /// of the local signing key. Never a key from the database.
     #[arg(long = "trusted-key", value_name = "FILE")]
     pub trusted_keys: Vec<PathBuf>,
 }

@@ -42,6 +42,8 @@ pub use engine::{
 pub use limits::{InvocationLimits, LimitGrant, LimitHit};
 pub use policy::{HostPattern, OutboundPolicy, PolicyError};
 pub use progress::{CompileEvent, CompileProgress};
-pub use recorder::{HostEvent, NullRecorder, TraceRecorder};
+pub use recorder::{
+    HostEvent, NotDurable, NullRecorder, RecorderFuture, TraceRecorder, WriteAhead,
+};
 pub use scratch::ScratchDir;
 pub use secrets::{Secret, SecretSet, valid_secret_name};

@@ -6,6 +6,7 @@ use crate::http::{self, Deadline, HttpCaps, OutboundError, OutboundRequest};
 use crate::limits::{LimitHit, Limiter};
 use crate::policy::OutboundPolicy;
 use crate::recorder::TraceRecorder as _;
+use crate::recorder::WriteAhead;
 use crate::secrets::SecretSet;
 use crate::wasi::Reporter;
 use base64::Engine as _;
@@ -150,7 +151,8 @@ impl SkillState {
 }
 
 /// The one outbound path of both HTTP interfaces: the policy, secrets, caps and deadline
-/// (`http::send`), then one `host.http` step for the exchange, denied or not. `interface`
+/// (`http::send`, which makes the request's `host.intent` durable just before it leaves),
+/// then one `host.http` step for the exchange, denied or not. `interface`
 /// names which interface the skill used; the rest of the step has the same shape for both.
 /// The host call was counted by the caller.
 pub(crate) async fn send_recorded(
@@ -179,18 +181,21 @@ pub(crate) async fn send_recorded(
         }
     };
     // The request is recorded as the skill wrote it (placeholders, never values); the
-    // response and any error come back already redacted.
-    let result = http::send(&req, &out.policy, &out.secrets, &out.caps, &deadline).await;
+    // response and any error come back already redacted. Before it leaves, its intent is
+    // made durable (write-ahead, inside `http::send`), as a `host.intent` step naming the
+    // same interface.
+    let mut ahead = WriteAhead::new(&*out.reporter.recorder, &out.reporter.skill, interface);
+    let result = http::send(
+        &req,
+        &out.policy,
+        &out.secrets,
+        &out.caps,
+        &deadline,
+        &mut ahead,
+    )
+    .await;
     let duration_ms = started.elapsed().as_millis() as u64;
-    // Bounded (`trace_caps.rs`): a large or refused request is its size, SHA-256 and
-    // prefix, never the whole bytes.
-    let mut body = serde_json::json!({"interface": interface, "request": {
-        "method": crate::trace_caps::cap_to(&req.method, 64),
-        "url": crate::trace_caps::text_field(&req.url),
-        "headers": crate::trace_caps::headers_field(&req.headers, &out.caps),
-        "body": req.body.as_deref().map(crate::trace_caps::bytes_field),
-        "follow_redirects": req.follow_redirects,
-    }});
+    let mut body = serde_json::json!({"interface": interface, "request": req.to_json(&out.caps)});
     let status = match &result {
         Ok(resp) => {
             body["response"] = serde_json::json!({

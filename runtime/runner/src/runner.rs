@@ -9,9 +9,12 @@ use runproof_host::{
     HostPattern, InvocationLimits, InvocationOutcome, LimitGrant, LoadedSkill, SecretSet, SkillHost,
 };
 use runproof_proof::seal::{SigningKey, key_id, verifying_key_to_pem};
-use runproof_proof::{IntegrityModel, StepKind, StepStatus, TraceHeadClaims, TraceIds, sign_head};
-use runproof_store::{LeaseHolder, NewRun, RunFinish, SkillRecord, Store, StoreError};
+use runproof_proof::{
+    IntegrityModel, RunClaims, StepKind, StepStatus, TraceHeadClaims, TraceIds, sign_head,
+};
+use runproof_store::{LeaseHolder, NewRun, RunFinish, SkillRecord, Store, StoreError, rfc3339};
 use serde::Serialize;
+use sha2::{Digest as _, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -173,6 +176,9 @@ pub struct Runner {
     secrets_home: Option<std::path::PathBuf>,
     /// The lease this runner takes on every run it executes (see `lease.rs`).
     lease: LeaseHolder,
+    /// Intents of side effects are durable before the effect (always, but for the bench's
+    /// baseline, see `without_write_ahead`).
+    write_ahead: bool,
 }
 
 /// The key that signs trace heads, with its id and whether its public half is listed in the
@@ -196,7 +202,17 @@ impl Runner {
             signer: None,
             secrets_home: None,
             lease: crate::lease::process_holder("runner", crate::lease::DEFAULT_LEASE_TTL),
+            write_ahead: true,
         }
+    }
+
+    /// For `runtime bench` only: runs whose outbound requests do not wait for their intent
+    /// to be durable, the baseline of what write-ahead costs. Never for real runs: a crash
+    /// mid-request could then leave no trace of a request that left.
+    #[doc(hidden)]
+    pub fn without_write_ahead(mut self) -> Self {
+        self.write_ahead = false;
+        self
     }
 
     /// The lease this runner holds on its runs: who it is and how long a renewal lasts.
@@ -361,6 +377,8 @@ impl Runner {
         // 2. The run exists, with its plan, before anything executes. Its duration counts
         // from here (skill compilation above is not part of the run).
         let started = Instant::now();
+        // The plan's exact stored text: the signed head binds it by its SHA-256.
+        let plan_json = plan.to_json();
         let run = self
             .store
             .create_run(&NewRun {
@@ -369,7 +387,7 @@ impl Runner {
                 tenant_id: req.tenant_id.clone(),
                 origin_system_id: req.origin_system_id.clone(),
                 goal: req.goal.clone(),
-                plan_json: plan.to_json(),
+                plan_json: plan_json.clone(),
                 idempotency_key: req.idempotency_key.clone(),
             })
             .await?;
@@ -386,14 +404,18 @@ impl Runner {
             plan: &plan,
         });
 
-        let writer = Arc::new(TraceWriter::new(
+        let writer = TraceWriter::new(
             self.store.clone(),
             TraceIds {
                 tenant_id: run.tenant_id.clone(),
                 run_id: run.id.clone(),
                 trace_id: trace_id.clone(),
             },
-        ));
+        );
+        let writer = Arc::new(match self.write_ahead {
+            true => writer,
+            false => writer.without_write_ahead(),
+        });
         let mut skill_digests: BTreeMap<_, _> = skills
             .iter()
             .map(|(n, s)| {
@@ -537,6 +559,7 @@ impl Runner {
         }
 
         // 4. End, make durable, seal.
+        let completed_at = runproof_store::whole_micros(chrono::Utc::now());
         let succeeded = run_error.is_none();
         let status = if succeeded { "succeeded" } else { "failed" };
         writer.append(
@@ -568,20 +591,34 @@ impl Runner {
             IntegrityModel::MerkleTree => head.merkle_root,
             _ => head.chain_head,
         };
-        let completed_at = chrono::Utc::now();
         let mut digests: BTreeMap<String, String> = skills
             .iter()
             .map(|(name, s)| (name.clone(), s.skill.digest.clone()))
             .collect();
         digests.extend(unloadable.iter().map(|(n, d, _)| (n.clone(), d.clone())));
+        let sealed_at = runproof_store::whole_micros(chrono::Utc::now());
+        // Whole milliseconds from the start the rows hold to the end the head states.
+        let duration_ms = (completed_at - trace_started_at).num_milliseconds().max(0);
         let claims = head_claims(
             writer.ids(),
             req.integrity_model,
             &head,
             digests,
             status,
-            trace_started_at,
-            completed_at,
+            HeadTimes {
+                started_at: trace_started_at,
+                completed_at,
+                sealed_at,
+            },
+            RunClaims {
+                agent_id: run.agent_id.clone(),
+                origin_system_id: run.origin_system_id.clone(),
+                goal: run.goal.clone(),
+                plan_sha256: hex::encode(Sha256::digest(plan_json.as_bytes())),
+                error_message: run_error.clone(),
+                created_at: rfc3339(run.created_at),
+                duration_ms: duration_ms as u64,
+            },
         );
         // Signed here, in the runner's process, with a key the database never sees: whoever
         // can write to Postgres can rebuild a chain, but cannot make this signature.
@@ -598,6 +635,8 @@ impl Runner {
                 signed_head: &signed_head,
                 signing_key_id: &signer.key_id,
                 completed_at,
+                sealed_at,
+                duration_ms,
                 lease_owner: &self.lease.owner,
             })
             .await?;
@@ -769,19 +808,25 @@ fn classify(
     }
 }
 
-/// What the signed head states. Times are RFC 3339 with microseconds, the precision the
-/// trace row keeps, so the row and the claim agree.
+/// When the trace started, ended and was sealed, as the rows hold them.
+struct HeadTimes {
+    started_at: chrono::DateTime<chrono::Utc>,
+    completed_at: chrono::DateTime<chrono::Utc>,
+    sealed_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// What the signed head states (predicate v2): the trace, and the run row's values. Times
+/// are RFC 3339 with microseconds, the precision the rows keep, so the rows and the claims
+/// agree byte for byte.
 fn head_claims(
     ids: &TraceIds,
     model: IntegrityModel,
     head: &SealedHead,
     skill_digests: BTreeMap<String, String>,
     status: &str,
-    started_at: chrono::DateTime<chrono::Utc>,
-    completed_at: chrono::DateTime<chrono::Utc>,
+    times: HeadTimes,
+    run: RunClaims,
 ) -> TraceHeadClaims {
-    let rfc3339 =
-        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     TraceHeadClaims {
         tenant_id: ids.tenant_id.clone(),
         run_id: ids.run_id.clone(),
@@ -792,8 +837,10 @@ fn head_claims(
         merkle_root: hex::encode(head.merkle_root),
         skill_digests: skill_digests.into_iter().collect(),
         status: status.to_string(),
-        started_at: rfc3339(started_at),
-        completed_at: rfc3339(completed_at),
+        started_at: rfc3339(times.started_at),
+        completed_at: rfc3339(times.completed_at),
+        sealed_at: Some(rfc3339(times.sealed_at)),
+        run: Some(run),
     }
 }
 
