@@ -192,12 +192,14 @@ impl Redactor {
     }
 
     pub fn redact_bytes(&self, bytes: &[u8]) -> Vec<u8> {
-        self.automaton.replace_all_bytes(bytes, &self.markers)
+        let out = self.automaton.replace_all_bytes(bytes, &self.markers);
+        settle(&self.automaton, out)
     }
 
     /// A header name: any ASCII case of any spelling is the value.
     pub fn redact_name(&self, name: &str) -> String {
         let out = self.names.replace_all_bytes(name.as_bytes(), &self.markers);
+        let out = settle(&self.names, out);
         String::from_utf8(out)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
@@ -207,6 +209,23 @@ impl Redactor {
         let out = self.redact_bytes(text.as_bytes());
         String::from_utf8(out)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
+}
+
+/// What a whole field becomes when one pass of replacement was not enough.
+const WITHHELD: &[u8] = b"[REDACTED]";
+
+/// One pass replaces every occurrence in the input, but a marker and the text beside it
+/// can spell a value anew (a value `]]]]]]]]` after `]`, or one inside the marker, such as
+/// `REDACTED`). Such a field is withheld whole, and if even the plain marker would spell a
+/// value, emptied: the guarantee is that no spelling survives, whatever the values.
+fn settle(automaton: &AhoCorasick, out: Vec<u8>) -> Vec<u8> {
+    if !automaton.is_match(&out) {
+        out
+    } else if !automaton.is_match(WITHHELD) {
+        WITHHELD.to_vec()
+    } else {
+        Vec::new()
     }
 }
 
@@ -298,6 +317,19 @@ mod tests {
             "[REDACTED:LONG] [REDACTED:SHORT]"
         );
         assert!(Redactor::new([("E", "")]).is_none());
+    }
+
+    #[test]
+    fn a_marker_never_spells_a_value_anew() {
+        // Found by fuzz/redact: one pass left `[REDACTED:S]` + `]]]]]]]`.
+        let r = Redactor::new([("S", "]]]]]]]]")]).unwrap();
+        assert_eq!(r.redact("]]]]]]]]]]]]]]]"), "[REDACTED]");
+        assert_eq!(r.redact("ok ]]]]]]]] ok"), "ok [REDACTED:S] ok");
+        // A value inside every marker: nothing of the field is left.
+        let r = Redactor::new([("S", "REDACTED")]).unwrap();
+        assert_eq!(r.redact("a REDACTED b"), "");
+        assert_eq!(r.redact_name("x-redacted"), "");
+        assert_eq!(r.redact("clean"), "clean");
     }
 
     #[test]
