@@ -6,6 +6,7 @@
 //! runs; every step is durable before the trace is sealed; the run is reported finished
 //! only after the seal commits.
 
+mod catalog;
 mod control;
 pub mod lease;
 mod outputs;
@@ -16,6 +17,7 @@ mod runner;
 pub mod secrets;
 mod writer;
 
+pub use catalog::LoadedSkillInfo;
 pub use control::RunControl;
 pub use plan::{OnError, Plan, PlanError, PlanStep};
 pub use planner::{StubPlanner, plan_goal};

@@ -9,6 +9,7 @@ mod agents;
 mod db;
 mod error;
 mod evidence;
+mod follow;
 mod keys;
 mod leases;
 pub mod listen;

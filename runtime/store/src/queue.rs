@@ -233,3 +233,11 @@ impl Store {
         )
     }
 }
+
+impl Store {
+    /// One round trip to the database (health checks).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}

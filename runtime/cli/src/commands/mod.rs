@@ -1,10 +1,15 @@
 pub mod agent;
 pub mod bench;
 pub mod db;
+pub mod executor;
 pub mod keys;
 pub mod proof;
+pub mod queue;
 pub mod run;
 pub mod runs;
 pub mod secret;
+pub mod serve;
 pub mod skill;
+pub mod token;
 pub mod verify;
+pub mod worker;
