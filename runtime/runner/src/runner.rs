@@ -505,6 +505,13 @@ impl Runner {
                 total,
                 outcome: &outcome,
             });
+            // A step cut short from outside fails the run with the outside reason, not as a
+            // step failure (whatever its on_error says).
+            if let Some(reason) = control.aborted()
+                && run_error.is_none()
+            {
+                run_error = Some(reason.to_string());
+            }
             if outcome.status == "failed" && step.on_error == OnError::Abort && run_error.is_none()
             {
                 run_error = Some(format!(
