@@ -1,6 +1,6 @@
 //! Through a real PgBouncer, in session and in transaction mode: the seed plan's flow, a
 //! worker and `runtime serve`, all ending VERIFIED. The pooler gets a small server pool so
-//! many client connections share each server connection (where named prepared statements
+//! many client connections share each server connection (in transaction mode) (where named prepared statements
 //! and session state would break).
 
 #[path = "support/pgbouncer.rs"]
@@ -28,7 +28,10 @@ fn rt(url: &str, args: &[&str]) -> Run {
 
 fn through(mode: &str) {
     let _one = exclusive();
-    let bouncer = PgBouncer::start(mode, 3);
+    // Session mode binds a server connection to each client connection for its whole life,
+    // so the pool must cover every process's connections; transaction mode shares three.
+    let pool = if mode == "session" { 40 } else { 3 };
+    let bouncer = PgBouncer::start(mode, pool);
     let url = bouncer.url.clone();
     let target = Server::start();
     let tenant = tenant(&format!("pgb-{mode}"));
