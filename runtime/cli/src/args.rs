@@ -339,6 +339,9 @@ pub struct BenchArgs {
     /// Smaller sizes: finishes in under a minute (the full run takes a few minutes).
     #[arg(long)]
     pub quick: bool,
+    /// Only the service figures (worker processes, submit-to-start, recovery).
+    #[arg(long)]
+    pub service: bool,
 }
 
 #[derive(Debug, Subcommand)]
