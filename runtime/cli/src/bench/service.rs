@@ -192,11 +192,17 @@ impl Bench<'_> {
 
     /// Runs per second with `workers` worker processes: from the first submission to the
     /// last run sealed.
-    async fn with_workers(&self, workers: usize, req: &RunRequest, n: usize) -> Result<f64> {
+    async fn with_workers(
+        &self,
+        workers: usize,
+        req: &RunRequest,
+        n: usize,
+    ) -> Result<(f64, serde_json::Value)> {
         let concurrency = CONCURRENCY.to_string();
         let procs = (0..workers)
             .map(|_| self.start_worker(&["--concurrency", &concurrency], Duration::from_secs(30)))
             .collect::<Result<Vec<_>>>()?;
+        let before = self.db_load().await?;
         let t = Instant::now();
         let ids = self.submit_many(req, n).await?;
         self.until_done(&ids, Duration::from_secs(600)).await?;
@@ -204,7 +210,27 @@ impl Bench<'_> {
         for p in procs {
             p.stop()?;
         }
-        Ok(rate)
+        let after = self.db_load().await?;
+        Ok((
+            rate,
+            serde_json::json!({
+                "commits_per_run": (after.0 - before.0) / n as f64,
+                "wal_bytes_per_run": (after.1 - before.1) / n as f64,
+            }),
+        ))
+    }
+
+    /// Commits and WAL bytes so far, database-wide (what one Postgres must absorb per
+    /// run). Statistics are flushed by each backend about once a second: wait for that.
+    async fn db_load(&self) -> Result<(f64, f64)> {
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let load: (f64, f64) = sqlx::query_as(
+            "SELECT (SELECT sum(xact_commit) FROM pg_stat_database)::float8,
+                    (SELECT wal_bytes FROM pg_stat_wal)::float8",
+        )
+        .fetch_one(self.store.pool())
+        .await?;
+        Ok(load)
     }
 
     /// Runs per second with one `runtime run` process per run, `CONCURRENCY` at once.
@@ -418,18 +444,17 @@ impl Bench<'_> {
                 "  {workers} worker process(es) × {CONCURRENCY} runs in flight, {} runs ...",
                 sizes.runs_per_level
             ));
-            rates.push((
-                workers,
-                self.with_workers(workers, &req, sizes.runs_per_level)
-                    .await?,
-            ));
+            let (rate, load) = self
+                .with_workers(workers, &req, sizes.runs_per_level)
+                .await?;
+            rates.push((workers, rate, load));
         }
         let what = |w: usize| {
             format!(
                 "runs per second, {w} `runtime worker` process(es) on one Postgres ({CONCURRENCY} in flight each; 3-step http_call plans; submit to sealed)"
             )
         };
-        let (_, w1) = rates[0];
+        let w1 = rates[0].1;
         let best = rates.iter().map(|r| r.1).fold(0.0, f64::max);
         self.figures.push(
             Figure::new(
@@ -443,7 +468,7 @@ impl Bench<'_> {
             .at_least(10.0)
             .with("best_of_1_2_4_workers", best),
         );
-        for (workers, rate) in &rates {
+        for (workers, rate, load) in &rates {
             let mut f = Figure::new(
                 format!("service.runs_per_second_w{workers}"),
                 what(*workers),
@@ -452,7 +477,8 @@ impl Bench<'_> {
                 format!("the same runner inside one process, {CONCURRENCY} at once"),
                 in_process,
             )
-            .with("vs_process_per_run", rate / per_process);
+            .with("vs_process_per_run", rate / per_process)
+            .with("database_load", load.clone());
             if *workers == 1 {
                 f = f.at_least(0.8);
             }
