@@ -202,3 +202,47 @@ fn a_worker_behind_a_transaction_pooler_listens_on_a_direct_url() {
     let w = worker(&[], &env);
     assert!(w.stderr().contains("wake-ups: LISTEN"), "{}", w.stderr());
 }
+
+/// Migrations through a transaction-mode pooler (no session advisory lock, no named
+/// statements) apply the schema to an empty database and record it exactly as sqlx does:
+/// sqlx's own migrator, on a direct connection afterwards, finds nothing to do and no
+/// checksum that differs.
+#[test]
+fn migrations_apply_through_a_transaction_pooler_as_sqlx_records_them() {
+    let _one = exclusive();
+    let bouncer = PgBouncer::start("transaction", 2);
+    let name = format!("rp_pgb_{}", &tenant("m").replace('-', "_")[2..]);
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let db = superuser().await;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&db)
+            .await
+            .unwrap();
+        db.close().await;
+    });
+    let swap = |url: &str| {
+        let (base, query) = url
+            .split_once('?')
+            .map_or((url, None), |(b, q)| (b, Some(q)));
+        let (prefix, _) = base.rsplit_once('/').unwrap();
+        match query {
+            Some(q) => format!("{prefix}/{name}?{q}"),
+            None => format!("{prefix}/{name}"),
+        }
+    };
+    let pooled = swap(&bouncer.url);
+    let direct = swap(&bouncer.direct);
+    let behind = rt(&pooled, &["agent", "list"]);
+    assert_eq!(behind.code, 1);
+    assert!(behind.stderr.contains("runtime db migrate"), "{behind:?}");
+    let applied = rt(&pooled, &["--json", "db", "migrate"]).ok().json();
+    assert!(
+        applied["applied"].as_array().unwrap().len() >= 8,
+        "{applied}"
+    );
+    assert_eq!(applied["pending"], 0);
+    // sqlx's migrator, direct: everything applied, every checksum the same.
+    let again = rt(&direct, &["--json", "db", "migrate"]).ok().json();
+    assert_eq!(again["applied"], json!([]), "{again}");
+    rt(&pooled, &["agent", "list"]).ok();
+}

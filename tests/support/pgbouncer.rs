@@ -48,7 +48,7 @@ impl PgBouncer {
         std::fs::write(
             &ini,
             format!(
-                "[databases]\n{db} = host={host} port={port} dbname={db}\n\n[pgbouncer]\n\
+                "[databases]\n* = host={host} port={port}\n\n[pgbouncer]\n\
                  listen_addr = 127.0.0.1\nlisten_port = {listen}\nunix_socket_dir =\n\
                  auth_type = scram-sha-256\nauth_file = {}\npool_mode = {mode}\n\
                  default_pool_size = {pool_size}\nmax_client_conn = 400\n\
