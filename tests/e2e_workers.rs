@@ -137,8 +137,25 @@ fn a_killed_workers_run_is_failed_as_worker_lost_and_never_run_again() {
     let survivor = worker(&[], &ttl);
     doomed.signal(libc::SIGKILL);
     let killed = Instant::now();
-    let run = until(&tenant, &run_id, MIN, |r| r["status"] != "running");
+    // Watched with plain SQL: a `runtime` command would recover the run itself (every
+    // command does), and this test is about the surviving worker doing it.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = rt.block_on(superuser());
+    let deadline = Instant::now() + MIN;
+    while rt
+        .block_on(
+            sqlx::query_scalar::<_, String>("SELECT status FROM runs WHERE id = $1")
+                .bind(&run_id)
+                .fetch_one(&db),
+        )
+        .unwrap()
+        == "running"
+    {
+        assert!(Instant::now() < deadline, "never recovered");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let took = killed.elapsed();
+    let run = cli_run(&tenant, &run_id);
     assert_eq!(run["status"], "failed", "{run}");
     let error = run["error_message"].as_str().unwrap();
     assert!(error.starts_with("worker lost (worker/"), "{error}");
