@@ -1,12 +1,17 @@
 pub mod agent;
 pub mod bench;
 pub mod db;
+pub mod executor;
 pub mod invoke;
 pub mod keys;
 pub mod proof;
+pub mod queue;
 pub mod run;
 pub mod runs;
 pub mod secret;
+pub mod serve;
 pub mod skill;
 pub mod steps_view;
+pub mod token;
 pub mod verify;
+pub mod worker;
