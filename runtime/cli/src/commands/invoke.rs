@@ -130,14 +130,17 @@ async fn recorded(
             step.and_then(|s| s.output.as_ref()),
             step.and_then(|s| s.error.as_deref()),
         );
-        println!(
+        outln!(
             "run_id: {}  status: {}  ({} steps recorded, sealed and signed)",
-            report.run_id, report.status, report.chain_length
+            report.run_id,
+            report.status,
+            report.chain_length
         );
         steps_view::print(&steps);
-        println!(
+        outln!(
             "verify: runtime proof --run-id {} --tenant-id {}",
-            report.run_id, report.tenant_id
+            report.run_id,
+            report.tenant_id
         );
     });
     Ok(if report.status == "succeeded" {
@@ -219,7 +222,7 @@ async fn in_memory(
     });
     out.emit(&value, || {
         print_result(output.as_ref(), error.as_deref());
-        println!(
+        outln!(
             "not recorded: no run and no trace exist (deny-all outbound policy, default limits); \
              pass --agent-id to run it under an agent's policy as a recorded, verifiable run"
         );
@@ -230,12 +233,12 @@ async fn in_memory(
 
 fn print_result(output: Option<&serde_json::Value>, error: Option<&str>) {
     match (output, error) {
-        (Some(o), _) => println!(
+        (Some(o), _) => outln!(
             "output: {}",
             serde_json::to_string_pretty(o).unwrap_or_default()
         ),
-        (None, Some(e)) => println!("error: {e}"),
-        (None, None) => println!("error: (none recorded)"),
+        (None, Some(e)) => outln!("error: {e}"),
+        (None, None) => outln!("error: (none recorded)"),
     }
 }
 
