@@ -17,6 +17,7 @@ use runproof_host::http::{HttpCaps, OutboundRequest};
 use runproof_host::{
     HostConfig, HostPattern, InvocationLimits, LoadedSkill, NullRecorder, OutboundPolicy, SkillHost,
 };
+use runproof_proof::RunStatus;
 use runproof_proof::{ChainVerifier, StoredStep};
 use runproof_runner::{RunEvent, RunObserver, RunReport, RunRequest, Runner};
 use runproof_store::{NewAgent, Store};
@@ -294,7 +295,7 @@ impl<'a> Bench<'a> {
     async fn traced_run(&self, req: &RunRequest, observer: &dyn RunObserver) -> Result<RunReport> {
         let report = self.runner.run(req, observer).await?;
         ensure!(
-            report.status == "succeeded",
+            report.status == RunStatus::Succeeded,
             "bench run {} ended {}: {:?}",
             report.run_id,
             report.status,
@@ -583,7 +584,7 @@ impl<'a> Bench<'a> {
             let t = Instant::now();
             let r = self.runner_no_write_ahead.run(&req, &()).await?;
             ensure!(
-                r.status == "succeeded",
+                r.status == RunStatus::Succeeded,
                 "http_call bench run failed: {:?}",
                 r.error_message
             );
@@ -622,7 +623,7 @@ impl<'a> Bench<'a> {
                         async move {
                             let r = runner.run(&req, &()).await?;
                             ensure!(
-                                r.status == "succeeded",
+                                r.status == RunStatus::Succeeded,
                                 "http_call bench run failed: {:?}",
                                 r.error_message
                             );

@@ -22,7 +22,7 @@ pub fn render(r: &ReportInput<'_>) -> String {
     let p = r.proof;
     let e = r.evidence;
     let i = &p.integrity;
-    let status = crate::commands::proof::status_word(i.verification_status);
+    let status = i.verification_status.as_str();
     let mut s = String::new();
     // `writeln!` into a String cannot fail.
     let _ = writeln!(s, "# RunProof execution report: run `{}`\n", p.run_id);

@@ -25,6 +25,8 @@ pub use queued::{MAX_ATTEMPTS, QueueOptions, parse_model};
 pub use runner::{
     RunError, RunEvent, RunObserver, RunReport, RunRequest, Runner, StepOutcome, limit_grant,
 };
+/// The run-status vocabulary, re-exported so that every caller of the runner spells it one way.
+pub use runproof_proof::RunStatus;
 pub use secrets::{SecretError, SecretKeyring};
 pub use writer::TraceWriter;
 

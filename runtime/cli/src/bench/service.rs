@@ -9,6 +9,7 @@
 
 use super::{BENCH_TENANT, Bench, Figure, ORIGIN, percentile};
 use anyhow::{Context, Result, bail, ensure};
+use runproof_proof::RunStatus;
 use runproof_runner::{QueueOptions, RunRequest};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -387,9 +388,9 @@ impl Bench<'_> {
                     .bind(&id)
                     .fetch_one(self.store.pool())
                     .await?;
-            if status != "running" {
+            if status != RunStatus::Running.as_str() {
                 ensure!(
-                    status == "failed"
+                    status == RunStatus::Failed.as_str()
                         && error
                             .as_deref()
                             .is_some_and(|e| e.starts_with("worker lost")),
@@ -432,7 +433,7 @@ impl Bench<'_> {
                     let (runner, req) = (runner.clone(), req.clone());
                     async move {
                         let r = runner.run(&req, &()).await?;
-                        ensure!(r.status == "succeeded", "{:?}", r.error_message);
+                        ensure!(r.status == RunStatus::Succeeded, "{:?}", r.error_message);
                         Ok(())
                     }
                 }

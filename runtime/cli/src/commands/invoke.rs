@@ -15,6 +15,7 @@ use crate::database::Database;
 use crate::output::Out;
 use anyhow::{Context, Result, bail};
 use runproof_host::{HostEvent, InvocationLimits, InvocationOutcome, SkillHost, TraceRecorder};
+use runproof_proof::RunStatus;
 use runproof_runner::{RunRequest, Runner};
 use std::sync::{Arc, Mutex};
 
@@ -143,7 +144,7 @@ async fn recorded(
             report.tenant_id
         );
     });
-    Ok(if report.status == "succeeded" {
+    Ok(if report.status == RunStatus::Succeeded {
         0
     } else {
         EXIT_FAILED
@@ -215,7 +216,7 @@ async fn in_memory(
         "recorded": false,
         "skill": skill.info.name,
         "digest": skill.digest,
-        "status": if error.is_none() { "succeeded" } else { "failed" },
+        "status": RunStatus::ended(error.is_none()),
         "output": output,
         "error": error,
         "steps": steps,

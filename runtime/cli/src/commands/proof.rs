@@ -7,18 +7,10 @@ use crate::output::Out;
 use crate::signing::{KeyLocation, trusted_or_local};
 use anyhow::{Context, Result};
 use runproof_coordinator::{RunProof, RunProofCoordinator, StepListing};
-use runproof_proof::{Coverage, VerificationStatus};
+use runproof_proof::Coverage;
 
 /// Exit code when the proof is anything but VERIFIED.
 pub const EXIT_NOT_VERIFIED: i32 = 4;
-
-pub fn status_word(s: VerificationStatus) -> &'static str {
-    match s {
-        VerificationStatus::Verified => "VERIFIED",
-        VerificationStatus::Failed => "FAILED",
-        VerificationStatus::Unsupported => "UNSUPPORTED",
-    }
-}
 
 pub async fn run(args: &ProofArgs, db: &Database, local: &KeyLocation, out: &Out) -> Result<i32> {
     match &args.action {
@@ -85,10 +77,7 @@ async fn verify(
         outln!("run_id: {}", proof.run_id);
         outln!("run_status: {}", run_status_line(&proof));
         outln!("integrity_model: {}", i.model.as_str());
-        outln!(
-            "verification_status: {}",
-            status_word(i.verification_status)
-        );
+        outln!("verification_status: {}", i.verification_status.as_str());
         outln!("chain_length: {}", i.chain_length);
         outln!("verified_prefix: {}", i.verified_prefix);
         outln!("root_hash: {}", i.root_hash.as_deref().unwrap_or("-"));

@@ -6,6 +6,7 @@ use crate::database::Database;
 use crate::output::Out;
 use anyhow::{Result, bail};
 use runproof_host::SkillHost;
+use runproof_proof::RunStatus;
 use runproof_runner::{QueueOptions, RunRequest, Runner};
 use runproof_store::{CancelOutcome, Run, Store};
 use std::sync::Arc;
@@ -67,9 +68,9 @@ pub async fn follow(
         let Some(run) = store.run_for_tenant(tenant, &current).await? else {
             bail!("run {current} not found for tenant {tenant}");
         };
-        if matches!(run.status.as_str(), "succeeded" | "failed") {
+        if RunStatus::is_final_word(&run.status) {
             match store.next_attempt(&run.id).await? {
-                Some(next) if run.status == "failed" => {
+                Some(next) if run.status == RunStatus::Failed.as_str() => {
                     out.progress(format!(
                         "run {} failed ({}); following its next attempt, run {next}",
                         run.id,
@@ -118,7 +119,7 @@ pub async fn wait(
             run.tenant_id
         );
     });
-    Ok(if run.status == "succeeded" {
+    Ok(if run.status == RunStatus::Succeeded.as_str() {
         0
     } else {
         crate::commands::run::EXIT_RUN_FAILED
@@ -182,7 +183,7 @@ pub async fn replay(store: &Store, existing: Run, out: &Out) -> Result<i32> {
         }
         outln!("note: the idempotency key was used before; this is that run");
     });
-    Ok(if run.status == "succeeded" {
+    Ok(if run.status == RunStatus::Succeeded.as_str() {
         0
     } else {
         crate::commands::run::EXIT_RUN_FAILED

@@ -3,6 +3,7 @@ use crate::database::Database;
 use crate::output::Out;
 use anyhow::{Context, Result, bail};
 use runproof_host::SkillHost;
+use runproof_proof::RunStatus;
 use runproof_runner::{RunEvent, RunObserver, RunRequest, Runner};
 use std::sync::Arc;
 
@@ -152,7 +153,7 @@ pub async fn run(
             if let Some(run_id) = &run_id {
                 store.abandon_run(run_id, &format!("interrupted by {signal}; trace left unsealed")).await?;
             }
-            out.emit(&serde_json::json!({"run_id": run_id, "status": "failed", "error_message": "interrupted"}), || {
+            out.emit(&serde_json::json!({"run_id": run_id, "status": RunStatus::Failed, "error_message": "interrupted"}), || {
                 if let Some(r) = &run_id {
                     outln!("run_id: {r}");
                 }
@@ -180,7 +181,7 @@ pub async fn run(
             report.tenant_id
         );
     });
-    Ok(if report.status == "succeeded" {
+    Ok(if report.status == RunStatus::Succeeded {
         0
     } else {
         EXIT_RUN_FAILED

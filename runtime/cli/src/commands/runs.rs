@@ -1,5 +1,5 @@
 use crate::args::RunsCommand;
-use crate::commands::proof::{run_status_line, status_word};
+use crate::commands::proof::run_status_line;
 use crate::database::Database;
 use crate::output::Out;
 use crate::signing::{KeyLocation, trusted_or_local};
@@ -103,7 +103,7 @@ pub async fn run(cmd: &RunsCommand, db: &Database, local: &KeyLocation, out: &Ou
                 let i = &proof.integrity;
                 outln!(
                     "verification_status: {}  (trusted keys: {trust_note})",
-                    status_word(i.verification_status)
+                    i.verification_status.as_str()
                 );
                 if let Some(r) = &i.failure_reason {
                     outln!("failure_reason: {r}");

@@ -2,7 +2,7 @@
 //! pinned keys; opens no database and no network connection.
 
 use crate::args::VerifyArgs;
-use crate::commands::proof::{EXIT_NOT_VERIFIED, status_word};
+use crate::commands::proof::EXIT_NOT_VERIFIED;
 use crate::output::Out;
 use crate::signing::load_trusted;
 use anyhow::{Context, Result};
@@ -30,10 +30,7 @@ pub fn run(args: &VerifyArgs, out: &Out) -> Result<i32> {
     };
     out.emit(&v, || {
         outln!("file: {} (inclusion proof)", args.file.display());
-        outln!(
-            "verification_status: {}",
-            status_word(v.verification_status)
-        );
+        outln!("verification_status: {}", v.verification_status.as_str());
         if let (Some(i), Some(n)) = (v.step_index, v.tree_size) {
             outln!("step_index: {i} of {n}");
         }
@@ -73,10 +70,7 @@ fn bundle(args: &VerifyArgs, out: &Out, v: &runproof_proof::BundleVerdict) -> i3
             outln!("run_id: {r}  tenant_id: {t}");
         }
         outln!("integrity_model: {}", i.model.as_str());
-        outln!(
-            "verification_status: {}",
-            status_word(i.verification_status)
-        );
+        outln!("verification_status: {}", i.verification_status.as_str());
         outln!("chain_length: {}", i.chain_length);
         outln!("verified_prefix: {}", i.verified_prefix);
         outln!("root_hash: {}", i.root_hash.as_deref().unwrap_or("-"));
