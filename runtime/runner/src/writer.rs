@@ -221,15 +221,10 @@ impl TraceWriter {
         } = step;
         let at = timestamp(std::time::SystemTime::now());
         let mut envelope = StepEnvelope {
-            v: 1,
-            kind,
             skill,
-            status,
             duration_ms,
             run_status,
-            cost_cents: 0,
-            at: at.as_str(),
-            body,
+            ..StepEnvelope::new(kind, status, at.as_str(), body)
         };
         let mut payload = envelope.to_bytes();
         // The step cap (`trace_caps.rs`): rare, so measured on the bytes already made.
