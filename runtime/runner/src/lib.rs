@@ -17,6 +17,7 @@ mod runner;
 pub mod secrets;
 mod writer;
 
+pub mod private_file;
 pub use catalog::LoadedSkillInfo;
 pub use control::RunControl;
 pub use plan::{OnError, Plan, PlanError, PlanStep};
