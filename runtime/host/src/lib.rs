@@ -16,6 +16,7 @@
 
 mod bindings;
 mod compact;
+mod compile;
 pub mod deadline;
 mod engine;
 pub mod fs_quota;
