@@ -67,7 +67,7 @@ pub async fn run(cmd: &DbCommand, db: &Database, out: &Out) -> Result<()> {
             );
         }
         DbCommand::Url => {
-            let url = db.url()?;
+            let url = db.url_blocking_pool().await?;
             out.emit(&serde_json::json!({"url": url}), || outln!("{url}"));
         }
         DbCommand::Stop => match db {
