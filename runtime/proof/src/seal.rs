@@ -54,8 +54,8 @@ pub const PREDICATE_TYPE: &str = "https://runproof.dev/attestations/trace-head/v
 pub const PREDICATE_TYPE_V1: &str = "https://runproof.dev/attestations/trace-head/v1";
 /// Prefix of the statement's subject name: `runproof:run:<tenant_id>/<run_id>`.
 pub const SUBJECT_PREFIX: &str = "runproof:run:";
-/// Largest integer every JSON reader holds exactly (I-JSON, RFC 7493 §2.2): 2^53 − 1.
-pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+/// The strict-JSON integer bound, which the head's numbers must respect too.
+pub use crate::strict::MAX_SAFE_INTEGER;
 
 /// What a sealed trace claims. The predicate of the signed statement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -75,7 +75,7 @@ async fn verify(
     out.emit(&proof, || {
         // Everything printed here is either recomputed, signed, or says it is not.
         outln!("run_id: {}", proof.run_id);
-        outln!("run_status: {}", run_status_line(&proof));
+        outln!("run_status: {}", crate::report::run_status_line(&proof));
         outln!("integrity_model: {}", i.model.as_str());
         outln!("verification_status: {}", i.verification_status.as_str());
         outln!("chain_length: {}", i.chain_length);
@@ -111,19 +111,6 @@ async fn verify(
     } else {
         EXIT_NOT_VERIFIED
     })
-}
-
-/// The run's status as signed, or why there is none (with the unsigned column, marked).
-pub fn run_status_line(proof: &RunProof) -> String {
-    match (&proof.run_status, proof.run_field("runs.status")) {
-        (Some(s), _) => format!("{s} (signed)"),
-        (None, Some(c)) => format!(
-            "- (no verified signed head; runs.status says {}, {})",
-            c.value.as_str().unwrap_or("?"),
-            Coverage::Unverified.marker()
-        ),
-        (None, None) => "-".into(),
-    }
 }
 
 /// The columns shown by `runs show` that the proof does not cover, by name.

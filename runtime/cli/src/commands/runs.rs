@@ -1,7 +1,7 @@
 use crate::args::RunsCommand;
-use crate::commands::proof::run_status_line;
 use crate::database::Database;
 use crate::output::Out;
+use crate::report::run_status_line;
 use crate::signing::{KeyLocation, trusted_or_local};
 use anyhow::{Result, bail};
 use runproof_coordinator::{RunProofCoordinator, StepListing};
