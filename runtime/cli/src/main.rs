@@ -9,7 +9,6 @@
 mod output;
 mod args;
 mod args_service;
-mod bench;
 mod commands;
 mod compile_progress;
 mod database;

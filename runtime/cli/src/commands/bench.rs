@@ -2,10 +2,10 @@
 //! The measuring lives in `crate::bench`; this prints it.
 
 use crate::args::BenchArgs;
-use crate::bench::{Bench, ChildEnv, Report};
 use crate::database::Database;
 use crate::output::Out;
 use anyhow::{Context, Result};
+use runproof_bench::{Bench, ChildEnv, Report};
 use std::path::PathBuf;
 
 pub async fn run(
