@@ -7,6 +7,9 @@
 //! [`BENCH_TENANT`], with the built-in `bench` skill (N `log` host calls). Baselines that
 //! need rows (COPY) use a temporary table that is dropped afterwards; no run, trace or step
 //! is ever written except by the runner.
+//!
+//! Long: each figure keeps its baseline beside it (the point of the tool); the service
+//! figures are in service.rs.
 
 mod service;
 

@@ -6,6 +6,9 @@
 //! Every run is a real run through the production path: queued with `Runner::submit`,
 //! claimed and executed by real worker processes against the same database, sealed and
 //! signed. The plans are three `http_call` GETs of a loopback server in this process.
+//!
+//! One file: the service figures share one deployment (workers, server, database) that
+//! they set up and tear down together.
 
 use super::{BENCH_TENANT, Bench, Figure, ORIGIN, percentile};
 use anyhow::{Context, Result, bail, ensure};

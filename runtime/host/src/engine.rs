@@ -1,4 +1,7 @@
 //! The shared engine, the compiled-component cache, and one invocation from start to end.
+//!
+//! One file: `SkillHost` is the engine, its cache and one invocation's lifetime; what can
+//! live apart already does (compile.rs, deadline.rs, limits.rs, pool.rs, wasi.rs, state.rs).
 
 use crate::bindings::runproof::skill::types::{SkillError, SkillInfo};
 use crate::bindings::{Skill, SkillPre};

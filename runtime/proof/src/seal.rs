@@ -23,6 +23,9 @@
 //!
 //! What the claims *say* (model, length, digests) is for the caller to compare with the
 //! stored trace; [`TraceHeadClaims::validate`] checks that they are sensible on their own.
+//!
+//! One file: the signed statement's format, its strict parse and its checks are one
+//! specification (docs/proof-format.md §6), kept in one place so they cannot drift.
 
 use std::collections::BTreeMap;
 

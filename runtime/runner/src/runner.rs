@@ -1,4 +1,7 @@
 //! One run from request to sealed trace.
+//!
+//! Long: `Runner::run` is still one function from request to seal (the prepare /
+//! execute / seal split of the code-health issue is not done yet).
 
 use crate::control::RunControl;
 use crate::outputs::{self, Outputs};
