@@ -23,6 +23,7 @@ pub mod secrets;
 mod state;
 mod validate;
 mod wasi;
+pub mod world;
 
 pub use bindings::runproof::skill::types::{Capabilities, SkillError, SkillInfo};
 pub use engine::{

@@ -7,6 +7,7 @@ use crate::limits::{LimitHit, Limiter};
 use crate::policy::OutboundPolicy;
 use crate::secrets::SecretSet;
 use crate::wasi::Reporter;
+use crate::world::{HttpVia, World};
 use base64::Engine as _;
 use runproof_proof::{StepKind, StepStatus};
 use std::time::Duration;
@@ -27,6 +28,8 @@ pub(crate) struct SkillState {
     pub caps: HttpCaps,
     /// When the invocation must be over; HTTP timeouts are capped by it.
     pub deadline: tokio::time::Instant,
+    /// Where host calls get their answers: the world, or a recorded trace (`world.rs`).
+    pub world: std::sync::Arc<dyn World>,
 }
 
 impl WasiView for SkillState {
@@ -128,7 +131,13 @@ impl wit_http::Host for SkillState {
         };
         // The request is recorded as the skill wrote it (placeholders, never values); the
         // response and any error come back already redacted.
-        let result = http::send(&req, &self.policy, &self.secrets, &self.caps, &deadline).await;
+        let via = HttpVia {
+            policy: &self.policy,
+            secrets: &self.secrets,
+            caps: &self.caps,
+            deadline: &deadline,
+        };
+        let result = self.world.http(&req, via).await;
         let duration_ms = started.elapsed().as_millis() as u64;
         let mut body = serde_json::json!({"request": {
             "method": req.method,

@@ -3,8 +3,9 @@
 //! and stdout/stderr captured in memory. Rust's std on wasm32-wasip2 imports these
 //! interfaces even when a skill never uses them, so they are linked, but they grant nothing.
 //!
-//! Clocks and randomness are served by the implementations below, which report every read
-//! to the recorder: a skill's view of time and chance is part of its trace.
+//! Clocks and randomness are served by the implementations below, which take every value
+//! from the invocation's [`World`] and report every read to the recorder: a skill's view of
+//! time and chance is part of its trace.
 //!
 //! Denied attempts the host can see are recorded too ([`add_to_linker`]): asking for the
 //! preopened directories when none is granted (what a guest's `open("/etc/passwd")` turns
@@ -14,13 +15,14 @@
 
 use crate::recorder::{HostEvent, TraceRecorder};
 use crate::state::SkillState;
-use rand010::{Rng as _, RngExt as _, TryRng};
+use crate::world::World;
+use rand010::TryRng;
 use runproof_proof::{StepKind, StepStatus};
 use std::convert::Infallible;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 use wasmtime::component::{HasSelf, Linker, Resource};
 use wasmtime_wasi::filesystem::WasiFilesystemView;
 use wasmtime_wasi::p2::bindings::filesystem::preopens;
@@ -118,7 +120,10 @@ impl Reporter {
     }
 }
 
-struct RecordingWallClock(Reporter);
+struct RecordingWallClock {
+    reporter: Reporter,
+    world: Arc<dyn World>,
+}
 
 impl HostWallClock for RecordingWallClock {
     fn resolution(&self) -> Duration {
@@ -126,11 +131,8 @@ impl HostWallClock for RecordingWallClock {
     }
 
     fn now(&self) -> Duration {
-        // A clock before 1970 is reported as the epoch rather than failing the skill.
-        let now = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or_default();
-        self.0.report(
+        let now = self.world.wall_clock();
+        self.reporter.report(
             StepKind::HostWallClock,
             serde_json::json!({"seconds": now.as_secs(), "nanoseconds": now.subsec_nanos()}),
         );
@@ -140,7 +142,7 @@ impl HostWallClock for RecordingWallClock {
 
 struct RecordingMonotonicClock {
     reporter: Reporter,
-    origin: Instant,
+    world: Arc<dyn World>,
 }
 
 impl HostMonotonicClock for RecordingMonotonicClock {
@@ -149,7 +151,7 @@ impl HostMonotonicClock for RecordingMonotonicClock {
     }
 
     fn now(&self) -> u64 {
-        let ns = u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let ns = self.world.monotonic_clock();
         self.reporter.report(
             StepKind::HostMonotonicClock,
             serde_json::json!({"nanoseconds": ns}),
@@ -158,15 +160,16 @@ impl HostMonotonicClock for RecordingMonotonicClock {
     }
 }
 
-/// Random bytes from the OS generator; every draw recorded with the bytes handed out.
+/// Random bytes from the world; every draw recorded with the bytes handed out.
 struct RecordingRng {
     reporter: Reporter,
+    world: Arc<dyn World>,
     source: &'static str,
 }
 
 impl RecordingRng {
     fn draw(&self, dst: &mut [u8]) {
-        rand010::rng().fill_bytes(dst);
+        self.world.random(self.source, dst);
         self.reporter.report(
             StepKind::HostRandom,
             serde_json::json!({"source": self.source, "bytes": hex::encode(&*dst)}),
@@ -208,6 +211,7 @@ pub(crate) const STDIO_CAPACITY: usize = 1 << 20;
 /// the agent grants one; it is the only host path the skill can name.
 pub(crate) fn locked_down(
     reporter: &Reporter,
+    world: &Arc<dyn World>,
     scratch: Option<&Path>,
 ) -> wasmtime::Result<(WasiCtx, CapturedStdio)> {
     let stdio = CapturedStdio {
@@ -216,7 +220,9 @@ pub(crate) fn locked_down(
     };
     // The insecure seed is a value handed over at instantiation, not a call we can observe;
     // it is recorded once here, so a replay can reproduce whatever the skill derived from it.
-    let seed: u128 = rand010::rng().random();
+    let mut seed = [0u8; 16];
+    world.random("insecure-seed", &mut seed);
+    let seed = u128::from_le_bytes(seed);
     reporter.report(
         StepKind::HostRandom,
         serde_json::json!({"source": "insecure-seed", "value": format!("{seed:032x}"), "offered_at": "instantiation"}),
@@ -226,17 +232,22 @@ pub(crate) fn locked_down(
     // inherit_network, allow_ip_name_lookup. The builder's defaults deny all of them.
     b.stdout(stdio.stdout.clone())
         .stderr(stdio.stderr.clone())
-        .wall_clock(RecordingWallClock(reporter.clone()))
+        .wall_clock(RecordingWallClock {
+            reporter: reporter.clone(),
+            world: world.clone(),
+        })
         .monotonic_clock(RecordingMonotonicClock {
             reporter: reporter.clone(),
-            origin: Instant::now(),
+            world: world.clone(),
         })
         .secure_random(RecordingRng {
             reporter: reporter.clone(),
+            world: world.clone(),
             source: "secure",
         })
         .insecure_random(RecordingRng {
             reporter: reporter.clone(),
+            world: world.clone(),
             source: "insecure",
         })
         .insecure_random_seed(seed)
