@@ -2,7 +2,7 @@
 //! stderr (and `{"error": ...}` on stdout with --json) and a non-zero exit.
 //!
 //! Exit codes: 0 ok; 1 error (nothing was run); 2 usage; 3 the run ended `failed`;
-//! 4 the proof is not VERIFIED; 130 interrupted (Ctrl-C).
+//! 4 the proof is not VERIFIED; 5 replay DIVERGED; 130 interrupted (Ctrl-C).
 
 mod args;
 mod bench;
@@ -75,6 +75,9 @@ async fn dispatch(cli: &Cli, out: &Out) -> anyhow::Result<i32> {
         Command::Proof(args) => commands::proof::run(args, &db, &key, out).await,
         // Offline by design: no database handle is passed.
         Command::Verify(args) => commands::verify::run(args, out),
+        Command::Replay(args) => {
+            commands::replay::run(args, &db, cli.home.as_ref(), &key, out).await
+        }
         Command::Keys(cmd) => commands::keys::run(cmd, &db, &key, out).await.map(|_| 0),
         Command::Bench(args) => {
             commands::bench::run(

@@ -87,7 +87,7 @@ impl RunProofCoordinator {
             .ok_or_else(no_such_step)
     }
 
-    async fn single_trace(
+    pub(crate) async fn single_trace(
         &self,
         tenant_id: &str,
         run_id: &str,

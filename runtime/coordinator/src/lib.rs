@@ -6,6 +6,9 @@
 //! `verified_at`). It never writes.
 
 mod export;
+mod replay_source;
+
+pub use replay_source::VerifiedSteps;
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;

@@ -9,6 +9,9 @@
 //! - Outbound HTTP is made by the host ([`http`]) and only to destinations the agent's
 //!   policy *and* the skill's own request both allow ([`policy`]).
 //!
+//! - Every answer a host call gets (HTTP, clocks, randomness) comes from a [`world::World`]:
+//!   the live world in a run, the recorded trace in a replay ([`replay`]).
+//!
 //! Hashing and persistence are not here: the recorder (in the runner) does them, so this
 //! crate does no database I/O.
 
@@ -17,7 +20,9 @@ mod engine;
 pub mod http;
 pub mod limits;
 pub mod policy;
+mod recorded;
 mod recorder;
+pub mod replay;
 mod scratch;
 pub mod secrets;
 mod state;
@@ -31,6 +36,8 @@ pub use engine::{
 };
 pub use limits::{InvocationLimits, LimitGrant, LimitHit};
 pub use policy::{HostPattern, OutboundPolicy, PolicyError};
+pub use recorded::{RecordedStep, summary as step_summary};
 pub use recorder::{HostEvent, NullRecorder, TraceRecorder};
+pub use replay::{Divergence, InvocationTrace, Observed, ReplayError, Replayed};
 pub use scratch::ScratchDir;
 pub use secrets::{Secret, SecretSet, valid_secret_name};

@@ -3,6 +3,7 @@ pub mod bench;
 pub mod db;
 pub mod keys;
 pub mod proof;
+pub mod replay;
 pub mod run;
 pub mod runs;
 pub mod secret;
