@@ -165,6 +165,8 @@ pub struct Runner {
     secrets_home: Option<std::path::PathBuf>,
     /// The lease this runner takes on every run it executes (see `lease.rs`).
     lease: LeaseHolder,
+    /// Built-in components whose bytes this process has stored (`keep_builtin`).
+    kept_builtins: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// The key that signs trace heads, with its id and whether its public half is listed in the
@@ -188,6 +190,7 @@ impl Runner {
             signer: None,
             secrets_home: None,
             lease: crate::lease::process_holder("runner", crate::lease::DEFAULT_LEASE_TTL),
+            kept_builtins: Default::default(),
         }
     }
 
@@ -213,6 +216,26 @@ impl Runner {
             registered: tokio::sync::OnceCell::new(),
         });
         self
+    }
+
+    /// Stores a built-in's bytes by digest (once per process), so its runs stay replayable
+    /// after this binary is replaced by one with other built-ins.
+    async fn keep_builtin(&self, skill: &LoadedSkill) -> Result<(), RunError> {
+        let kept = |d: &str| {
+            let set = self.kept_builtins.lock();
+            set.unwrap_or_else(|p| p.into_inner()).contains(d)
+        };
+        if let (false, Some(b)) = (
+            kept(&skill.digest),
+            runproof_builtin_skills::find(&skill.info.name),
+        ) {
+            self.store.keep_component(&skill.digest, b.wasm).await?;
+            self.kept_builtins
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(skill.digest.clone());
+        }
+        Ok(())
     }
 
     /// Loads a skill by name: a built-in first, else the newest added component.
@@ -300,6 +323,9 @@ impl Runner {
             self.store
                 .record_skill(&skill_record(&s.skill, s.builtin))
                 .await?;
+            if s.builtin {
+                self.keep_builtin(&s.skill).await?;
+            }
         }
         signer
             .registered
