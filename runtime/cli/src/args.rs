@@ -313,6 +313,10 @@ pub enum ProofAction {
         /// The bundle file to write.
         #[arg(long, short, value_name = "FILE")]
         out: PathBuf,
+        /// Also put the run's components (by digest) in the bundle, so `runtime replay
+        /// BUNDLE` can re-run its skills offline.
+        #[arg(long)]
+        with_components: bool,
     },
     /// Print the inclusion proof of one step against the signed head (for `runtime verify`).
     Inclusion {

@@ -46,6 +46,7 @@ impl RunProofCoordinator {
             signed_head: trace.signed_head.clone(),
             skill_digests,
             steps,
+            components: None,
         })
     }
 

@@ -77,6 +77,10 @@ pub struct Bundle {
     /// Skill name → component digest, as the run recorded them.
     pub skill_digests: BTreeMap<String, String>,
     pub steps: Vec<BundleStep>,
+    /// Optional: component digest → its bytes (base64), for offline replay
+    /// ([`crate::components`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub components: Option<BTreeMap<String, String>>,
 }
 
 impl Bundle {
@@ -102,7 +106,8 @@ pub struct BundleVerdict {
 /// Reads a bundle strictly. Never panics, whatever the bytes.
 pub fn parse_bundle(bytes: &[u8]) -> Result<Bundle, BundleError> {
     let value = parse_strict(bytes, "bundle")?;
-    let top = check_object(&value, fields_of::<Bundle>(), "bundle")?;
+    let fields = crate::components::required_fields(&value, fields_of::<Bundle>());
+    let top = check_object(&value, &fields, "bundle")?;
     if let Some(t) = top.get("trace") {
         check_object(t, fields_of::<BundleTrace>(), "bundle trace")?;
     }
@@ -127,6 +132,9 @@ pub fn parse_bundle(bytes: &[u8]) -> Result<Bundle, BundleError> {
         decode_digest(&s.prev_hash, &format!("steps[{n}].prev_hash"))?;
         decode_digest(&s.hash, &format!("steps[{n}].hash"))?;
         decode_payload(&s.payload, n)?;
+    }
+    if let Some(c) = &bundle.components {
+        crate::components::parse_components(c)?;
     }
     Ok(bundle)
 }
@@ -189,6 +197,17 @@ pub fn verify_bundle(bytes: &[u8], trusted: &[VerifyingKey]) -> BundleVerdict {
                     Some("the bundle's skill_digests differ from the signed skill digests".into());
             }
         }
+    }
+    // Components ride along only if each is exactly a component the signed head names.
+    if integrity.is_verified()
+        && let Some(c) = &bundle.components
+        && let Err(reason) = crate::components::parse_components(c)
+            .map_err(|e| e.to_string())
+            .and_then(|c| crate::components::check_components(&c, &bundle.skill_digests))
+    {
+        integrity.verification_status = VerificationStatus::Failed;
+        integrity.signed_by = None;
+        integrity.failure_reason = Some(reason);
     }
     BundleVerdict {
         format: BUNDLE_FORMAT,
@@ -272,6 +291,7 @@ pub fn bundle_from_rows(
         signed_head,
         skill_digests,
         steps: steps.into_iter().map(|s| bundle_step(&s)).collect(),
+        components: None,
     }
 }
 

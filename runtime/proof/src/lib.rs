@@ -22,6 +22,7 @@
 
 pub mod bundle;
 mod chain;
+pub mod components;
 pub mod hash;
 pub mod inclusion;
 pub mod merkle;

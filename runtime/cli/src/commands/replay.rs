@@ -297,6 +297,9 @@ fn from_bundle(path: &Path, trusted: &[VerifyingKey]) -> Result<Source> {
     }
     let bundle = runproof_proof::parse_bundle(&bytes)
         .with_context(|| format!("reading bundle {}", path.display()))?;
+    // Checked by `verify_bundle` above: each hashes to its digest, a digest the head signs.
+    source.components = runproof_proof::components::bundle_components(&bytes)
+        .with_context(|| format!("reading the components of bundle {}", path.display()))?;
     source.steps = bundle
         .steps
         .iter()
@@ -367,6 +370,31 @@ fn read_capped(path: &Path, cap: u64, what: &str) -> Result<Vec<u8>> {
         );
     }
     std::fs::read(path).with_context(|| format!("reading {what} {}", path.display()))
+}
+
+/// The bytes of every component in `skill_digests` (skill name → digest): this binary's
+/// built-ins, else the database's `skills` row. One that is neither is an error naming it.
+pub async fn components_of(
+    store: &runproof_store::Store,
+    skill_digests: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, Vec<u8>>> {
+    let mut out = BTreeMap::new();
+    for (skill, digest) in skill_digests {
+        let bytes = match builtin_by_digest(digest) {
+            Some(b) => b.to_vec(),
+            None => store
+                .skill_by_digest(digest)
+                .await?
+                .and_then(|r| r.component)
+                .with_context(|| {
+                    format!(
+                        "component {digest} of skill {skill:?} is not stored in this database nor built into this binary"
+                    )
+                })?,
+        };
+        out.insert(digest.clone(), bytes);
+    }
+    Ok(out)
 }
 
 fn builtin_by_digest(digest: &str) -> Option<&'static [u8]> {
