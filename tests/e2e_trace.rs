@@ -77,9 +77,10 @@ async fn every_host_call_is_a_step_in_call_order() {
         .and_then(Value::as_str)
         .unwrap();
     assert!(
-        steps
-            .iter()
-            .any(|s| s["kind"] == "host.random" && s["body"]["bytes"] == random_hex),
+        steps.iter().any(|s| s["kind"] == "host.random"
+            && s["body"]["reads"]
+                .as_array()
+                .is_some_and(|r| r.iter().any(|b| b == random_hex))),
         "{random_hex} not recorded"
     );
     // Every host call carries the skill that made it.
@@ -93,6 +94,50 @@ async fn every_host_call_is_a_step_in_call_order() {
     let (code, p) = proof(run_id, &tenant);
     assert_eq!(code, 0);
     assert_eq!(p["integrity"]["chain_length"], steps.len());
+}
+
+#[tokio::test]
+async fn consecutive_reads_are_one_step_each_value_in_order_counted_once() {
+    add_test_skill("probe");
+    let tenant = tenant("compact");
+    // Five reads and a log line: three host calls under the cap, however many reads.
+    let agent_id = agent_with(&tenant, &["--max-host-calls", "3"]);
+    let actions = json!([
+        "random",
+        "random",
+        "random",
+        "log:between",
+        "random",
+        "random"
+    ]);
+    let plan = json!({"planner": "e2e", "steps": [{"step_id": "p", "skill": "probe", "params": {"actions": actions}}]});
+    let r = run_plan(&agent_id, &tenant, &plan).ok();
+    let report = r.json();
+    let run_id = report["run_id"].as_str().unwrap();
+    let steps = step_payloads(run_id).await;
+    let host: Vec<&Value> = steps
+        .iter()
+        .filter(|s| s["kind"].as_str().unwrap().starts_with("host."))
+        .collect();
+    let kinds: Vec<&str> = host.iter().map(|s| s["kind"].as_str().unwrap()).collect();
+    // No insecure-seed step: the probe never asks for the seed.
+    assert_eq!(
+        kinds,
+        ["host.random", "host.log", "host.random"],
+        "{host:?}"
+    );
+    // Every value the skill saw, in the order it saw them, and nothing else.
+    let seen: Vec<Value> = report["steps"][0]["output"]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r.get("random").cloned())
+        .collect();
+    assert_eq!(host[0]["body"]["reads"], json!(seen[..3]));
+    assert_eq!(host[2]["body"]["reads"], json!(seen[3..]));
+    assert_eq!(host[0]["body"]["source"], "secure");
+    let (code, p) = proof(run_id, &tenant);
+    assert_eq!(code, 0, "{p}");
 }
 
 #[tokio::test]

@@ -207,6 +207,30 @@ pub enum SkillCommand {
         #[arg(long = "agent-id", alias = "agent")]
         agent_id: Option<String>,
     },
+    /// Invoke a skill once with a JSON input and print its output and every step it
+    /// recorded, decoded. With --agent-id it is a real run (recorded, sealed, signed, and
+    /// checkable with `runtime proof`) under that agent's policy; without, it runs in
+    /// memory under a deny-all policy and nothing is stored.
+    Invoke(InvokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InvokeArgs {
+    /// A skill name (built-in or added), or a component file (added first, as by `skill
+    /// add`, when --agent-id makes this a recorded run).
+    pub skill: String,
+    /// The input document (JSON), as a plan step's `params` would be.
+    #[arg(long, value_name = "JSON")]
+    pub input: String,
+    /// Run under this agent's policy (grants, secrets, limits) as a recorded run.
+    #[arg(long = "agent-id", alias = "agent")]
+    pub agent_id: Option<String>,
+    /// The run's tenant; defaults to the agent's own tenant.
+    #[arg(long)]
+    pub tenant_id: Option<String>,
+    /// With a FILE: make it current under its name even if other bytes were added before.
+    #[arg(long)]
+    pub replace: bool,
 }
 
 #[derive(Debug, Args)]
@@ -265,6 +289,9 @@ pub enum RunsCommand {
         run_id: String,
         #[arg(long)]
         tenant_id: String,
+        /// Also show what each step recorded (its stored payload, decoded).
+        #[arg(long)]
+        payloads: bool,
     },
     /// List a tenant's recent runs.
     List {

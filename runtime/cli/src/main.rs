@@ -7,6 +7,7 @@
 mod args;
 mod bench;
 mod commands;
+mod compile_progress;
 mod database;
 mod output;
 mod report;
@@ -69,6 +70,9 @@ async fn dispatch(cli: &Cli, out: &Out) -> anyhow::Result<i32> {
             commands::skill::inspect(skill, agent_id.as_deref(), &db, cli.home.as_ref(), out)
                 .await
                 .map(|_| 0)
+        }
+        Command::Skill(SkillCommand::Invoke(args)) => {
+            commands::invoke::run(args, &db, cli.home.as_ref(), &key, out).await
         }
         Command::Run(args) => commands::run::run(args, &db, cli.home.as_ref(), &key, out).await,
         Command::Runs(cmd) => commands::runs::run(cmd, &db, out).await.map(|_| 0),

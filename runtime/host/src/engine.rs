@@ -7,7 +7,7 @@ use crate::limits::{InvocationLimits, LimitHit, Limiter};
 use crate::policy::OutboundPolicy;
 use crate::recorder::{HostEvent, NullRecorder, TraceRecorder};
 use crate::state::{SkillState, bytes_json};
-use crate::wasi::{self, CallMeter, Reporter};
+use crate::wasi::{self, Reporter};
 use crate::world::{LiveWorld, OfflineWorld, World};
 use runproof_proof::{StepKind, StepStatus};
 use sha2::{Digest, Sha256};
@@ -47,6 +47,8 @@ pub struct HostConfig {
     pub on_demand_allocator: bool,
     /// Where per-run scratch directories are created. `None`: under the system temp dir.
     pub scratch_root: Option<PathBuf>,
+    /// Told when a large component is compiled (`progress.rs`); `None`: silent.
+    pub compile_progress: Option<crate::progress::CompileProgress>,
 }
 
 /// Concurrent invocations the instance pool is sized for (with head room for `describe`
@@ -127,6 +129,8 @@ impl SkillHost {
 
         let mut linker = Linker::<SkillState>::new(&engine);
         wasi::add_to_linker(&mut linker).map_err(|e| HostError::Engine(e.to_string()))?;
+        crate::wasi_http::add_to_linker(&mut linker)
+            .map_err(|e| HostError::Engine(e.to_string()))?;
         Skill::add_to_linker::<SkillState, HasSelf<SkillState>>(&mut linker, |s| s)
             .map_err(|e| HostError::Engine(e.to_string()))?;
 
@@ -202,11 +206,7 @@ impl SkillHost {
         };
         let mut store = self
             .new_store(
-                Reporter {
-                    recorder: Arc::new(NullRecorder),
-                    skill: Arc::from("(describe)"),
-                    meter: Arc::new(CallMeter::new(limits.max_host_calls)),
-                },
+                Reporter::new(Arc::new(NullRecorder), "(describe)", limits.max_host_calls),
                 Arc::new(OfflineWorld::new()),
                 OutboundPolicy::deny_all(),
                 limits,
@@ -263,8 +263,7 @@ impl SkillHost {
     /// with a compatible engine.
     fn compile(&self, wasm: &[u8], digest: &str) -> Result<Component, HostError> {
         let Some(dir) = &self.config.cache_dir else {
-            return Component::new(&self.engine, wasm)
-                .map_err(|e| HostError::InvalidComponent(chain(&e)));
+            return self.compile_reporting(wasm, digest);
         };
         let mut h = std::collections::hash_map::DefaultHasher::new();
         self.engine.precompile_compatibility_hash().hash(&mut h);
@@ -282,8 +281,7 @@ impl SkillHost {
                 }
             }
         }
-        let component = Component::new(&self.engine, wasm)
-            .map_err(|e| HostError::InvalidComponent(chain(&e)))?;
+        let component = self.compile_reporting(wasm, digest)?;
         if let Err(e) = component
             .serialize()
             .map_err(|e| e.to_string())
@@ -291,6 +289,32 @@ impl SkillHost {
         {
             // A cache that cannot be written costs time, not correctness.
             tracing::warn!(path = %path.display(), "cannot cache compiled component: {e}");
+        }
+        Ok(component)
+    }
+
+    /// Compiles with Cranelift, telling `compile_progress` when the component is large.
+    fn compile_reporting(&self, wasm: &[u8], digest: &str) -> Result<Component, HostError> {
+        use crate::progress::{CompileEvent, REPORT_ABOVE_BYTES};
+        let progress = self
+            .config
+            .compile_progress
+            .as_ref()
+            .filter(|_| wasm.len() > REPORT_ABOVE_BYTES);
+        let started = std::time::Instant::now();
+        if let Some(p) = progress {
+            (p.0)(CompileEvent::Started {
+                digest,
+                size_bytes: wasm.len(),
+            });
+        }
+        let component = Component::new(&self.engine, wasm)
+            .map_err(|e| HostError::InvalidComponent(chain(&e)))?;
+        if let Some(p) = progress {
+            (p.0)(CompileEvent::Finished {
+                digest,
+                elapsed: started.elapsed(),
+            });
         }
         Ok(component)
     }
@@ -314,6 +338,7 @@ impl SkillHost {
             secrets: Default::default(),
             caps: self.config.http,
             deadline,
+            wasi_http: Default::default(),
             world,
         };
         let mut store = Store::new(&self.engine, state);
@@ -412,11 +437,7 @@ impl SkillHost {
         limits: InvocationLimits,
         scratch: Option<&Path>,
     ) -> InvocationOutcome {
-        let reporter = Reporter {
-            recorder: recorder.clone(),
-            skill: Arc::from(skill.info.name.as_str()),
-            meter: Arc::new(CallMeter::new(limits.max_host_calls)),
-        };
+        let reporter = Reporter::new(recorder.clone(), &skill.info.name, limits.max_host_calls);
         let scratch = scratch.filter(|_| limits.scratch_dir);
         let (mut store, stdio) = match self.new_store(reporter, world, policy, limits, scratch) {
             Ok(s) => s,
@@ -434,6 +455,11 @@ impl SkillHost {
         })
         .await;
         let mut hit = store.data().limiter.hit.clone();
+        // The last run of clock/random reads goes before stdout/stderr and skill.end; the
+        // store goes first, so no exchange still in flight can record after it.
+        let compactor = store.data().reporter.recorder.clone();
+        drop(store);
+        compactor.flush();
         for (kind, pipe) in [
             (StepKind::HostStdout, &stdio.stdout),
             (StepKind::HostStderr, &stdio.stderr),

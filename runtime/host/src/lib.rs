@@ -3,9 +3,11 @@
 //!
 //! - [`SkillHost`] owns the one shared `Engine`, the compiled-component cache (by SHA-256 of
 //!   the bytes) and the epoch ticker that enforces deadlines.
-//! - A skill reaches the world only through `runproof:skill/http` and `runproof:skill/log`,
-//!   plus WASI p2 locked down: no files, no env, no args, no sockets, stdio captured, and
-//!   clocks and randomness served by recording implementations ([`wasi`]).
+//! - A skill reaches the world only through `runproof:skill/http` (or standard `wasi:http`
+//!   p2, routed into the same outbound path by `wasi_http`) and `runproof:skill/log`, plus
+//!   WASI p2 locked down: no files, no env, no args, no sockets, stdio captured, and clocks
+//!   and randomness served by recording implementations ([`wasi`], `wasi_random`), their
+//!   consecutive reads compacted into one step each (`compact`).
 //! - Outbound HTTP is made by the host ([`http`]) and only to destinations the agent's
 //!   policy *and* the skill's own request both allow ([`policy`]).
 //!
@@ -16,10 +18,12 @@
 //! crate does no database I/O.
 
 mod bindings;
+mod compact;
 mod engine;
 pub mod http;
 pub mod limits;
 pub mod policy;
+pub mod progress;
 mod recorded;
 mod recorder;
 pub mod replay;
@@ -28,6 +32,8 @@ pub mod secrets;
 mod state;
 mod validate;
 mod wasi;
+mod wasi_http;
+mod wasi_random;
 pub mod world;
 
 pub use bindings::runproof::skill::types::{Capabilities, SkillError, SkillInfo};
@@ -36,6 +42,7 @@ pub use engine::{
 };
 pub use limits::{InvocationLimits, LimitGrant, LimitHit};
 pub use policy::{HostPattern, OutboundPolicy, PolicyError};
+pub use progress::{CompileEvent, CompileProgress};
 pub use recorded::{RecordedStep, summary as step_summary};
 pub use recorder::{HostEvent, NullRecorder, TraceRecorder};
 pub use replay::{Divergence, InvocationTrace, Observed, ReplayError, Replayed};

@@ -3,11 +3,15 @@
 //! code). This is the one place that reads the body of each host step kind; when a kind's
 //! body changes, this is what changes with it.
 //!
+//! A step is one call of the guest, except a compacted run of clock or random reads
+//! (`compact.rs`), which is one call per read; replay compares calls, not steps, so how
+//! reads were grouped into steps does not matter.
+//!
 //! | kind | asked (must match) | answered (served) |
 //! | --- | --- | --- |
-//! | `host.http` | everything but `response` / `error` | the response, or the error |
-//! | `host.clock.wall`, `host.clock.monotonic` | that the clock was read | the reading |
-//! | `host.random` | the source and how many bytes | the bytes (or the seed) |
+//! | `host.http` | everything but `response` / `error` (the interface and the request) | the response, or the error |
+//! | `host.clock.wall`, `host.clock.monotonic` | that the clock was read, once per read | each reading |
+//! | `host.random` | the source and how many bytes, per read | the bytes of each read (the seed too) |
 //! | `host.log`, `host.denied`, `host.stdout`, `host.stderr`, any other | the whole body | nothing (an acknowledgement) |
 
 use crate::http::{OutboundError, OutboundResponse};
@@ -61,61 +65,136 @@ pub(crate) enum Answer {
     Random { source: String, bytes: Vec<u8> },
 }
 
-/// The part of a step's body the guest decided. Two steps of the same kind whose `asked`
-/// is equal are the same call.
-pub(crate) fn asked(kind: StepKind, body: &Value) -> Value {
-    match kind {
-        StepKind::HostHttp => without(body, &["response", "error"]),
-        StepKind::HostWallClock | StepKind::HostMonotonicClock => Value::Null,
-        StepKind::HostRandom => match body["source"].as_str() {
-            Some("insecure-seed") => json!({"source": "insecure-seed"}),
-            source => json!({"source": source, "len": hex_len(&body["bytes"])}),
-        },
-        _ => body.clone(),
+/// One call the guest made, as a step records it. A step is one call, except a compacted
+/// run of clock or random reads (`compact.rs`), which is one call per read.
+#[derive(Debug, Clone)]
+pub(crate) struct Interaction {
+    pub kind: StepKind,
+    /// The part the guest decided; two calls of one kind with equal `asked` are the same call.
+    pub asked: Value,
+    /// What the world answered (`None`: an acknowledgement only).
+    pub answer: Option<Answer>,
+    /// Made on a task of its own (a standard `wasi:http` exchange), so where it lands among
+    /// the guest's clock and random reads is a race, in the original and in a replay.
+    pub concurrent: bool,
+}
+
+impl Interaction {
+    pub fn is_read(&self) -> bool {
+        matches!(
+            self.kind,
+            StepKind::HostRandom | StepKind::HostWallClock | StepKind::HostMonotonicClock
+        )
+    }
+
+    /// One line for people.
+    pub fn summary(&self) -> String {
+        match self.kind {
+            StepKind::HostRandom => format!(
+                "{} read of {} bytes ({})",
+                self.kind.as_str(),
+                self.asked["len"],
+                self.asked["source"].as_str().unwrap_or("?")
+            ),
+            StepKind::HostWallClock | StepKind::HostMonotonicClock => {
+                format!("{} read", self.kind.as_str())
+            }
+            _ => summary(self.kind, &self.asked),
+        }
     }
 }
 
-/// What the world answered in `step`, in order (empty for a step that only acknowledges).
-pub(crate) fn answered(step: &RecordedStep) -> Result<Vec<Answer>, String> {
-    let body = &step.body;
-    let bad = |what: &str| format!("step {} ({}): {what}", step.index, step.kind.as_str());
-    Ok(match step.kind {
-        StepKind::HostHttp => vec![Answer::Http(http_answer(body).map_err(|e| bad(&e))?)],
-        StepKind::HostWallClock => {
-            let (Some(seconds), Some(nanos)) =
-                (body["seconds"].as_u64(), body["nanoseconds"].as_u64())
-            else {
-                return Err(bad("no seconds/nanoseconds"));
-            };
-            let nanos = u32::try_from(nanos).map_err(|_| bad("nanoseconds out of range"))?;
-            vec![Answer::Wall(Duration::new(seconds, nanos))]
+/// The calls a step of `kind` with `body` records, in order. The same reading serves the
+/// recorded steps and the events the replayed code produces, so both sides are cut the
+/// same way whatever the compaction.
+pub(crate) fn interactions(kind: StepKind, body: &Value) -> Result<Vec<Interaction>, String> {
+    let one = |asked: Value, answer: Option<Answer>| Interaction {
+        kind,
+        asked,
+        answer,
+        concurrent: false,
+    };
+    Ok(match kind {
+        StepKind::HostHttp => {
+            let mut i = one(
+                without(body, &["response", "error"]),
+                Some(Answer::Http(http_answer(body)?)),
+            );
+            i.concurrent = body["interface"] == "wasi:http/outgoing-handler";
+            vec![i]
         }
-        StepKind::HostMonotonicClock => {
-            let ns = body["nanoseconds"]
-                .as_u64()
-                .ok_or_else(|| bad("no nanoseconds"))?;
-            vec![Answer::Monotonic(ns)]
-        }
+        StepKind::HostWallClock => reads(body, "seconds")
+            .iter()
+            .map(|r| {
+                let (Some(seconds), Some(nanos)) =
+                    (r["seconds"].as_u64(), r["nanoseconds"].as_u64())
+                else {
+                    return Err("a wall-clock read without seconds/nanoseconds".to_string());
+                };
+                let nanos = u32::try_from(nanos).map_err(|_| "nanoseconds out of range")?;
+                Ok(one(
+                    Value::Null,
+                    Some(Answer::Wall(Duration::new(seconds, nanos))),
+                ))
+            })
+            .collect::<Result<_, _>>()?,
+        StepKind::HostMonotonicClock => reads(body, "nanoseconds")
+            .iter()
+            .map(|r| {
+                let ns = r.as_u64().or_else(|| r["nanoseconds"].as_u64());
+                let ns = ns.ok_or("a monotonic-clock read without nanoseconds")?;
+                Ok(one(Value::Null, Some(Answer::Monotonic(ns))))
+            })
+            .collect::<Result<_, String>>()?,
         StepKind::HostRandom => {
             let source = body["source"]
                 .as_str()
-                .ok_or_else(|| bad("no source"))?
-                .to_string();
-            let bytes = if source == "insecure-seed" {
-                // Recorded as one 128-bit value in hex; handed over as its little-endian bytes.
-                let value = body["value"].as_str().ok_or_else(|| bad("no seed value"))?;
-                u128::from_str_radix(value, 16)
-                    .map_err(|_| bad("seed value is not hex"))?
-                    .to_le_bytes()
-                    .to_vec()
-            } else {
-                let hex = body["bytes"].as_str().ok_or_else(|| bad("no bytes"))?;
-                hex::decode(hex).map_err(|_| bad("bytes are not hex"))?
-            };
-            vec![Answer::Random { source, bytes }]
+                .ok_or("a random read without a source")?;
+            random_reads(body)?
+                .into_iter()
+                .map(|bytes| {
+                    let asked = json!({"source": source, "len": bytes.len()});
+                    let answer = Answer::Random {
+                        source: source.to_string(),
+                        bytes,
+                    };
+                    one(asked, Some(answer))
+                })
+                .collect()
         }
-        _ => Vec::new(),
+        _ => vec![one(body.clone(), None)],
     })
+}
+
+/// The reads of a compacted step (`{"reads": [...]}`), or the one read of a step written
+/// before compaction (the body itself, which has `field`).
+fn reads<'a>(body: &'a Value, field: &str) -> Vec<&'a Value> {
+    match body.get("reads").and_then(Value::as_array) {
+        Some(reads) => reads.iter().collect(),
+        None if body.get(field).is_some() => vec![body],
+        None => Vec::new(),
+    }
+}
+
+/// The bytes of each random read: `{"reads": ["<hex>", ...]}`; before compaction
+/// `{"bytes": "<hex>"}`, or the seed as one 128-bit hex `value` (handed over little-endian).
+fn random_reads(body: &Value) -> Result<Vec<Vec<u8>>, String> {
+    let hex = |v: &Value| {
+        v.as_str()
+            .and_then(|h| hex::decode(h).ok())
+            .ok_or_else(|| "random bytes that are not hex".to_string())
+    };
+    if let Some(reads) = body.get("reads").and_then(Value::as_array) {
+        return reads.iter().map(hex).collect();
+    }
+    if let Some(b) = body.get("bytes") {
+        return Ok(vec![hex(b)?]);
+    }
+    let value = body["value"]
+        .as_str()
+        .ok_or("a random step with no reads")?;
+    let seed = u128::from_str_radix(value, 16).map_err(|_| "a seed value that is not hex")?;
+    Ok(vec![seed.to_le_bytes().to_vec()])
 }
 
 /// One line for people: which call a step is.
@@ -134,15 +213,13 @@ pub fn summary(kind: StepKind, body: &Value) -> String {
             text(&body["level"]),
             text(&body["message"])
         ),
-        StepKind::HostRandom => match body["source"].as_str() {
-            Some("insecure-seed") => format!("{} insecure-seed", kind.as_str()),
-            source => format!(
-                "{} {} {} bytes",
-                kind.as_str(),
-                source.unwrap_or("?"),
-                hex_len(&body["bytes"])
-            ),
-        },
+        StepKind::HostRandom | StepKind::HostWallClock | StepKind::HostMonotonicClock => {
+            match interactions(kind, body) {
+                Ok(reads) if reads.len() == 1 => reads[0].summary(),
+                Ok(reads) => format!("{} ({} reads)", kind.as_str(), reads.len()),
+                Err(e) => format!("{} ({e})", kind.as_str()),
+            }
+        }
         StepKind::HostDenied => format!(
             "{} {} {}",
             kind.as_str(),
@@ -156,7 +233,6 @@ pub fn summary(kind: StepKind, body: &Value) -> String {
                 .unwrap_or_else(|| "(binary)".into());
             format!("{} {shown:?}", kind.as_str())
         }
-        StepKind::HostWallClock | StepKind::HostMonotonicClock => kind.as_str().to_string(),
         _ => format!("{} {}", kind.as_str(), clip(&body.to_string())),
     }
 }
@@ -225,10 +301,6 @@ fn without(body: &Value, keys: &[&str]) -> Value {
     }
 }
 
-fn hex_len(v: &Value) -> usize {
-    v.as_str().map_or(0, |s| s.len() / 2)
-}
-
 fn clip(s: &str) -> String {
     const MAX: usize = 120;
     if s.len() <= MAX {
@@ -245,28 +317,27 @@ fn clip(s: &str) -> String {
 mod tests {
     use super::*;
 
-    fn step(kind: StepKind, body: Value) -> RecordedStep {
-        RecordedStep {
-            index: 3,
-            kind,
-            status: StepStatus::Success,
-            skill: Some("probe".into()),
-            body,
-        }
+    fn only(kind: StepKind, body: Value) -> Interaction {
+        let mut all = interactions(kind, &body).unwrap();
+        assert_eq!(all.len(), 1);
+        all.remove(0)
     }
 
     #[test]
     fn http_asks_the_request_and_answers_the_response() {
         let body = json!({
+            "interface": "runproof:skill/http",
             "request": {"method": "GET", "url": "http://127.0.0.1:1/x", "headers": [], "body": null, "follow_redirects": true},
             "response": {"status": 200, "headers": [["content-type", "text/plain"]], "body": {"base64": "AP8="}, "hops": ["http://127.0.0.1:1/x"]},
         });
+        let i = only(StepKind::HostHttp, body.clone());
         assert_eq!(
-            asked(StepKind::HostHttp, &body),
-            json!({"request": body["request"]})
+            i.asked,
+            json!({"interface": "runproof:skill/http", "request": body["request"]})
         );
-        let [Answer::Http(Ok(r))] = &answered(&step(StepKind::HostHttp, body)).unwrap()[..] else {
-            panic!("one response")
+        assert!(!i.concurrent);
+        let Some(Answer::Http(Ok(r))) = i.answer else {
+            panic!("a response")
         };
         assert_eq!(
             (r.status, r.body.as_slice(), r.hops.len()),
@@ -276,55 +347,75 @@ mod tests {
             r.headers,
             vec![("content-type".into(), "text/plain".into())]
         );
-    }
-
-    #[test]
-    fn http_errors_keep_their_code() {
-        let body = json!({"request": {}, "error": {"code": "denied", "message": "no"}});
-        let [Answer::Http(Err(e))] = &answered(&step(StepKind::HostHttp, body)).unwrap()[..] else {
-            panic!("one error")
-        };
-        assert_eq!(e, &OutboundError::Denied("no".into()));
-        let unknown = json!({"request": {}, "error": {"code": "teapot", "message": ""}});
-        assert!(answered(&step(StepKind::HostHttp, unknown)).is_err());
-    }
-
-    #[test]
-    fn random_asks_source_and_length_and_answers_bytes() {
-        let body = json!({"source": "secure", "bytes": "00ff10"});
         assert_eq!(
-            asked(StepKind::HostRandom, &body),
-            json!({"source": "secure", "len": 3})
+            summary(StepKind::HostHttp, &body),
+            "host.http GET http://127.0.0.1:1/x"
         );
-        let seed = json!({"source": "insecure-seed", "value": format!("{:032x}", 258u128)});
-        let [Answer::Random { source, bytes }] =
-            &answered(&step(StepKind::HostRandom, seed)).unwrap()[..]
-        else {
-            panic!("one seed")
-        };
-        assert_eq!(source, "insecure-seed");
-        assert_eq!(&bytes[..3], &[2, 1, 0]);
     }
 
     #[test]
-    fn clocks_ask_nothing_and_answer_the_reading() {
-        let wall = json!({"seconds": 5, "nanoseconds": 7});
-        assert_eq!(asked(StepKind::HostWallClock, &wall), Value::Null);
-        let [Answer::Wall(d)] = &answered(&step(StepKind::HostWallClock, wall)).unwrap()[..] else {
-            panic!("one reading")
+    fn http_errors_keep_their_code_and_wasi_http_is_concurrent() {
+        let body = json!({"interface": "wasi:http/outgoing-handler", "request": {}, "error": {"code": "denied", "message": "no"}});
+        let i = only(StepKind::HostHttp, body);
+        assert!(i.concurrent);
+        let Some(Answer::Http(Err(e))) = i.answer else {
+            panic!("an error")
         };
-        assert_eq!(*d, Duration::new(5, 7));
+        assert_eq!(e, OutboundError::Denied("no".into()));
+        let unknown = json!({"request": {}, "error": {"code": "teapot", "message": ""}});
+        assert!(interactions(StepKind::HostHttp, &unknown).is_err());
+    }
+
+    #[test]
+    fn a_compacted_random_step_is_one_call_per_read() {
+        let body = json!({"source": "secure", "reads": ["00ff10", "aa"]});
+        let reads = interactions(StepKind::HostRandom, &body).unwrap();
+        assert_eq!(reads.len(), 2);
+        assert_eq!(reads[0].asked, json!({"source": "secure", "len": 3}));
+        assert_eq!(reads[1].asked, json!({"source": "secure", "len": 1}));
+        let Some(Answer::Random { bytes, .. }) = &reads[1].answer else {
+            panic!("bytes")
+        };
+        assert_eq!(bytes, &[0xaa]);
+        assert_eq!(
+            summary(StepKind::HostRandom, &body),
+            "host.random (2 reads)"
+        );
+    }
+
+    #[test]
+    fn steps_written_before_compaction_still_read() {
+        let seed = json!({"source": "insecure-seed", "value": format!("{:032x}", 258u128)});
+        let Some(Answer::Random { bytes, .. }) = only(StepKind::HostRandom, seed).answer else {
+            panic!("a seed")
+        };
+        assert_eq!(&bytes[..3], &[2, 1, 0]);
+        let wall = only(
+            StepKind::HostWallClock,
+            json!({"seconds": 5, "nanoseconds": 7}),
+        );
+        assert!(matches!(wall.answer, Some(Answer::Wall(d)) if d == Duration::new(5, 7)));
+        let mono = only(StepKind::HostMonotonicClock, json!({"nanoseconds": 9}));
+        assert!(matches!(mono.answer, Some(Answer::Monotonic(9))));
+    }
+
+    #[test]
+    fn compacted_clock_reads_answer_in_order() {
+        let wall =
+            json!({"reads": [{"seconds": 1, "nanoseconds": 2}, {"seconds": 3, "nanoseconds": 4}]});
+        let reads = interactions(StepKind::HostWallClock, &wall).unwrap();
+        assert!(matches!(reads[1].answer, Some(Answer::Wall(d)) if d == Duration::new(3, 4)));
+        assert!(reads.iter().all(|r| r.asked.is_null() && r.is_read()));
+        let mono = interactions(StepKind::HostMonotonicClock, &json!({"reads": [5, 6]})).unwrap();
+        assert!(matches!(mono[0].answer, Some(Answer::Monotonic(5))));
     }
 
     #[test]
     fn acknowledged_kinds_ask_their_whole_body() {
         let log = json!({"level": "info", "message": "hi"});
-        assert_eq!(asked(StepKind::HostLog, &log), log);
-        assert!(
-            answered(&step(StepKind::HostLog, log.clone()))
-                .unwrap()
-                .is_empty()
-        );
+        let i = only(StepKind::HostLog, log.clone());
+        assert_eq!(i.asked, log);
+        assert!(i.answer.is_none());
         assert_eq!(summary(StepKind::HostLog, &log), "host.log info \"hi\"");
     }
 }

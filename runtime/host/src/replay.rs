@@ -21,7 +21,7 @@ use crate::engine::{InvocationOutcome, LoadedSkill, SkillHost};
 use crate::http::{OutboundError, OutboundRequest};
 use crate::limits::{InvocationLimits, LimitHit};
 use crate::policy::OutboundPolicy;
-use crate::recorded::{self, Answer, RecordedStep};
+use crate::recorded::{self, Answer, Interaction, RecordedStep};
 use crate::recorder::{HostEvent, TraceRecorder};
 use crate::world::{HttpAnswer, HttpVia, World};
 use serde::Serialize;
@@ -68,19 +68,20 @@ pub struct Divergence {
 }
 
 impl Observed {
+    /// A whole recorded step.
     pub fn step(step: &RecordedStep) -> Self {
         Observed {
             kind: step.kind.as_str().into(),
             summary: recorded::summary(step.kind, &step.body),
-            detail: recorded::asked(step.kind, &step.body),
+            detail: step.body.clone(),
         }
     }
 
-    fn event(e: &HostEvent) -> Self {
+    fn call(call: &Interaction) -> Self {
         Observed {
-            kind: e.kind.as_str().into(),
-            summary: recorded::summary(e.kind, &e.body),
-            detail: recorded::asked(e.kind, &e.body),
+            kind: call.kind.as_str().into(),
+            summary: call.summary(),
+            detail: call.asked.clone(),
         }
     }
 }
@@ -135,6 +136,13 @@ impl SkillHost {
 }
 
 /// The recorded answers and the comparison of one invocation.
+///
+/// Calls are compared in two orders, both the recorded one: `ordered` holds every call but
+/// concurrent exchanges (standard `wasi:http`, made on a task of their own), so the guest's
+/// clock and random reads must sit exactly where they were among its own calls; `events`
+/// holds every call but the reads, so exchanges must sit exactly where they were among the
+/// other calls. Only where a concurrent exchange lands among reads is left free: that was a
+/// race in the original too.
 struct Tape {
     state: Mutex<TapeState>,
     /// Set once the code has left the trace; the epoch callback then stops it.
@@ -144,11 +152,26 @@ struct Tape {
     timeout: Duration,
 }
 
+/// A recorded call still to be made.
+struct Expected {
+    step_index: u64,
+    call: Interaction,
+}
+
+/// A recorded exchange, answered to the first request that takes it.
+struct Exchange {
+    method: Value,
+    url: Value,
+    answer: Option<HttpAnswer>,
+}
+
 struct TapeState {
-    steps: Vec<RecordedStep>,
-    answers: VecDeque<Answer>,
-    /// The next recorded step the next event must match.
-    next: usize,
+    steps: Vec<u64>,
+    ordered: VecDeque<Expected>,
+    events: VecDeque<Expected>,
+    /// The answers of the reads, in order.
+    reads: VecDeque<Answer>,
+    exchanges: Vec<Exchange>,
     divergence: Option<Divergence>,
     /// The code asked for more than a deadline-stopped trace holds.
     overran: bool,
@@ -157,19 +180,48 @@ struct TapeState {
 
 impl Tape {
     fn new(trace: InvocationTrace, limits: InvocationLimits) -> Result<Self, ReplayError> {
-        let mut answers = VecDeque::new();
+        let mut state = TapeState {
+            steps: trace.steps.iter().map(|s| s.index).collect(),
+            ordered: VecDeque::new(),
+            events: VecDeque::new(),
+            reads: VecDeque::new(),
+            exchanges: Vec::new(),
+            divergence: None,
+            overran: false,
+            last_monotonic: 0,
+        };
         for step in &trace.steps {
-            answers.extend(recorded::answered(step).map_err(ReplayError::Unreadable)?);
+            let calls = recorded::interactions(step.kind, &step.body).map_err(|e| {
+                ReplayError::Unreadable(format!(
+                    "step {} ({}): {e}",
+                    step.index,
+                    step.kind.as_str()
+                ))
+            })?;
+            for call in calls {
+                match &call.answer {
+                    Some(Answer::Http(answer)) => state.exchanges.push(Exchange {
+                        method: step.body["request"]["method"].clone(),
+                        url: step.body["request"]["url"].clone(),
+                        answer: Some(answer.clone()),
+                    }),
+                    Some(read) => state.reads.push_back(read.clone()),
+                    None => {}
+                }
+                let expected = |call: &Interaction| Expected {
+                    step_index: step.index,
+                    call: call.clone(),
+                };
+                if !call.is_read() {
+                    state.events.push_back(expected(&call));
+                }
+                if !call.concurrent {
+                    state.ordered.push_back(expected(&call));
+                }
+            }
         }
         Ok(Tape {
-            state: Mutex::new(TapeState {
-                steps: trace.steps,
-                answers,
-                next: 0,
-                divergence: None,
-                overran: false,
-                last_monotonic: 0,
-            }),
+            state: Mutex::new(state),
             halted: AtomicBool::new(false),
             end_index: trace.end_index,
             stopped_by_deadline: trace.stopped_by_deadline,
@@ -178,17 +230,18 @@ impl Tape {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, TapeState> {
-        // Every update below is a single assignment or push: a panic cannot leave it torn.
+        // Every update below is a single assignment, push or pop: a panic cannot leave it torn.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Takes the next answer if `fits` it. Otherwise the code asked for something the trace
-    /// does not have next: the event it is about to report will not match and is where the
-    /// divergence is named (or, past the host-call cap, it is refused as it was originally).
-    fn take(&self, fits: impl FnOnce(&Answer) -> bool) -> Option<Answer> {
+    /// The next read's answer if it `fits` the read the code makes. Otherwise the code asked
+    /// for something the trace does not have next: the call it is about to report will not
+    /// match and is where the divergence is named (or, past the host-call cap, the cap
+    /// refuses it as it did originally).
+    fn take_read(&self, fits: impl FnOnce(&Answer) -> bool) -> Option<Answer> {
         let mut s = self.lock();
-        match s.answers.front() {
-            Some(a) if fits(a) => s.answers.pop_front(),
+        match s.reads.front() {
+            Some(a) if fits(a) => s.reads.pop_front(),
             Some(_) => None,
             None => {
                 self.overrun(&mut s);
@@ -211,10 +264,62 @@ impl Tape {
         self.halted.store(true, Ordering::Relaxed);
     }
 
+    /// Checks one call the code made against the next one(s) the trace holds.
+    fn check(&self, s: &mut TapeState, call: Interaction) {
+        // Sync calls are in both orders, reads only in `ordered`, concurrent exchanges only
+        // in `events`.
+        let in_ordered = !call.concurrent;
+        let in_events = !call.is_read();
+        let fronts = [
+            in_ordered.then(|| s.ordered.front()).flatten(),
+            in_events.then(|| s.events.front()).flatten(),
+        ];
+        let wanted = [in_ordered, in_events];
+        for (front, wanted) in fronts.iter().zip(wanted) {
+            if !wanted {
+                continue;
+            }
+            match front {
+                Some(e) if e.call.kind == call.kind && e.call.asked == call.asked => {}
+                Some(e) => {
+                    let d = Divergence {
+                        step_index: e.step_index,
+                        expected: Observed::call(&e.call),
+                        actual: Observed::call(&call),
+                    };
+                    return self.diverge(s, d);
+                }
+                None if self.stopped_by_deadline => {
+                    // A call made is a call recorded (synchronously, in the original too): this
+                    // one came after the deadline struck.
+                    return self.overrun(s);
+                }
+                None => {
+                    let d = Divergence {
+                        step_index: self.end_index,
+                        expected: Observed {
+                            kind: "skill.end".into(),
+                            summary: "the invocation ends here".into(),
+                            detail: Value::Null,
+                        },
+                        actual: Observed::call(&call),
+                    };
+                    return self.diverge(s, d);
+                }
+            }
+        }
+        if in_ordered {
+            s.ordered.pop_front();
+        }
+        if in_events {
+            s.events.pop_front();
+        }
+    }
+
     fn finish(&self, outcome: InvocationOutcome) -> Replayed {
         let mut s = self.lock();
-        let matched_steps = s.next;
         if s.overran {
+            let matched_steps = s.steps.len();
             return Replayed {
                 outcome: InvocationOutcome::Aborted {
                     reason: LimitHit::Deadline {
@@ -227,12 +332,13 @@ impl Tape {
                 stopped_as_recorded: true,
             };
         }
-        if s.divergence.is_none()
-            && let Some(step) = s.steps.get(s.next)
-        {
-            let d = Divergence {
-                step_index: step.index,
-                expected: Observed::step(step),
+        let first_missing = [s.ordered.front(), s.events.front()]
+            .into_iter()
+            .flatten()
+            .min_by_key(|e| e.step_index)
+            .map(|e| Divergence {
+                step_index: e.step_index,
+                expected: Observed::call(&e.call),
                 actual: Observed {
                     kind: "skill.end".into(),
                     summary: format!(
@@ -241,9 +347,16 @@ impl Tape {
                     ),
                     detail: Value::Null,
                 },
-            };
+            });
+        if s.divergence.is_none()
+            && let Some(d) = first_missing
+        {
             self.diverge(&mut s, d);
         }
+        let matched_steps = match &s.divergence {
+            Some(d) => s.steps.iter().filter(|i| **i < d.step_index).count(),
+            None => s.steps.len(),
+        };
         Replayed {
             outcome,
             divergence: s.divergence.clone(),
@@ -274,36 +387,21 @@ impl TraceRecorder for Tape {
         if s.divergence.is_some() || s.overran {
             return;
         }
-        let Some(step) = s.steps.get(s.next) else {
-            if self.stopped_by_deadline {
-                // Recorded synchronously in the original too: a call made is a call recorded,
-                // so this one came after the deadline struck.
-                self.overrun(&mut s);
-            } else {
-                let d = Divergence {
-                    step_index: self.end_index,
-                    expected: Observed {
-                        kind: "skill.end".into(),
-                        summary: "the invocation ends here".into(),
-                        detail: Value::Null,
-                    },
-                    actual: Observed::event(&event),
-                };
-                self.diverge(&mut s, d);
+        // The replayed code's step, cut into calls as the recorded ones are. (Its answers
+        // came from the trace, so it reads back; if not, it is compared whole.)
+        let calls = recorded::interactions(event.kind, &event.body).unwrap_or_else(|_| {
+            vec![Interaction {
+                kind: event.kind,
+                asked: event.body.clone(),
+                answer: None,
+                concurrent: false,
+            }]
+        });
+        for call in calls {
+            if s.divergence.is_some() || s.overran {
+                return;
             }
-            return;
-        };
-        let same = step.kind == event.kind
-            && recorded::asked(step.kind, &step.body) == recorded::asked(event.kind, &event.body);
-        if same {
-            s.next += 1;
-        } else {
-            let d = Divergence {
-                step_index: step.index,
-                expected: Observed::step(step),
-                actual: Observed::event(&event),
-            };
-            self.diverge(&mut s, d);
+            self.check(&mut s, call);
         }
     }
 }
@@ -311,29 +409,42 @@ impl TraceRecorder for Tape {
 impl World for Tape {
     fn http<'a>(
         &'a self,
-        _req: &'a OutboundRequest,
+        req: &'a OutboundRequest,
         _via: HttpVia<'a>,
     ) -> Pin<Box<dyn Future<Output = HttpAnswer> + Send + 'a>> {
-        let answer = match self.take(|a| matches!(a, Answer::Http(_))) {
-            Some(Answer::Http(answer)) => answer,
-            // Never sent anywhere: the replay has no client. The event this produces is
-            // where the divergence is named.
-            _ => Err(OutboundError::Other(
-                "replay: the trace has no exchange here".into(),
-            )),
+        let mut s = self.lock();
+        // Concurrent exchanges may ask in any order: each request takes the first recorded
+        // exchange of the same method and URL; whether it was the right call at the right
+        // place is checked when its step is reported.
+        let same = |e: &Exchange| e.method == req.method.as_str() && e.url == req.url.as_str();
+        let pick = s
+            .exchanges
+            .iter()
+            .position(|e| e.answer.is_some() && same(e))
+            .or_else(|| s.exchanges.iter().position(|e| e.answer.is_some()));
+        let answer = match pick.and_then(|i| s.exchanges[i].answer.take()) {
+            Some(answer) => answer,
+            None => {
+                self.overrun(&mut s);
+                // Never sent anywhere: the replay has no client. The step this produces is
+                // where the divergence is named.
+                Err(OutboundError::Other(
+                    "replay: the trace has no exchange here".into(),
+                ))
+            }
         };
         Box::pin(std::future::ready(answer))
     }
 
     fn wall_clock(&self) -> Duration {
-        match self.take(|a| matches!(a, Answer::Wall(_))) {
+        match self.take_read(|a| matches!(a, Answer::Wall(_))) {
             Some(Answer::Wall(d)) => d,
             _ => Duration::ZERO,
         }
     }
 
     fn monotonic_clock(&self) -> u64 {
-        match self.take(|a| matches!(a, Answer::Monotonic(_))) {
+        match self.take_read(|a| matches!(a, Answer::Monotonic(_))) {
             Some(Answer::Monotonic(ns)) => {
                 self.lock().last_monotonic = ns;
                 ns
@@ -346,7 +457,7 @@ impl World for Tape {
     fn random(&self, source: &'static str, dst: &mut [u8]) {
         let len = dst.len();
         let fits = |a: &Answer| matches!(a, Answer::Random { source: s, bytes } if s == source && bytes.len() == len);
-        match self.take(fits) {
+        match self.take_read(fits) {
             Some(Answer::Random { bytes, .. }) => dst.copy_from_slice(&bytes),
             _ => dst.fill(0),
         }

@@ -5,6 +5,7 @@ use crate::bindings::runproof::skill::{http as wit_http, log as wit_log, types a
 use crate::http::{self, Deadline, HttpCaps, OutboundError, OutboundRequest};
 use crate::limits::{LimitHit, Limiter};
 use crate::policy::OutboundPolicy;
+use crate::recorder::TraceRecorder as _;
 use crate::secrets::SecretSet;
 use crate::wasi::Reporter;
 use crate::world::{HttpVia, World};
@@ -28,6 +29,8 @@ pub(crate) struct SkillState {
     pub caps: HttpCaps,
     /// When the invocation must be over; HTTP timeouts are capped by it.
     pub deadline: tokio::time::Instant,
+    /// Standard `wasi:http`, routed into the same outbound path (`wasi_http.rs`).
+    pub wasi_http: crate::wasi_http::WasiHttpState,
     /// Where host calls get their answers: the world, or a recorded trace (`world.rs`).
     pub world: std::sync::Arc<dyn World>,
 }
@@ -44,7 +47,7 @@ impl WasiView for SkillState {
 impl SkillState {
     /// Counts a host call; past the cap the skill is stopped (a trap), which the runner
     /// records as the step's failure reason.
-    fn count_call(&mut self) -> wasmtime::Result<()> {
+    pub(crate) fn count_call(&mut self) -> wasmtime::Result<()> {
         if !self.reporter.meter.count() {
             let hit = LimitHit::HostCalls {
                 limit: self.reporter.meter.max(),
@@ -102,26 +105,6 @@ impl wit_http::Host for SkillState {
         request: wit_http::Request,
     ) -> wasmtime::Result<Result<wit_http::Response, wit_http::HttpError>> {
         self.count_call()?;
-        let started = std::time::Instant::now();
-        let timeout = request
-            .timeout_ms
-            .map(|ms| Duration::from_millis(ms.into()))
-            .unwrap_or(http::DEFAULT_TIMEOUT);
-        // The request's own timeout, capped by what is left of the invocation's deadline:
-        // a slow server must not hold the skill (and the run) past it.
-        let own = tokio::time::Instant::now() + timeout;
-        let deadline = if own < self.deadline {
-            let what = match request.timeout_ms {
-                Some(ms) => format!("the request's timeout of {ms} ms"),
-                None => format!("the default request timeout of {} ms", timeout.as_millis()),
-            };
-            Deadline { at: own, what }
-        } else {
-            Deadline {
-                at: self.deadline,
-                what: "the invocation's deadline".into(),
-            }
-        };
         let req = OutboundRequest {
             method: request.method,
             url: request.url,
@@ -129,55 +112,118 @@ impl wit_http::Host for SkillState {
             body: request.body,
             follow_redirects: request.follow_redirects,
         };
-        // The request is recorded as the skill wrote it (placeholders, never values); the
-        // response and any error come back already redacted.
-        let via = HttpVia {
-            policy: &self.policy,
-            secrets: &self.secrets,
-            caps: &self.caps,
-            deadline: &deadline,
-        };
-        let result = self.world.http(&req, via).await;
-        let duration_ms = started.elapsed().as_millis() as u64;
-        let mut body = serde_json::json!({"request": {
-            "method": req.method,
-            "url": req.url,
-            "headers": req.headers,
-            "body": req.body.as_deref().map(bytes_json),
-            "follow_redirects": req.follow_redirects,
-        }});
-        let (status, answer) = match result {
-            Ok(resp) => {
-                body["response"] = serde_json::json!({
-                    "status": resp.status,
-                    "headers": resp.headers,
-                    "body": bytes_json(&resp.body),
-                    "hops": resp.hops,
-                });
-                let ok = wit_http::Response {
-                    status: resp.status,
-                    headers: resp.headers,
-                    body: resp.body,
-                };
-                (StepStatus::Success, Ok(ok))
-            }
-            Err(e) => {
-                body["error"] = serde_json::json!({"code": e.code(), "message": e.message()});
-                (StepStatus::Failure, Err(to_wit_error(e)))
-            }
-        };
-        Self::record(
-            self.reporter.clone(),
-            HostEvent {
-                kind: StepKind::HostHttp,
-                status,
-                duration_ms: Some(duration_ms),
-                body,
-            },
-        )
-        .await;
+        let answer = send_recorded(self.outbound(), req, request.timeout_ms, INTERFACE_RUNPROOF)
+            .await
+            .map(|resp| wit_http::Response {
+                status: resp.status,
+                headers: resp.headers,
+                body: resp.body,
+            })
+            .map_err(to_wit_error);
         Ok(answer)
     }
+}
+
+/// The `interface` of a `host.http` step made through `runproof:skill/http`.
+pub(crate) const INTERFACE_RUNPROOF: &str = "runproof:skill/http";
+
+/// What an outbound exchange needs from the invocation, owned, so an exchange can also run
+/// on a task of its own (`wasi:http` does).
+#[derive(Clone)]
+pub(crate) struct Outbound {
+    pub reporter: Reporter,
+    pub policy: OutboundPolicy,
+    pub secrets: std::sync::Arc<SecretSet>,
+    pub caps: HttpCaps,
+    pub deadline: tokio::time::Instant,
+    pub world: std::sync::Arc<dyn World>,
+}
+
+impl SkillState {
+    pub(crate) fn outbound(&self) -> Outbound {
+        Outbound {
+            reporter: self.reporter.clone(),
+            policy: self.policy.clone(),
+            secrets: self.secrets.clone(),
+            caps: self.caps,
+            deadline: self.deadline,
+            world: self.world.clone(),
+        }
+    }
+}
+
+/// The one outbound path of both HTTP interfaces: the policy, secrets, caps and deadline
+/// (`http::send`), then one `host.http` step for the exchange, denied or not. `interface`
+/// names which interface the skill used; the rest of the step has the same shape for both.
+/// The host call was counted by the caller.
+pub(crate) async fn send_recorded(
+    out: Outbound,
+    req: OutboundRequest,
+    timeout_ms: Option<u32>,
+    interface: &'static str,
+) -> Result<http::OutboundResponse, OutboundError> {
+    let started = std::time::Instant::now();
+    let timeout = timeout_ms
+        .map(|ms| Duration::from_millis(ms.into()))
+        .unwrap_or(http::DEFAULT_TIMEOUT);
+    // The request's own timeout, capped by what is left of the invocation's deadline:
+    // a slow server must not hold the skill (and the run) past it.
+    let own = tokio::time::Instant::now() + timeout;
+    let deadline = if own < out.deadline {
+        let what = match timeout_ms {
+            Some(ms) => format!("the request's timeout of {ms} ms"),
+            None => format!("the default request timeout of {} ms", timeout.as_millis()),
+        };
+        Deadline { at: own, what }
+    } else {
+        Deadline {
+            at: out.deadline,
+            what: "the invocation's deadline".into(),
+        }
+    };
+    // The request is recorded as the skill wrote it (placeholders, never values); the
+    // response and any error come back already redacted.
+    let via = HttpVia {
+        policy: &out.policy,
+        secrets: &out.secrets,
+        caps: &out.caps,
+        deadline: &deadline,
+    };
+    let result = out.world.http(&req, via).await;
+    let duration_ms = started.elapsed().as_millis() as u64;
+    let mut body = serde_json::json!({"interface": interface, "request": {
+        "method": req.method,
+        "url": req.url,
+        "headers": req.headers,
+        "body": req.body.as_deref().map(bytes_json),
+        "follow_redirects": req.follow_redirects,
+    }});
+    let status = match &result {
+        Ok(resp) => {
+            body["response"] = serde_json::json!({
+                "status": resp.status,
+                "headers": resp.headers,
+                "body": bytes_json(&resp.body),
+                "hops": resp.hops,
+            });
+            StepStatus::Success
+        }
+        Err(e) => {
+            body["error"] = serde_json::json!({"code": e.code(), "message": e.message()});
+            StepStatus::Failure
+        }
+    };
+    SkillState::record(
+        out.reporter,
+        HostEvent {
+            kind: StepKind::HostHttp,
+            status,
+            duration_ms: Some(duration_ms),
+            body,
+        },
+    )
+    .await;
+    result
 }
 
 fn to_wit_error(e: OutboundError) -> wit_http::HttpError {

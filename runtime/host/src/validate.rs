@@ -8,10 +8,13 @@ use wasmtime::component::types::ComponentItem;
 
 /// Interface namespaces the linker provides. WASI is there because Rust's std imports it
 /// even when a skill never uses it; what it grants is decided per invocation (`wasi.rs`):
-/// nothing, except a scratch directory when the agent grants one. Anything else (for
-/// example `wasi:http/outgoing-handler`, a way around the recorded `runproof:skill/http`)
-/// is refused by name.
+/// nothing, except a scratch directory when the agent grants one. Standard `wasi:http` p2
+/// (0.2.x) is there because it goes through the same policed, recorded outbound path as
+/// `runproof:skill/http` (`wasi_http.rs`). Anything else (for example `wasi:http` 0.3,
+/// which has no such path yet) is refused by name.
 const PROVIDED: &[&str] = &[
+    "wasi:http/outgoing-handler@0.2.",
+    "wasi:http/types@0.2.",
     "runproof:skill/",
     "wasi:io/",
     "wasi:cli/",
@@ -43,7 +46,7 @@ pub(crate) fn check(component: &Component, engine: &Engine) -> Result<(), String
         if !PROVIDED.iter().any(|p| name.starts_with(p)) {
             return Err(format!(
                 "it imports `{name}`, which RunProof does not provide (skills reach the outside only through \
-                 runproof:skill/http and runproof:skill/log)"
+                 runproof:skill/http, wasi:http/outgoing-handler@0.2.x and runproof:skill/log)"
             ));
         }
     }

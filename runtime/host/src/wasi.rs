@@ -3,9 +3,10 @@
 //! and stdout/stderr captured in memory. Rust's std on wasm32-wasip2 imports these
 //! interfaces even when a skill never uses them, so they are linked, but they grant nothing.
 //!
-//! Clocks and randomness are served by the implementations below, which take every value
-//! from the invocation's [`World`] and report every read to the recorder: a skill's view of
-//! time and chance is part of its trace.
+//! Clocks (below) and randomness (`wasi_random.rs`) take every value from the invocation's
+//! [`World`] and report every read to the invocation's [`Compactor`], which records
+//! consecutive reads of one source as one step: a skill's view of time and chance is part of
+//! its trace, without one step per four bytes.
 //!
 //! Denied attempts the host can see are recorded too ([`add_to_linker`]): asking for the
 //! preopened directories when none is granted (what a guest's `open("/etc/passwd")` turns
@@ -13,12 +14,11 @@
 //! TCP or UDP socket, and resolving a name. Such a step is recorded as kind [`DENIED_KIND`]
 //! with status `failure` and a body `{"denied": {"interface", "call", "reason"}}`.
 
+use crate::compact::{Compactor, Read};
 use crate::recorder::{HostEvent, TraceRecorder};
 use crate::state::SkillState;
 use crate::world::World;
-use rand010::TryRng;
 use runproof_proof::{StepKind, StepStatus};
-use std::convert::Infallible;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -78,29 +78,28 @@ impl CallMeter {
     }
 }
 
-/// Who to report reads to, and as which skill.
+/// Who to report to, and as which skill. `recorder` is the invocation's [`Compactor`] in
+/// front of the trace's recorder: every event of the invocation goes through it.
 #[derive(Clone)]
 pub(crate) struct Reporter {
-    pub recorder: Arc<dyn TraceRecorder>,
+    pub recorder: Arc<Compactor>,
     pub skill: Arc<str>,
     pub meter: Arc<CallMeter>,
 }
 
 impl Reporter {
-    /// Records a read of a clock or random source. Past the host-call cap nothing more is
-    /// recorded; the epoch callback then stops the skill with the limit named.
-    fn report(&self, kind: StepKind, body: serde_json::Value) {
-        if self.meter.count() {
-            self.recorder.record(
-                &self.skill,
-                HostEvent {
-                    kind,
-                    status: StepStatus::Success,
-                    duration_ms: None,
-                    body,
-                },
-            );
+    pub fn new(recorder: Arc<dyn TraceRecorder>, skill: &str, max_host_calls: u64) -> Self {
+        let meter = Arc::new(CallMeter::new(max_host_calls));
+        Reporter {
+            recorder: Arc::new(Compactor::new(recorder, meter.clone())),
+            skill: Arc::from(skill),
+            meter,
         }
+    }
+
+    /// Records a read of a clock or random source (compacted with its neighbours).
+    pub fn read(&self, read: Read) {
+        self.recorder.read(&self.skill, read);
     }
 
     /// Records a denied attempt (counted like any host call).
@@ -132,10 +131,10 @@ impl HostWallClock for RecordingWallClock {
 
     fn now(&self) -> Duration {
         let now = self.world.wall_clock();
-        self.reporter.report(
-            StepKind::HostWallClock,
-            serde_json::json!({"seconds": now.as_secs(), "nanoseconds": now.subsec_nanos()}),
-        );
+        self.reporter.read(Read::Wall {
+            seconds: now.as_secs(),
+            nanoseconds: now.subsec_nanos(),
+        });
         now
     }
 }
@@ -152,49 +151,8 @@ impl HostMonotonicClock for RecordingMonotonicClock {
 
     fn now(&self) -> u64 {
         let ns = self.world.monotonic_clock();
-        self.reporter.report(
-            StepKind::HostMonotonicClock,
-            serde_json::json!({"nanoseconds": ns}),
-        );
+        self.reporter.read(Read::Monotonic { nanoseconds: ns });
         ns
-    }
-}
-
-/// Random bytes from the world; every draw recorded with the bytes handed out.
-struct RecordingRng {
-    reporter: Reporter,
-    world: Arc<dyn World>,
-    source: &'static str,
-}
-
-impl RecordingRng {
-    fn draw(&self, dst: &mut [u8]) {
-        self.world.random(self.source, dst);
-        self.reporter.report(
-            StepKind::HostRandom,
-            serde_json::json!({"source": self.source, "bytes": hex::encode(&*dst)}),
-        );
-    }
-}
-
-impl TryRng for RecordingRng {
-    type Error = Infallible;
-
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        let mut b = [0u8; 4];
-        self.draw(&mut b);
-        Ok(u32::from_le_bytes(b))
-    }
-
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        let mut b = [0u8; 8];
-        self.draw(&mut b);
-        Ok(u64::from_le_bytes(b))
-    }
-
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        self.draw(dst);
-        Ok(())
     }
 }
 
@@ -218,15 +176,6 @@ pub(crate) fn locked_down(
         stdout: MemoryOutputPipe::new(STDIO_CAPACITY),
         stderr: MemoryOutputPipe::new(STDIO_CAPACITY),
     };
-    // The insecure seed is a value handed over at instantiation, not a call we can observe;
-    // it is recorded once here, so a replay can reproduce whatever the skill derived from it.
-    let mut seed = [0u8; 16];
-    world.random("insecure-seed", &mut seed);
-    let seed = u128::from_le_bytes(seed);
-    reporter.report(
-        StepKind::HostRandom,
-        serde_json::json!({"source": "insecure-seed", "value": format!("{seed:032x}"), "offered_at": "instantiation"}),
-    );
     let mut b = WasiCtxBuilder::new();
     // Deliberately *not* called: inherit_stdio, inherit_env, inherit_args, preopened_dir,
     // inherit_network, allow_ip_name_lookup. The builder's defaults deny all of them.
@@ -240,17 +189,8 @@ pub(crate) fn locked_down(
             reporter: reporter.clone(),
             world: world.clone(),
         })
-        .secure_random(RecordingRng {
-            reporter: reporter.clone(),
-            world: world.clone(),
-            source: "secure",
-        })
-        .insecure_random(RecordingRng {
-            reporter: reporter.clone(),
-            world: world.clone(),
-            source: "insecure",
-        })
-        .insecure_random_seed(seed)
+        // Randomness keeps wasmtime_wasi's generators; `wasi_random.rs` records what each
+        // call hands out (and the insecure seed only when the guest asks for it).
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false);
@@ -277,6 +217,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<SkillState>) -> wasmtime::Result
     tcp_create_socket::add_to_linker::<SkillState, HasSelf<SkillState>>(linker, |s| s)?;
     udp_create_socket::add_to_linker::<SkillState, HasSelf<SkillState>>(linker, |s| s)?;
     ip_name_lookup::add_to_linker::<SkillState, HasSelf<SkillState>>(linker, |s| s)?;
+    crate::wasi_random::add_to_linker(linker)?;
     linker.allow_shadowing(false);
     Ok(())
 }

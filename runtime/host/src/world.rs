@@ -17,7 +17,7 @@
 use crate::http::{self, Deadline, HttpCaps, OutboundError, OutboundRequest, OutboundResponse};
 use crate::policy::OutboundPolicy;
 use crate::secrets::SecretSet;
-use rand010::Rng as _;
+use rand::RngCore as _;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant, SystemTime};
@@ -106,7 +106,7 @@ impl World for LiveWorld {
     }
 
     fn random(&self, _source: &'static str, dst: &mut [u8]) {
-        rand010::rng().fill_bytes(dst);
+        rand::rng().fill_bytes(dst);
     }
 }
 

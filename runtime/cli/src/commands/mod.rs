@@ -1,6 +1,7 @@
 pub mod agent;
 pub mod bench;
 pub mod db;
+pub mod invoke;
 pub mod keys;
 pub mod proof;
 pub mod replay;
@@ -8,4 +9,5 @@ pub mod run;
 pub mod runs;
 pub mod secret;
 pub mod skill;
+pub mod steps_view;
 pub mod verify;

@@ -110,7 +110,9 @@ pub async fn run(
     };
     let signing_key = key.load_or_create(out)?;
     let store = db.ready_store().await?;
-    let host = Arc::new(SkillHost::new(crate::database::host_config(home))?);
+    let host = Arc::new(SkillHost::new(crate::compile_progress::host_config(
+        home, out,
+    ))?);
     let runner = Runner::new(store.clone(), host)
         .with_lease(runproof_runner::lease::process_holder(
             "runner",

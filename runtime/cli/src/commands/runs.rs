@@ -1,6 +1,6 @@
 use crate::args::RunsCommand;
 use crate::database::Database;
-use crate::output::{Out, short};
+use crate::output::Out;
 use anyhow::{Result, bail};
 use runproof_coordinator::{RunProofCoordinator, StepListing};
 
@@ -28,14 +28,19 @@ pub async fn run(cmd: &RunsCommand, db: &Database, out: &Out) -> Result<()> {
                 }
             });
         }
-        RunsCommand::Show { run_id, tenant_id } => {
+        RunsCommand::Show {
+            run_id,
+            tenant_id,
+            payloads,
+        } => {
             let Some(run) = store.run_for_tenant(tenant_id, run_id).await? else {
                 bail!("run {run_id} not found for tenant {tenant_id}");
             };
             let proof = RunProofCoordinator::new(store.clone())
                 .get_run_proof_with(tenant_id, run_id, StepListing::Include)
                 .await?;
-            let value = serde_json::json!({"run": run, "aos_traces": proof.aos_traces, "aos_trace_steps": proof.aos_trace_steps});
+            let lines = super::steps_view::lines_of(&store, &proof, *payloads).await?;
+            let value = serde_json::json!({"run": run, "aos_traces": proof.aos_traces, "aos_trace_steps": lines});
             out.emit(&value, || {
                 println!("run_id:           {}", run.id);
                 println!("status:           {}", run.status);
@@ -56,17 +61,7 @@ pub async fn run(cmd: &RunsCommand, db: &Database, out: &Out) -> Result<()> {
                         t.trace_id, t.status, t.step_count
                     );
                 }
-                for s in &proof.aos_trace_steps {
-                    println!(
-                        "  {:>4}  {:<21} {:<10} {:<8} {:>6}  {}",
-                        s.step_index,
-                        s.kind,
-                        s.skill_name.as_deref().unwrap_or("-"),
-                        s.status,
-                        s.duration_ms.map(|d| format!("{d}ms")).unwrap_or_default(),
-                        short(&s.hash)
-                    );
-                }
+                super::steps_view::print(&lines);
             });
         }
     }

@@ -6,10 +6,10 @@ use runproof_store::SkillRecord;
 use serde::Serialize;
 
 #[derive(Serialize)]
-struct SkillLine {
-    name: String,
-    version: String,
-    digest: String,
+pub(crate) struct SkillLine {
+    pub name: String,
+    pub version: String,
+    pub digest: String,
     builtin: bool,
     description: String,
     outbound_hosts: Vec<String>,
@@ -77,6 +77,24 @@ pub async fn add(
     home: Option<&std::path::PathBuf>,
     out: &Out,
 ) -> Result<()> {
+    let line = add_component(file, replace, db, home, out).await?;
+    out.emit(&line, || {
+        println!(
+            "added skill {} {} (sha256 {})",
+            line.name, line.version, line.digest
+        )
+    });
+    Ok(())
+}
+
+/// `skill add` without printing: validates `file` and stores it; returns what was added.
+pub(crate) async fn add_component(
+    file: &std::path::Path,
+    replace: bool,
+    db: &Database,
+    home: Option<&std::path::PathBuf>,
+    out: &Out,
+) -> Result<SkillLine> {
     let meta = std::fs::metadata(file).with_context(|| format!("reading {}", file.display()))?;
     if !meta.is_file() {
         bail!("{} is not a file", file.display());
@@ -92,7 +110,7 @@ pub async fn add(
     }
     let wasm = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     // Everything is checked before anything is stored.
-    let host = SkillHost::new(crate::database::host_config(home))?;
+    let host = SkillHost::new(crate::compile_progress::host_config(home, out))?;
     let skill = host
         .load(&wasm)
         .await
@@ -130,25 +148,18 @@ pub async fn add(
             created_at: None,
         })
         .await?;
-    let line = SkillLine {
+    Ok(SkillLine {
         name: name.clone(),
         version: skill.info.version.clone(),
         digest: skill.digest.clone(),
         builtin: false,
         description: skill.info.description.clone(),
         outbound_hosts: caps.outbound_hosts.clone(),
-    };
-    out.emit(&line, || {
-        println!(
-            "added skill {} {} (sha256 {})",
-            line.name, line.version, line.digest
-        )
-    });
-    Ok(())
+    })
 }
 
 /// The component bytes behind `skill`: a built-in or added name, or a digest.
-async fn find_component(skill: &str, db: &Database) -> Result<(Vec<u8>, bool)> {
+pub(crate) async fn find_component(skill: &str, db: &Database) -> Result<(Vec<u8>, bool)> {
     if let Some(b) = runproof_builtin_skills::find(skill) {
         return Ok((b.wasm.to_vec(), true));
     }

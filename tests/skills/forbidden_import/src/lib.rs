@@ -1,5 +1,6 @@
-//! Test fixture: a component importing `wasi:http/outgoing-handler`, a way to the network
-//! around the recorded `runproof:skill/http`. `skill add` must refuse it, naming the import.
+//! Test fixture: a component importing `wasi:http/outgoing-handler@0.3.0`, an interface
+//! RunProof does not provide (0.2.x is routed through the policed outbound path; 0.3 is
+//! not). `skill add` must refuse it, naming the import.
 
 wit_bindgen::generate!({ path: "wit", world: "forbidden", generate_all });
 
