@@ -13,7 +13,9 @@
 //! Two ends are not reproducible bit for bit and are handled as recorded:
 //! - **the deadline** is wall-clock. If the original was stopped by its deadline, the code
 //!   must make exactly the recorded calls; asking for more is where the deadline struck, and
-//!   the replayed invocation ends there with the same reason;
+//!   the replayed invocation ends there with the same reason (as it does if it is still
+//!   running when the trace is exhausted). A replay gets more time than the original (it
+//!   may run slower), which the code cannot observe: its clocks are the recorded ones;
 //! - **calls past the host-call cap** were never recorded (the cap refuses them); the same
 //!   cap, from the same limits, refuses them in the replay.
 
@@ -118,6 +120,10 @@ impl SkillHost {
         scratch: Option<&Path>,
     ) -> Result<Replayed, ReplayError> {
         let tape = Arc::new(Tape::new(trace, limits)?);
+        let limits = InvocationLimits {
+            timeout: tape.replay_timeout,
+            ..limits
+        };
         let outcome = self
             .invoke_in(
                 skill,
@@ -149,7 +155,13 @@ struct Tape {
     halted: AtomicBool,
     end_index: u64,
     stopped_by_deadline: bool,
+    /// The recorded deadline.
     timeout: Duration,
+    /// The replay's own deadline. Every answer comes from the trace, so the code cannot
+    /// tell how long it runs; the deadline only bounds a replay that may be slower than the
+    /// original (a loaded machine, a debug build): it gets twice the time, and at least a
+    /// second more. Reached once the trace is exhausted, it is the recorded deadline.
+    replay_timeout: Duration,
 }
 
 /// A recorded call still to be made.
@@ -226,6 +238,7 @@ impl Tape {
             end_index: trace.end_index,
             stopped_by_deadline: trace.stopped_by_deadline,
             timeout: limits.timeout,
+            replay_timeout: limits.timeout + limits.timeout.max(Duration::from_secs(1)),
         })
     }
 
@@ -318,7 +331,14 @@ impl Tape {
 
     fn finish(&self, outcome: InvocationOutcome) -> Replayed {
         let mut s = self.lock();
-        if s.overran {
+        let exhausted = s.ordered.is_empty() && s.events.is_empty();
+        let own_deadline = LimitHit::Deadline {
+            limit: self.replay_timeout,
+        }
+        .to_string();
+        let hit_own_deadline =
+            matches!(&outcome, InvocationOutcome::Aborted { reason } if *reason == own_deadline);
+        if s.overran || (self.stopped_by_deadline && exhausted && hit_own_deadline) {
             let matched_steps = s.steps.len();
             return Replayed {
                 outcome: InvocationOutcome::Aborted {
@@ -329,7 +349,7 @@ impl Tape {
                 },
                 divergence: None,
                 matched_steps,
-                stopped_as_recorded: true,
+                stopped_as_recorded: s.overran,
             };
         }
         let first_missing = [s.ordered.front(), s.events.front()]
