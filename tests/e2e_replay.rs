@@ -1,0 +1,708 @@
+//! Replay (issue 14), end to end: real runs through `runtime run`, then `runtime replay`
+//! re-executes every invocation against the recorded trace. Every run kind replays
+//! `REPLAYED`; another component, or a trace re-sealed by a dishonest key holder, is
+//! `DIVERGED` at the first differing step; nothing leaves the host while replaying; an
+//! unverified trace is not replayed; offline replay from a bundle needs no database.
+
+mod support;
+
+use runproof_proof::ChainBuilder;
+use runproof_proof::seal::signing_key_from_pem;
+use serde_json::{Value, json};
+use sqlx::Row;
+use support::http::{Server, closed_port};
+use support::*;
+
+/// `runtime --json replay --run-id R --tenant-id T [extra...]`.
+fn replay(run_id: &str, tenant: &str, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "--json",
+        "-q",
+        "replay",
+        "--run-id",
+        run_id,
+        "--tenant-id",
+        tenant,
+    ];
+    args.extend(extra);
+    runtime(&args)
+}
+
+/// Replays the run and asserts `REPLAYED` (exit 0) with every invocation matched; returns
+/// the report.
+#[track_caller]
+fn assert_replayed(run_id: &str, tenant: &str) -> Value {
+    let r = replay(run_id, tenant, &[]);
+    let report = r.json();
+    assert_eq!(r.code, 0, "{report}\n{}", r.stderr);
+    assert_eq!(report["verdict"], "REPLAYED", "{report}");
+    assert_eq!(report["proof"]["verification_status"], "VERIFIED");
+    let invocations = report["invocations"].as_array().unwrap();
+    assert_eq!(
+        invocations.len() as u64,
+        report["invocation_count"].as_u64().unwrap()
+    );
+    assert!(
+        invocations
+            .iter()
+            .all(|i| i["result"] == "matched" || i["result"] == "not-invoked"),
+        "{report}"
+    );
+    report
+}
+
+/// Runs `plan` for a fresh agent (`flags`) in a fresh tenant; returns (tenant, run_id,
+/// the run's exit code).
+fn run(name: &str, flags: &[&str], plan: &Value) -> (String, String, i32) {
+    let tenant = tenant(name);
+    let agent_id = agent_with(&tenant, flags);
+    let r = run_plan(&agent_id, &tenant, plan);
+    assert!(r.code == 0 || r.code == 3, "{r:?}");
+    let run_id = r.json()["run_id"].as_str().expect("run_id").to_string();
+    (tenant, run_id, r.code)
+}
+
+fn one_step(skill: &str, params: Value) -> Value {
+    json!({"planner": "e2e", "steps": [{"step_id": "s", "skill": skill, "params": params}]})
+}
+
+fn probe(actions: &[&str]) -> Value {
+    one_step("probe", json!({"actions": actions}))
+}
+
+fn hostile(action: &str, arg: &str) -> Value {
+    one_step("hostile", json!({"action": action, "arg": arg}))
+}
+
+/// The index of the first step of `kind` (and, if given, whose body contains `needle`).
+async fn index_of(run_id: &str, kind: &str, needle: &str) -> u64 {
+    let steps = step_bodies(run_id).await;
+    steps
+        .iter()
+        .position(|(k, _, b)| k == kind && b.to_string().contains(needle))
+        .unwrap_or_else(|| panic!("no {kind} step with {needle:?}: {steps:?}")) as u64
+}
+
+#[tokio::test]
+async fn a_successful_http_call_replays_without_touching_the_network() {
+    let server = Server::start();
+    let plan = one_step("http_call", json!({"url": server.url("/ok")}));
+    let (tenant, run_id, code) = run("rp-ok", &["--allow-host", "http://127.0.0.1:*"], &plan);
+    assert_eq!(code, 0);
+    let hits = server.hits();
+    assert_eq!(hits, 1);
+    let report = assert_replayed(&run_id, &tenant);
+    assert_eq!(report["invocation_count"], 1);
+    assert!(report["replayed_steps"].as_u64().unwrap() >= 1, "{report}");
+    // The response came from the trace: the server saw nothing more.
+    assert_eq!(server.hits(), hits, "replay must not reach the network");
+
+    // The built-in's bytes are kept by digest, so the run stays replayable after an upgrade.
+    let digest = report["invocations"][0]["digest"].as_str().unwrap();
+    let db = superuser().await;
+    let row = sqlx::query(
+        "SELECT builtin, encode(sha256(component), 'hex') FROM skills WHERE digest = $1",
+    )
+    .bind(digest)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert!(row.get::<bool, _>(0));
+    assert_eq!(row.get::<Option<String>, _>(1).as_deref(), Some(digest));
+    db.close().await;
+
+    // Text output names the verdict.
+    let text = runtime(&["replay", "--run-id", &run_id, "--tenant-id", &tenant]).ok();
+    assert!(text.stdout.contains("verdict: REPLAYED"), "{}", text.stdout);
+}
+
+#[tokio::test]
+async fn http_errors_and_denials_replay() {
+    add_test_skill("probe");
+    let server = Server::start();
+    let closed = format!("http://127.0.0.1:{}/", closed_port());
+    for (name, plan) in [
+        // A status the skill reports, a refused connection, a destination not granted.
+        (
+            "rp-500",
+            probe(&[&format!("http:{}", server.url("/status/500"))]),
+        ),
+        ("rp-connect", probe(&[&format!("http:{closed}")])),
+        ("rp-denied", probe(&["http:http://10.1.2.3/"])),
+        (
+            "rp-call-500",
+            one_step("http_call", json!({"url": server.url("/status/500")})),
+        ),
+    ] {
+        let (tenant, run_id, _) = run(name, &["--allow-host", "http://127.0.0.1:*"], &plan);
+        assert_replayed(&run_id, &tenant);
+    }
+    assert_eq!(server.hits(), 2, "only the runs reached the server");
+}
+
+#[tokio::test]
+async fn wasi_denials_replay() {
+    add_test_skill("hostile");
+    for (name, action, arg) in [
+        ("rp-passwd", "read_file", "/etc/passwd"),
+        ("rp-socket", "socket", "127.0.0.1:9"),
+        ("rp-dns", "socket", "localhost:9"),
+        ("rp-env", "env", ""),
+    ] {
+        let (tenant, run_id, _) = run(name, &[], &hostile(action, arg));
+        let steps = step_bodies(&run_id).await;
+        if action != "env" {
+            assert!(
+                steps.iter().any(|(k, _, _)| k == "host.denied"),
+                "{steps:?}"
+            );
+        }
+        assert_replayed(&run_id, &tenant);
+    }
+}
+
+#[tokio::test]
+async fn every_probe_action_replays() {
+    add_test_skill("probe");
+    let server = Server::start();
+    let url = server.url("/ok");
+    let plan = probe(&[
+        "log:first",
+        "wall_clock",
+        "monotonic_clock",
+        "random",
+        "monotonic_clock",
+        "stdout:to stdout",
+        "stderr:to stderr",
+        &format!("http:{url}"),
+        &format!(
+            r#"request:{{"method": "POST", "url": "{url}", "headers": [["x-a", "b"]], "body": "hi"}}"#
+        ),
+        "random",
+        "wall_clock",
+        "log:last",
+    ]);
+    let (tenant, run_id, code) = run("rp-probe", &["--allow-host", "http://127.0.0.1:*"], &plan);
+    assert_eq!(code, 0);
+    let report = assert_replayed(&run_id, &tenant);
+    let kinds: Vec<String> = step_bodies(&run_id)
+        .await
+        .into_iter()
+        .map(|(k, _, _)| k)
+        .collect();
+    for kind in [
+        "host.log",
+        "host.clock.wall",
+        "host.clock.monotonic",
+        "host.random",
+        "host.stdout",
+        "host.stderr",
+        "host.http",
+    ] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
+    assert!(report["replayed_steps"].as_u64().unwrap() >= 10, "{report}");
+}
+
+#[tokio::test]
+async fn retries_and_on_error_continue_replay() {
+    add_test_skill("probe");
+    let closed = format!("http:http://127.0.0.1:{}/", closed_port());
+    let plan = json!({"planner": "e2e", "steps": [
+        {"step_id": "flaky", "skill": "probe", "params": {"actions": ["log:try", closed]},
+         "retry_count": 2, "on_error": "continue"},
+        {"step_id": "fails", "skill": "probe", "params": {"actions": ["fail:on purpose"]},
+         "on_error": "continue"},
+        {"step_id": "after", "skill": "probe", "params": {"actions": ["log:still here", "random"]}},
+        {"step_id": "skipped", "skill": "probe", "depends_on": ["fails"], "params": {"actions": []}},
+    ]});
+    let (tenant, run_id, code) = run("rp-retry", &["--allow-host", "http://127.0.0.1:*"], &plan);
+    assert_eq!(code, 0, "on_error continue: the run succeeds");
+    let report = assert_replayed(&run_id, &tenant);
+    // Three attempts of the flaky step, one each of the next two; the skipped one never ran.
+    let attempts: Vec<(String, u64)> = report["invocations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["step_id"].as_str().unwrap().to_string(),
+                i["attempt"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        attempts,
+        [
+            ("flaky".to_string(), 1),
+            ("flaky".to_string(), 2),
+            ("flaky".to_string(), 3),
+            ("fails".to_string(), 1),
+            ("after".to_string(), 1)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn limit_hits_and_traps_replay_as_recorded() {
+    add_test_skill("hostile");
+    add_test_skill("probe");
+    let cases: Vec<(&str, Vec<&str>, Value, &str)> = vec![
+        (
+            "rp-calls",
+            vec!["--max-host-calls", "5"],
+            hostile("host_calls", "50"),
+            "host call limit of 5 reached",
+        ),
+        (
+            "rp-clock",
+            vec!["--max-host-calls", "20"],
+            hostile("clock_loop", ""),
+            "host call limit of 20 reached",
+        ),
+        (
+            "rp-fuel",
+            vec!["--fuel", "2000000"],
+            hostile("loop", ""),
+            "fuel exhausted (2000000 units)",
+        ),
+        (
+            "rp-mem",
+            vec!["--max-memory", "16MiB"],
+            hostile("alloc", ""),
+            "memory limit of 16 MiB exceeded",
+        ),
+        (
+            "rp-deadline",
+            vec!["--timeout", "500ms"],
+            hostile("loop", ""),
+            "deadline of 500 ms exceeded",
+        ),
+        (
+            // Stopped by the deadline between two clock reads: the replay reads until the
+            // trace is exhausted, and the next read is where the deadline struck.
+            "rp-deadline-reads",
+            vec!["--timeout", "300ms", "--max-host-calls", "1000000"],
+            hostile("clock_loop", ""),
+            "deadline of 300 ms exceeded",
+        ),
+        (
+            "rp-stack",
+            vec![],
+            hostile("recurse", ""),
+            "wasm stack overflow",
+        ),
+        (
+            "rp-output",
+            vec!["--max-memory", "64MiB"],
+            hostile("output", "5000000"),
+            "output of 5000000 bytes exceeds the 4 MiB cap",
+        ),
+        (
+            "rp-stdout",
+            vec![],
+            hostile("stdout_flood", ""),
+            "stdout limit of 1 MiB reached",
+        ),
+        ("rp-trap", vec![], hostile("trap", ""), "wasm trap"),
+        (
+            "rp-exit",
+            vec![],
+            hostile("exit", "3"),
+            "skill called exit(",
+        ),
+        (
+            "rp-panic",
+            vec![],
+            probe(&["log:before", "panic:boom"]),
+            "wasm trap",
+        ),
+    ];
+    let mut stopped_as_recorded = 0;
+    for (name, flags, plan, reason) in cases {
+        let (tenant, run_id, code) = run(name, &flags, &plan);
+        assert_eq!(code, 3, "{name}");
+        let steps = step_bodies(&run_id).await;
+        let end = &steps.iter().find(|(k, _, _)| k == "skill.end").unwrap().2;
+        assert_eq!(end["outcome"], "aborted", "{name}: {end}");
+        assert!(
+            end["error"].as_str().unwrap().contains(reason),
+            "{name}: {end}"
+        );
+        let report = assert_replayed(&run_id, &tenant);
+        assert_eq!(report["invocation_count"], 1, "{name}");
+        if report["invocations"][0]["stopped_as_recorded"] == true {
+            stopped_as_recorded += 1;
+        }
+    }
+    // The clock loop stopped by its deadline asks for one more reading where the trace ends.
+    assert_eq!(stopped_as_recorded, 1);
+}
+
+#[tokio::test]
+async fn another_component_under_the_same_name_diverges_at_the_first_differing_step() {
+    add_test_skill("probe");
+    let server = Server::start();
+    let url = server.url("/ok");
+    let plan = probe(&["log:one", "wall_clock", &format!("http:{url}"), "log:two"]);
+    let (tenant, run_id, code) = run("rp-other", &["--allow-host", "http://127.0.0.1:*"], &plan);
+    assert_eq!(code, 0);
+    let hits = server.hits();
+    let variant = test_skill_path("probe_variant");
+    let against = format!("probe={}", variant.display());
+    let r = replay(&run_id, &tenant, &["--against", &against]);
+    let report = r.json();
+    assert_eq!(r.code, 5, "DIVERGED exits 5: {report}");
+    assert_eq!(report["verdict"], "DIVERGED");
+    // The variant logs before its request: the first differing step is the recorded request.
+    let http_step = index_of(&run_id, "host.http", &url).await;
+    let d = &report["divergence"];
+    assert_eq!(d["step_index"], http_step, "{report}");
+    assert_eq!(d["expected"]["kind"], "host.http");
+    assert_eq!(d["actual"]["kind"], "host.log");
+    assert!(
+        d["actual"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("fetching"),
+        "{d}"
+    );
+    assert_eq!(report["substituted"][0]["skill"], "probe");
+    assert_eq!(
+        server.hits(),
+        hits,
+        "not even a diverging replay reaches the network"
+    );
+
+    // Text output says where and what.
+    let text = runtime(&[
+        "replay",
+        "--run-id",
+        &run_id,
+        "--tenant-id",
+        &tenant,
+        "--against",
+        &against,
+    ]);
+    assert_eq!(text.code, 5);
+    assert!(
+        text.stdout
+            .contains(&format!("verdict: DIVERGED at step {http_step}")),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("expected: host.http GET"),
+        "{}",
+        text.stdout
+    );
+
+    // The component file given for the recorded digest must be that component.
+    let digest = report["invocations"][0]["digest"].as_str().unwrap();
+    let wrong = format!("{digest}={}", variant.display());
+    let r = replay(&run_id, &tenant, &["--component", &wrong]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("it is not that component"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[tokio::test]
+async fn an_output_resealed_with_the_real_key_verifies_but_diverges() {
+    add_test_skill("probe");
+    let plan = probe(&["log:honest", "random"]);
+    let (tenant, run_id, code) = run("rp-reseal", &[], &plan);
+    assert_eq!(code, 0);
+    assert_replayed(&run_id, &tenant);
+
+    // A dishonest key holder: edit the recorded output, rebuild the chain, sign the new
+    // head with the runtime's own key file.
+    let db = superuser().await;
+    let trace: (String, String) =
+        sqlx::query_as("SELECT trace_id, signed_head FROM aos_traces WHERE run_id = $1")
+            .bind(&run_id)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    let rows: Vec<(i64, Vec<u8>, String)> = sqlx::query_as(
+        "SELECT id, payload, kind FROM aos_trace_steps WHERE run_id = $1 ORDER BY step_index",
+    )
+    .bind(&run_id)
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    let mut chain = ChainBuilder::new(&tenant, &run_id, &trace.0);
+    let mut sql = String::new();
+    let mut end_index = None;
+    for (n, (id, payload, kind)) in rows.iter().enumerate() {
+        let mut payload = payload.clone();
+        if kind == "skill.end" {
+            let text = String::from_utf8(payload).unwrap();
+            assert!(text.contains(r#""log":"honest""#), "{text}");
+            payload = text
+                .replace(r#""log":"honest""#, r#""log":"forged""#)
+                .into_bytes();
+            end_index = Some(n as u64);
+        }
+        let a = chain.append(&payload);
+        sql.push_str(&format!(
+            "UPDATE aos_trace_steps SET payload = '\\x{}'::bytea, prev_hash = '\\x{}'::bytea, hash = '\\x{}'::bytea WHERE id = {id};\n",
+            hex::encode(&payload),
+            hex::encode(a.prev_hash),
+            hex::encode(a.hash)
+        ));
+    }
+    let mut claims = decode_claims(&trace.1);
+    claims.root_hash = hex::encode(chain.head());
+    claims.merkle_root = hex::encode(chain.merkle_root());
+    let key_pem = std::fs::read_to_string(home().join("keys/signing-key.pem")).unwrap();
+    let key = signing_key_from_pem(&key_pem).unwrap();
+    let signed = runproof_proof::sign_head(&claims, &key);
+    sql.push_str(&format!(
+        "UPDATE aos_traces SET root_hash = '\\x{}'::bytea, merkle_root = '\\x{}'::bytea, signed_head = '{signed}' WHERE run_id = '{run_id}';",
+        hex::encode(chain.head()),
+        hex::encode(chain.merkle_root())
+    ));
+    tamper(&db, &sql).await;
+    db.close().await;
+
+    let (code, p) = proof(&run_id, &tenant);
+    assert_eq!(code, 0, "the re-sealed trace verifies: {p}");
+    assert_eq!(p["integrity"]["verification_status"], "VERIFIED");
+    let r = replay(&run_id, &tenant, &[]);
+    let report = r.json();
+    assert_eq!(r.code, 5, "{report}");
+    assert_eq!(report["verdict"], "DIVERGED");
+    let d = &report["divergence"];
+    assert_eq!(d["step_index"], end_index.unwrap(), "{report}");
+    assert_eq!(d["expected"]["kind"], "skill.end");
+    assert_eq!(
+        d["expected"]["detail"]["output"]["results"][0]["log"],
+        "forged"
+    );
+    assert_eq!(
+        d["actual"]["detail"]["output"]["results"][0]["log"],
+        "honest"
+    );
+}
+
+#[tokio::test]
+async fn an_unverified_trace_is_not_replayed() {
+    add_test_skill("probe");
+    let (tenant, run_id, _) = run("rp-unverified", &[], &probe(&["log:x"]));
+    let db = superuser().await;
+    tamper(
+        &db,
+        &format!(
+            "UPDATE aos_trace_steps SET payload = convert_to(replace(convert_from(payload, 'UTF8'), 'log:x', 'log:y'), 'UTF8') WHERE run_id = '{run_id}'"
+        ),
+    )
+    .await;
+    db.close().await;
+    let r = replay(&run_id, &tenant, &[]);
+    let report = r.json();
+    assert_eq!(r.code, 4, "{report}");
+    assert_eq!(report["proof"]["verification_status"], "FAILED");
+    assert_eq!(report["verdict"], Value::Null);
+    assert!(report["refused"].as_str().unwrap().contains("not replayed"));
+    assert!(report.get("invocations").is_none(), "nothing was replayed");
+}
+
+/// A RUNPROOF_HOME of its own (its own database, which this test stops), so stopping the
+/// database and replacing `probe` do not touch the runs of the other tests.
+fn private_home() -> std::path::PathBuf {
+    let base = home();
+    let dir = base
+        .parent()
+        .unwrap()
+        .join(format!("e2e-replay-home-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn in_home(home: &std::path::Path, args: &[&str]) -> Run {
+    runtime_cmd()
+        .env("RUNPROOF_HOME", home)
+        .args(args)
+        .output()
+        .expect("runtime starts")
+        .into()
+}
+
+#[tokio::test]
+async fn replaced_components_stay_replayable_and_bundles_replay_offline_with_the_database_stopped()
+{
+    let home = private_home();
+    let rt = |args: &[&str]| in_home(&home, args);
+    let probe_path = test_skill_path("probe");
+    let variant_path = test_skill_path("probe_variant");
+    rt(&["skill", "add", probe_path.to_str().unwrap()]).ok();
+    let agent = rt(&[
+        "--json",
+        "agent",
+        "create",
+        "--name",
+        "a",
+        "--tenant-id",
+        "t",
+    ])
+    .ok()
+    .json()["agent_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let plan = tempfile(&probe(&["log:hello", "wall_clock", "random"]).to_string());
+    let run_with = |rt: &dyn Fn(&[&str]) -> Run| {
+        rt(&[
+            "--json",
+            "-q",
+            "run",
+            "--agent-id",
+            &agent,
+            "--goal",
+            "g",
+            "--tenant-id",
+            "t",
+            "--origin-system-id",
+            "e2e",
+            "--plan",
+            plan.to_str().unwrap(),
+        ])
+        .ok()
+        .json()["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let first = run_with(&rt);
+    // A different component under the same name, made current with --replace.
+    let r = rt(&["skill", "add", variant_path.to_str().unwrap()]);
+    assert_eq!(
+        r.code, 1,
+        "a different component under a taken name needs --replace"
+    );
+    rt(&["skill", "add", "--replace", variant_path.to_str().unwrap()]).ok();
+    let second = run_with(&rt);
+
+    // Both digests are kept; each run replays against its own.
+    let listed = rt(&["--json", "skill", "list"]).ok().json().to_string();
+    let digest_of =
+        |p: &std::path::Path| runproof_host::component_digest(&std::fs::read(p).unwrap());
+    let (d1, d2) = (digest_of(&probe_path), digest_of(&variant_path));
+    assert!(listed.contains(&d1) && listed.contains(&d2), "{listed}");
+    for run_id in [&first, &second] {
+        let r = rt(&["--json", "replay", "--run-id", run_id, "--tenant-id", "t"]);
+        assert_eq!(r.code, 0, "{}", r.stdout);
+        assert_eq!(r.json()["verdict"], "REPLAYED");
+    }
+    let r = rt(&["--json", "replay", "--run-id", &first, "--tenant-id", "t"]).json();
+    assert_eq!(r["invocations"][0]["replayed_digest"], d1.as_str());
+    let r = rt(&["--json", "replay", "--run-id", &second, "--tenant-id", "t"]).json();
+    assert_eq!(r["invocations"][0]["replayed_digest"], d2.as_str());
+
+    // The database refuses to forget a component.
+    let url = rt(&["db", "url"]).ok().stdout.trim().to_string();
+    let db = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .unwrap();
+    let e = sqlx::query("DELETE FROM skills WHERE digest = $1")
+        .bind(&d1)
+        .execute(&db)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("stays retrievable"), "{e}");
+    db.close().await;
+
+    // Bundles: one with its components, one without; then the database stops.
+    let dir = home.join("bundles");
+    std::fs::create_dir_all(&dir).unwrap();
+    let with = dir.join("with.json");
+    let without = dir.join("without.json");
+    let public = dir.join("key.pub");
+    rt(&[
+        "proof",
+        "export",
+        "--run-id",
+        &first,
+        "--tenant-id",
+        "t",
+        "-o",
+        with.to_str().unwrap(),
+        "--with-components",
+    ])
+    .ok();
+    rt(&[
+        "proof",
+        "export",
+        "--run-id",
+        &second,
+        "--tenant-id",
+        "t",
+        "-o",
+        without.to_str().unwrap(),
+    ])
+    .ok();
+    rt(&["keys", "export-public", "-o", public.to_str().unwrap()]).ok();
+    rt(&["db", "stop"]).ok();
+    let pid_file = home.join("postgres/data/postmaster.pid");
+    assert!(!pid_file.exists(), "the database is stopped");
+
+    let key = public.to_str().unwrap();
+    let r = rt(&[
+        "--json",
+        "replay",
+        with.to_str().unwrap(),
+        "--trusted-key",
+        key,
+    ]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.json()["verdict"], "REPLAYED");
+    assert_eq!(r.json()["source"], format!("bundle {}", with.display()));
+    // Without its component the replay names the digest it needs...
+    let r = rt(&[
+        "--json",
+        "replay",
+        without.to_str().unwrap(),
+        "--trusted-key",
+        key,
+    ]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains(&d2) && r.stderr.contains("--component"),
+        "{}",
+        r.stderr
+    );
+    // ... and replays with it given by file.
+    let given = format!("{d2}={}", variant_path.display());
+    let r = rt(&[
+        "--json",
+        "replay",
+        without.to_str().unwrap(),
+        "--trusted-key",
+        key,
+        "--component",
+        &given,
+    ]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.json()["verdict"], "REPLAYED");
+    assert!(
+        !pid_file.exists(),
+        "offline replay never started the database"
+    );
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+fn decode_claims(envelope: &str) -> runproof_proof::TraceHeadClaims {
+    use base64::Engine as _;
+    let v: Value = serde_json::from_str(envelope).unwrap();
+    let body = base64::engine::general_purpose::STANDARD
+        .decode(v["payload"].as_str().unwrap())
+        .unwrap();
+    let statement: Value = serde_json::from_slice(&body).unwrap();
+    serde_json::from_value(statement["predicate"].clone()).unwrap()
+}
