@@ -706,3 +706,76 @@ fn decode_claims(envelope: &str) -> runproof_proof::TraceHeadClaims {
     let statement: Value = serde_json::from_slice(&body).unwrap();
     serde_json::from_value(statement["predicate"].clone()).unwrap()
 }
+
+/// Runs `scripts/build-examples` once per test process (as `e2e_examples.rs` does).
+fn example(path: &str) -> std::path::PathBuf {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let status = std::process::Command::new(repo_root().join("scripts/build-examples"))
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .status()
+            .expect("scripts/build-examples runs");
+        assert!(status.success(), "scripts/build-examples failed");
+    });
+    repo_root().join("examples").join(path)
+}
+
+#[tokio::test]
+async fn python_javascript_c_and_wasi_http_components_replay() {
+    let server = Server::start();
+    let tenant = tenant("rp-examples");
+    let agent = agent_with(
+        &tenant,
+        &[
+            "--allow-host",
+            "http://127.0.0.1:*",
+            "--max-host-calls",
+            "100",
+        ],
+    );
+    for (path, name) in [
+        ("python_skill/json_pointer_py.wasm", "json_pointer_py"),
+        ("js_skill/json_pointer_js.wasm", "json_pointer_js"),
+        ("js_skill/fetch_pointer_js.wasm", "fetch_pointer_js"),
+        ("c_skill/json_pointer_c.wasm", "json_pointer_c"),
+        (
+            "rust_wasi_http_skill/target/wasm32-wasip2/release/json_pointer_wasi_http.wasm",
+            "json_pointer_wasi_http",
+        ),
+    ] {
+        let file = example(path);
+        runtime(&["skill", "add", "--replace", file.to_str().unwrap()]).ok();
+        let input = json!({"url": server.url("/ok"), "pointer": "/hello"});
+        let out = runtime(&[
+            "--json",
+            "-q",
+            "skill",
+            "invoke",
+            name,
+            "--agent-id",
+            &agent,
+            "--tenant-id",
+            &tenant,
+            "--input",
+            &input.to_string(),
+        ])
+        .ok()
+        .json();
+        assert_eq!(out["output"]["value"], "world", "{name}: {out}");
+        let run_id = out["run_id"].as_str().unwrap();
+        let hits = server.hits();
+        let report = assert_replayed(run_id, &tenant);
+        assert_eq!(report["invocation_count"], 1, "{name}");
+        assert!(
+            report["replayed_steps"].as_u64().unwrap() >= 1,
+            "{name}: {report}"
+        );
+        assert_eq!(
+            server.hits(),
+            hits,
+            "{name}: replay must not reach the network"
+        );
+    }
+}
