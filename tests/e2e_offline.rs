@@ -24,8 +24,15 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 /// `runtime verify` with no database reachable: no RUNPROOF_HOME cluster, and a
-/// DATABASE_URL that points at a closed port, so any attempt to connect would fail.
+/// DATABASE_URL that points at a closed port, so any attempt to connect would fail. The
+/// Python verifier checks the same file beside it, and the two must agree.
+#[track_caller]
 fn verify_offline(file: &Path, key: &Path) -> Run {
+    let rust = runtime_verify_offline(file, key);
+    verifiers::assert_agree(file, &[key], rust)
+}
+
+fn runtime_verify_offline(file: &Path, key: &Path) -> Run {
     let empty_home = scratch("nohome");
     Command::new(env!("CARGO_BIN_EXE_runtime"))
         .env("RUNPROOF_HOME", &empty_home)
@@ -154,6 +161,63 @@ fn bundle_verifies_with_only_the_binary_the_bundle_and_the_key_database_stopped(
 }
 
 #[test]
+fn exported_bundle_carries_the_head_as_an_object_and_a_v1_bundle_still_verifies_with_both() {
+    use base64::Engine as _;
+    let (tenant, run_id) = verified_run("o-v2");
+    let dir = scratch("v2");
+    let key = export_public(&dir);
+    let bundle = export_bundle(&dir, &tenant, &run_id);
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
+    assert_eq!(v["format"], "runproof-bundle/v2");
+    // The envelope is a DSSE envelope object, and the statement beside it is its payload.
+    let envelope = &v["signed_head"]["envelope"];
+    assert_eq!(envelope["payloadType"], "application/vnd.in-toto+json");
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(envelope["payload"].as_str().unwrap())
+        .unwrap();
+    let decoded: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(v["signed_head"]["statement"], decoded);
+    assert_eq!(decoded["predicate"]["run_id"], run_id.as_str());
+    assert_eq!(verify_offline(&bundle, &key).code, 0);
+
+    // The same proof as an earlier exporter wrote it: the envelope text in a JSON string.
+    let mut v1 = v.clone();
+    v1["format"] = "runproof-bundle/v1".into();
+    v1["signed_head"] = serde_json::to_string(envelope).unwrap().into();
+    let file = dir.join("v1.json");
+    std::fs::write(&file, serde_json::to_string_pretty(&v1).unwrap()).unwrap();
+    let r = verify_offline(&file, &key);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.json()["format"], "runproof-bundle/v1");
+
+    let step = dir.join("step.json");
+    runtime(&[
+        "proof",
+        "inclusion",
+        "--run-id",
+        &run_id,
+        "--tenant-id",
+        &tenant,
+        "--step",
+        "2",
+        "-o",
+        step.to_str().unwrap(),
+    ])
+    .ok();
+    let mut p: serde_json::Value = serde_json::from_slice(&std::fs::read(&step).unwrap()).unwrap();
+    assert_eq!(p["format"], "runproof-inclusion/v2");
+    p["format"] = "runproof-inclusion/v1".into();
+    p["signed_head"] = serde_json::to_string(&p["signed_head"]["envelope"])
+        .unwrap()
+        .into();
+    let file = dir.join("step-v1.json");
+    std::fs::write(&file, serde_json::to_string(&p).unwrap()).unwrap();
+    let r = verify_offline(&file, &key);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.json()["format"], "runproof-inclusion/v1");
+}
+
+#[test]
 fn bundle_with_one_step_altered_fails_offline() {
     let (tenant, run_id) = verified_run("o-alter");
     let dir = scratch("alter");
@@ -209,7 +273,7 @@ fn bundle_attacks_malformed_input_never_verifies() {
             "duplicate key",
             text.replacen(
                 "\"format\":",
-                "\"format\": \"runproof-bundle/v1\",\n  \"format\":",
+                "\"format\": \"runproof-bundle/v2\",\n  \"format\":",
                 1,
             ),
             "duplicate JSON key",
@@ -221,12 +285,17 @@ fn bundle_attacks_malformed_input_never_verifies() {
         ),
         (
             "unknown envelope field",
+            text.replacen("\"envelope\": {", "\"envelope\": {\"x\": 0,", 1),
+            "envelope has unknown field",
+        ),
+        (
+            "statement edited beside the envelope",
             text.replacen(
-                "{\\\"payloadType\\\":",
-                "{\\\"x\\\":0,\\\"payloadType\\\":",
+                "\"_type\": \"https://in-toto.io/Statement/v1\"",
+                "\"_type\": \"x\"",
                 1,
             ),
-            "unknown field",
+            "signed_head.statement differs",
         ),
         ("not json", "this is not a bundle".into(), "not valid JSON"),
         ("empty", String::new(), "not valid JSON"),
@@ -267,6 +336,12 @@ fn verify_without_a_pinned_key_is_a_usage_error() {
         .into();
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.contains("--trusted-key"), "{}", r.stderr);
+    let py = verifiers::python_verify(&file, &[]);
+    assert_eq!(
+        py.code, 2,
+        "the second verifier: the same usage error: {py:?}"
+    );
+    assert!(py.stderr.contains("--trusted-key"), "{}", py.stderr);
     // A private key handed in as the trusted key is refused with a clear message.
     let private = dir.join("private.pem");
     let pem = runproof_proof::seal::signing_key_to_pem(

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod verifiers;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -160,11 +161,17 @@ pub fn run_plan(agent_id: &str, tenant: &str, plan: &Value) -> Run {
     ])
 }
 
-/// `runtime proof` as JSON, with its exit code.
+/// `runtime proof` as JSON, with its exit code. The run's offline forms (bundle, inclusion
+/// proof) are exported too and checked by both verifiers, which must agree
+/// ([`verifiers::check_exports`]): every run a suite proves, genuine or forged, is also a
+/// conformance case for the second verifier.
+#[track_caller]
 pub fn proof(run_id: &str, tenant: &str) -> (i32, Value) {
     let r = runtime(&["--json", "proof", "--run-id", run_id, "--tenant-id", tenant]);
     let code = r.code;
-    (code, r.json())
+    let v = r.json();
+    verifiers::check_exports(run_id, tenant, code == 0);
+    (code, v)
 }
 
 pub fn tempfile(contents: &str) -> PathBuf {
@@ -321,7 +328,8 @@ pub fn verified_http_run(name: &str, model: &str) -> (String, String) {
     (tenant, run_id)
 }
 
-/// `runtime proof` must say FAILED (exit 4) with a reason that mentions `reason_contains`.
+/// `runtime proof` must say FAILED (exit 4) with a reason that mentions `reason_contains`
+/// (and its exported bundle and inclusion proof go through both verifiers, see [`proof`]).
 #[track_caller]
 pub fn assert_not_verified(run_id: &str, tenant: &str, reason_contains: &str) {
     let (code, p) = proof(run_id, tenant);

@@ -8,14 +8,16 @@ use std::collections::BTreeMap;
 use futures_util::StreamExt;
 use runproof_proof::bundle::{BundleTrace, bundle_step};
 use runproof_proof::merkle::leaf_hash;
+use runproof_proof::signed_head::SignedHead;
 use runproof_proof::{Bundle, InclusionProof};
 use runproof_store::TraceRow;
 
 use crate::{CoordinatorError, RunProofCoordinator};
 
 impl RunProofCoordinator {
-    /// Every stored byte of the run's trace and its signed head, as one bundle. Streams the
-    /// steps; the bundle itself is built in memory (it is written to one file).
+    /// Every stored byte of the run's trace and its signed head, as one bundle (the current
+    /// version: the head as a JSON object). Streams the steps; the bundle itself is built in
+    /// memory (it is written to one file).
     pub async fn export_bundle(
         &self,
         tenant_id: &str,
@@ -43,7 +45,7 @@ impl RunProofCoordinator {
                 chain_length: trace.chain_length.map(|n| n.max(0) as u64),
                 root_hash: trace.root_hash.as_deref().map(hex::encode),
             },
-            signed_head: trace.signed_head.clone(),
+            signed_head: trace.signed_head.as_deref().map(SignedHead::from_stored),
             skill_digests,
             steps,
             components: None,

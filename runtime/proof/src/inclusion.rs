@@ -5,20 +5,34 @@
 //! The leaf is over the step's chain hash `h[i] = H(tag ‖ prev ‖ i ‖ len ‖ payload)`, so the
 //! verifier recomputes `h[i]` from the payload and `prev_hash` it is given: a different
 //! payload, index or link gives a different leaf.
+//!
+//! Two versions are read, as for bundles: `runproof-inclusion/v2` (written by `runtime
+//! proof inclusion`) carries the signed head as an object ([`SignedHead`]), and
+//! `runproof-inclusion/v1` as the envelope's JSON text ([`crate::inclusion_v1`]).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use crate::bundle::{BundleError, decode_digest};
+use crate::bundle::{BundleError, decode_digest, document_format};
 use crate::hash::{Digest, step_hash};
+use crate::inclusion_v1::InclusionProofV1;
 use crate::merkle::{inclusion_proof, leaf_hash, verify_inclusion};
 use crate::seal::{TraceHeadClaims, VerifyingKey, verify_head_detailed};
+use crate::signed_head::{HeadForm, SignedHead};
 use crate::step::StepHeader;
-use crate::strict::{check_object, clip, fields_of, parse_strict, typed};
+use crate::strict::{check_object, fields_of, parse_strict, typed};
 
-/// The `format` of an inclusion proof this version writes and reads.
-pub const INCLUSION_FORMAT: &str = "runproof-inclusion/v1";
+/// Version 1: the signed head as a JSON string.
+pub const INCLUSION_FORMAT_V1: &str = "runproof-inclusion/v1";
+/// Version 2: the signed head as a JSON object.
+pub const INCLUSION_FORMAT_V2: &str = "runproof-inclusion/v2";
+/// The `format` of an inclusion proof this version writes.
+pub const INCLUSION_FORMAT: &str = INCLUSION_FORMAT_V2;
+/// Every inclusion-proof format this version reads: a document whose `format` is one of
+/// these is an inclusion proof, anything else is read as a bundle.
+pub const INCLUSION_FORMATS: &[&str] = &[INCLUSION_FORMAT_V1, INCLUSION_FORMAT_V2];
 
 /// The step being shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,13 +45,13 @@ pub struct IncludedStep {
     pub prev_hash: String,
 }
 
-/// An inclusion proof, as written to and read from the file.
+/// An inclusion proof (version 2), as written to and read from the file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InclusionProof {
     pub format: String,
-    /// The DSSE envelope exactly as stored (JSON text).
-    pub signed_head: String,
+    /// The DSSE envelope as an object and its statement decoded.
+    pub signed_head: SignedHead,
     /// Leaves in the tree: the signed `chain_length`.
     pub tree_size: u64,
     pub step: IncludedStep,
@@ -58,7 +72,7 @@ impl InclusionProof {
         let path = inclusion_proof(leaves, index)?;
         Some(InclusionProof {
             format: INCLUSION_FORMAT.to_owned(),
-            signed_head,
+            signed_head: SignedHead::from_stored(&signed_head),
             tree_size: leaves.len() as u64,
             step: IncludedStep {
                 step_index: index,
@@ -73,6 +87,17 @@ impl InclusionProof {
         serde_json::to_string_pretty(self)
             .expect("an inclusion proof of strings and integers always serializes")
     }
+}
+
+/// An inclusion proof as read, whichever its version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadInclusion {
+    /// [`INCLUSION_FORMAT_V1`] or [`INCLUSION_FORMAT_V2`].
+    pub format: &'static str,
+    pub signed_head: HeadForm,
+    pub tree_size: u64,
+    pub step: IncludedStep,
+    pub audit_path: Vec<String>,
 }
 
 /// What the offline verifier concluded about an inclusion proof.
@@ -92,23 +117,70 @@ pub struct InclusionVerdict {
 }
 
 /// Reads an inclusion proof strictly. Never panics, whatever the bytes.
-pub fn parse_inclusion(bytes: &[u8]) -> Result<InclusionProof, BundleError> {
-    let value = parse_strict(bytes, "inclusion proof")?;
-    let top = check_object(&value, fields_of::<InclusionProof>(), "inclusion proof")?;
+pub fn parse_inclusion(bytes: &[u8]) -> Result<ReadInclusion, BundleError> {
+    parse_inclusion_value(parse_strict(bytes, "inclusion proof")?)
+}
+
+/// Reads an already strictly parsed inclusion proof: its `format`, the fields of every
+/// object, their types. Hex and base64 are checked by the verifier, after the head.
+pub(crate) fn parse_inclusion_value(value: Value) -> Result<ReadInclusion, BundleError> {
+    const WHAT: &str = "inclusion proof";
+    let format = document_format(
+        &value,
+        WHAT,
+        INCLUSION_FORMATS,
+        "\"runproof-inclusion/v2\" or \"runproof-inclusion/v1\"",
+    )?;
+    let v2 = format == INCLUSION_FORMAT_V2;
+    let fields = if v2 {
+        fields_of::<InclusionProof>()
+    } else {
+        fields_of::<InclusionProofV1>()
+    };
+    let top = check_object(&value, fields, WHAT)?;
+    if let Some(h @ Value::Object(_)) = top.get("signed_head")
+        && v2
+    {
+        check_object(h, fields_of::<SignedHead>(), "inclusion proof signed_head")?;
+    }
     if let Some(step) = top.get("step") {
         check_object(step, fields_of::<IncludedStep>(), "inclusion proof step")?;
     }
-    let proof: InclusionProof = typed(value, "inclusion proof")?;
-    if proof.format != INCLUSION_FORMAT {
-        return Err(BundleError::WrongFormat {
-            found: clip(&proof.format),
-        });
-    }
-    Ok(proof)
+    Ok(if v2 {
+        let p: InclusionProof = typed(value, WHAT)?;
+        ReadInclusion {
+            format,
+            signed_head: HeadForm::Object(p.signed_head),
+            tree_size: p.tree_size,
+            step: p.step,
+            audit_path: p.audit_path,
+        }
+    } else {
+        let p: InclusionProofV1 = typed(value, WHAT)?;
+        ReadInclusion {
+            format,
+            signed_head: HeadForm::Text(p.signed_head),
+            tree_size: p.tree_size,
+            step: p.step,
+            audit_path: p.audit_path,
+        }
+    })
 }
 
 /// Checks that the step is leaf `step_index` of the tree whose root a pinned key signed.
 pub fn verify_inclusion_proof(bytes: &[u8], trusted: &[VerifyingKey]) -> InclusionVerdict {
+    verify_inclusion_with(|| parse_inclusion(bytes), trusted)
+}
+
+/// [`verify_inclusion_proof`] of an already strictly parsed document.
+pub(crate) fn verify_inclusion_value(value: Value, trusted: &[VerifyingKey]) -> InclusionVerdict {
+    verify_inclusion_with(|| parse_inclusion_value(value), trusted)
+}
+
+fn verify_inclusion_with(
+    read: impl FnOnce() -> Result<ReadInclusion, BundleError>,
+    trusted: &[VerifyingKey],
+) -> InclusionVerdict {
     let mut verdict = InclusionVerdict {
         format: INCLUSION_FORMAT,
         verification_status: crate::VerificationStatus::Failed,
@@ -119,7 +191,7 @@ pub fn verify_inclusion_proof(bytes: &[u8], trusted: &[VerifyingKey]) -> Inclusi
         signed_by: None,
         failure_reason: None,
     };
-    match check(bytes, trusted, &mut verdict) {
+    match check(read, trusted, &mut verdict) {
         Ok(()) => verdict.verification_status = crate::VerificationStatus::Verified,
         Err(reason) => {
             verdict.signed_head = None;
@@ -131,11 +203,16 @@ pub fn verify_inclusion_proof(bytes: &[u8], trusted: &[VerifyingKey]) -> Inclusi
     verdict
 }
 
-fn check(bytes: &[u8], trusted: &[VerifyingKey], out: &mut InclusionVerdict) -> Result<(), String> {
-    let proof = parse_inclusion(bytes).map_err(|e| format!("inclusion proof rejected: {e}"))?;
+fn check(
+    read: impl FnOnce() -> Result<ReadInclusion, BundleError>,
+    trusted: &[VerifyingKey],
+    out: &mut InclusionVerdict,
+) -> Result<(), String> {
+    let proof = read().map_err(|e| format!("inclusion proof rejected: {e}"))?;
+    out.format = proof.format;
     out.step_index = Some(proof.step.step_index);
     out.tree_size = Some(proof.tree_size);
-    let signed = verify_head_detailed(&proof.signed_head, trusted)
+    let signed = verify_head_detailed(&proof.signed_head.envelope_json(), trusted)
         .map_err(|e| format!("signed head rejected: {e}"))?;
     signed
         .claims
@@ -174,6 +251,12 @@ fn check(bytes: &[u8], trusted: &[VerifyingKey], out: &mut InclusionVerdict) -> 
     })?;
     StepHeader::parse(&payload)
         .map_err(|e| format!("step payload is not a step envelope ({e})"))?;
+    if !proof.signed_head.statement_matches() {
+        return Err(
+            "the inclusion proof's signed_head.statement differs from the statement the signed envelope carries"
+                .into(),
+        );
+    }
     out.step = serde_json::from_slice(&payload).ok();
     out.signed_by = Some(signed.key_id);
     out.signed_head = Some(signed.claims);

@@ -18,26 +18,38 @@
 //!   trace; one step with its audit path), read strictly and checked by the same verifier;
 //! - [`seal`]: the signed trace head, a DSSE envelope (Ed25519) carrying an in-toto
 //!   Statement v1 whose predicate is the [`TraceHeadClaims`] (chain head, Merkle root,
-//!   skill digests, status), checked against pinned keys by [`verify_head`].
+//!   skill digests, status), checked against pinned keys by [`verify_head`];
+//! - [`document`]: one entry point for a file of either offline form;
+//! - [`conformance`]: which rule of `docs/proof-format.md` a failure reason is, so a second,
+//!   independent verifier can be checked against this one rule by rule.
 
 pub mod bundle;
+pub mod bundle_v1;
 mod chain;
 pub mod components;
+pub mod conformance;
+pub mod document;
 pub mod hash;
 pub mod inclusion;
+pub mod inclusion_v1;
 pub mod merkle;
 mod model;
 pub mod seal;
+pub mod signed_head;
 mod step;
 mod strict;
 mod verify;
 
 pub use bundle::{
-    Bundle, BundleError, BundleStep, BundleTrace, BundleVerdict, parse_bundle, verify_bundle,
+    Bundle, BundleError, BundleStep, BundleTrace, BundleVerdict, ReadBundle, parse_bundle,
+    verify_bundle,
 };
 pub use chain::{AppendedStep, ChainBuilder};
+pub use document::{DocumentVerdict, verify_document};
 pub use hash::{DIGEST_LEN, Digest};
-pub use inclusion::{InclusionProof, InclusionVerdict, parse_inclusion, verify_inclusion_proof};
+pub use inclusion::{
+    InclusionProof, InclusionVerdict, ReadInclusion, parse_inclusion, verify_inclusion_proof,
+};
 pub use merkle::{MerkleBuilder, MerkleError};
 pub use model::{Integrity, IntegrityModel, VerificationStatus};
 pub use seal::{

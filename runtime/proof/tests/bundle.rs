@@ -3,6 +3,8 @@
 
 use proptest::prelude::*;
 use runproof_proof::bundle::{BundleTrace, bundle_from_rows};
+use runproof_proof::bundle_v1::BundleV1;
+use runproof_proof::inclusion_v1::InclusionProofV1;
 use runproof_proof::merkle::leaf_hash;
 use runproof_proof::seal::signing_key_from_seed;
 use runproof_proof::*;
@@ -97,6 +99,26 @@ fn bundle_json(n: usize) -> String {
     .to_json()
 }
 
+/// The same trace as a version 1 bundle (the signed head as a JSON string).
+fn bundle_v1_json(n: usize) -> String {
+    let (steps, envelope, chain) = trace(n);
+    BundleV1::from_rows(
+        BundleTrace {
+            tenant_id: "tenant-a".into(),
+            run_id: "run-1".into(),
+            trace_id: "trace-1".into(),
+            integrity_model: "HASH_CHAIN".into(),
+            status: "succeeded".into(),
+            chain_length: Some(chain.len()),
+            root_hash: Some(hex::encode(chain.head())),
+        },
+        Some(envelope),
+        [("probe".to_string(), DIGEST.to_string())].into(),
+        steps,
+    )
+    .to_json()
+}
+
 fn inclusion_json(n: usize, index: u64) -> String {
     let (steps, envelope, _) = trace(n);
     let leaves: Vec<_> = steps
@@ -131,6 +153,71 @@ fn exported_bundle_verifies_offline() {
     assert!(v.integrity.is_verified(), "{v:?}");
     assert_eq!(v.integrity.chain_length, 6);
     assert_eq!(v.signed_head.unwrap().run_id, "run-1");
+}
+
+#[test]
+fn version_1_documents_still_verify_and_say_their_version() {
+    let v = verify_bundle(bundle_v1_json(6).as_bytes(), &trusted());
+    assert!(v.integrity.is_verified(), "{v:?}");
+    assert_eq!(v.format, "runproof-bundle/v1");
+    let v = verify_bundle(bundle_json(6).as_bytes(), &trusted());
+    assert_eq!(v.format, "runproof-bundle/v2");
+    // The same proof in both versions: one envelope, two spellings of it.
+    let (steps, envelope, _) = trace(7);
+    let leaves: Vec<_> = steps
+        .iter()
+        .map(|s| leaf_hash(s.step_index as u64, &s.hash))
+        .collect();
+    let p = InclusionProof::build(
+        envelope.clone(),
+        &leaves,
+        3,
+        &steps[3].payload,
+        &steps[3].prev_hash,
+    )
+    .unwrap();
+    let v1 = InclusionProofV1::new(&p, &envelope).to_json();
+    let r = verify_inclusion_proof(v1.as_bytes(), &trusted());
+    assert_eq!(r.verification_status, VerificationStatus::Verified, "{r:?}");
+    assert_eq!(r.format, "runproof-inclusion/v1");
+    assert_eq!(
+        verify_inclusion_proof(p.to_json().as_bytes(), &trusted()).format,
+        "runproof-inclusion/v2"
+    );
+}
+
+#[test]
+fn statement_shown_beside_the_envelope_must_be_the_signed_one() {
+    let json = bundle_json(4);
+    let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    v["signed_head"]["statement"]["predicate"]["status"] = "failed".into();
+    assert_bundle_fails(
+        &serde_json::to_string(&v).unwrap(),
+        "signed_head.statement differs",
+    );
+    let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    v["signed_head"]["statement"] = serde_json::Value::Null;
+    assert_bundle_fails(
+        &serde_json::to_string(&v).unwrap(),
+        "signed_head.statement differs",
+    );
+    // An envelope that is not an object (a v1 string in a v2 bundle) is refused.
+    let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let text = serde_json::to_string(&v["signed_head"]["envelope"]).unwrap();
+    v["signed_head"]["envelope"] = text.into();
+    assert_bundle_fails(
+        &serde_json::to_string(&v).unwrap(),
+        "envelope is malformed: not a JSON object",
+    );
+
+    let mut v: serde_json::Value = serde_json::from_str(&inclusion_json(5, 2)).unwrap();
+    v["signed_head"]["statement"]["subject"][0]["name"] = "runproof:run:x/y".into();
+    let r = verify_inclusion_proof(serde_json::to_string(&v).unwrap().as_bytes(), &trusted());
+    assert!(
+        r.failure_reason
+            .unwrap()
+            .contains("signed_head.statement differs"),
+    );
 }
 
 #[test]
@@ -227,14 +314,23 @@ fn bundle_with_numbers_beyond_2_pow_53() {
 #[test]
 fn bundle_with_unknown_fields_in_the_envelope_or_the_bundle() {
     let json = bundle_json(4);
-    // The envelope is a JSON string inside the bundle: add a field to it.
-    let with_extra = json.replacen(
+    // The envelope is an object inside the bundle: add a field to it.
+    let with_extra = json.replacen("\"envelope\": {", "\"envelope\": {\"extra\": 1,", 1);
+    assert_ne!(with_extra, json);
+    assert_bundle_fails(&with_extra, "envelope has unknown field \"extra\"");
+    // And to the signed head object around it.
+    let with_extra = json.replacen("\"signed_head\": {", "\"signed_head\": {\"extra\": 1,", 1);
+    assert_ne!(with_extra, json);
+    assert_bundle_fails(&with_extra, "unknown field \"extra\"");
+    // A version 1 bundle carries the envelope as a JSON string: add a field inside it.
+    let v1 = bundle_v1_json(4);
+    let with_extra = v1.replacen(
         "{\\\"payloadType\\\":",
         "{\\\"extra\\\":1,\\\"payloadType\\\":",
         1,
     );
-    assert_ne!(with_extra, json);
-    assert_bundle_fails(&with_extra, "unknown field");
+    assert_ne!(with_extra, v1);
+    assert_bundle_fails(&with_extra, "envelope has unknown field \"extra\"");
     assert_bundle_fails(
         &json.replacen("\"format\":", "\"note\": \"hi\",\n  \"format\":", 1),
         "unknown field",

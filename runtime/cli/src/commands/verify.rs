@@ -6,8 +6,7 @@ use crate::commands::proof::{EXIT_NOT_VERIFIED, status_word};
 use crate::output::Out;
 use crate::signing::load_trusted;
 use anyhow::{Context, Result};
-use runproof_proof::inclusion::INCLUSION_FORMAT;
-use runproof_proof::{verify_bundle, verify_inclusion_proof};
+use runproof_proof::{DocumentVerdict, verify_document};
 
 /// Bundles of a million steps are a few hundred MB; anything far beyond is not ours.
 const MAX_FILE_BYTES: u64 = 4 << 30;
@@ -25,43 +24,46 @@ pub fn run(args: &VerifyArgs, out: &Out) -> Result<i32> {
     }
     let bytes =
         std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    if is_inclusion_proof(&bytes) {
-        let v = verify_inclusion_proof(&bytes, &trusted);
-        out.emit(&v, || {
-            println!("file: {} (inclusion proof)", args.file.display());
-            println!(
-                "verification_status: {}",
-                status_word(v.verification_status)
-            );
-            if let (Some(i), Some(n)) = (v.step_index, v.tree_size) {
-                println!("step_index: {i} of {n}");
-            }
-            if let Some(c) = &v.signed_head {
-                println!(
-                    "run_id: {}  tenant_id: {}  trace_id: {}",
-                    c.run_id, c.tenant_id, c.trace_id
-                );
-                println!("merkle_root: {}", c.merkle_root);
-            }
-            if let Some(step) = &v.step {
-                println!("step: {}", serde_json::to_string(step).unwrap_or_default());
-            }
-            if let Some(k) = &v.signed_by {
-                println!("signed_by: {k}");
-            }
-            if let Some(r) = &v.failure_reason {
-                println!("failure_reason: {r}");
-            }
-        });
-        return Ok(
-            if v.verification_status == runproof_proof::VerificationStatus::Verified {
-                0
-            } else {
-                EXIT_NOT_VERIFIED
-            },
+    let v = match verify_document(&bytes, &trusted) {
+        DocumentVerdict::Inclusion(v) => v,
+        DocumentVerdict::Bundle(v) => return Ok(bundle(args, out, &v)),
+    };
+    out.emit(&v, || {
+        println!("file: {} (inclusion proof)", args.file.display());
+        println!(
+            "verification_status: {}",
+            status_word(v.verification_status)
         );
-    }
-    let v = verify_bundle(&bytes, &trusted);
+        if let (Some(i), Some(n)) = (v.step_index, v.tree_size) {
+            println!("step_index: {i} of {n}");
+        }
+        if let Some(c) = &v.signed_head {
+            println!(
+                "run_id: {}  tenant_id: {}  trace_id: {}",
+                c.run_id, c.tenant_id, c.trace_id
+            );
+            println!("merkle_root: {}", c.merkle_root);
+        }
+        if let Some(step) = &v.step {
+            println!("step: {}", serde_json::to_string(step).unwrap_or_default());
+        }
+        if let Some(k) = &v.signed_by {
+            println!("signed_by: {k}");
+        }
+        if let Some(r) = &v.failure_reason {
+            println!("failure_reason: {r}");
+        }
+    });
+    Ok(
+        if v.verification_status == runproof_proof::VerificationStatus::Verified {
+            0
+        } else {
+            EXIT_NOT_VERIFIED
+        },
+    )
+}
+
+fn bundle(args: &VerifyArgs, out: &Out, v: &runproof_proof::BundleVerdict) -> i32 {
     let i = &v.integrity;
     out.emit(&v, || {
         println!("file: {} (bundle)", args.file.display());
@@ -82,21 +84,9 @@ pub fn run(args: &VerifyArgs, out: &Out) -> Result<i32> {
             println!("failure_reason: {r}");
         }
     });
-    Ok(if i.is_verified() {
+    if i.is_verified() {
         0
     } else {
         EXIT_NOT_VERIFIED
-    })
-}
-
-/// Which verifier to hand the bytes to. A cheap look at `format`; the chosen verifier then
-/// parses strictly (and a file that is neither is reported by the bundle verifier).
-fn is_inclusion_proof(bytes: &[u8]) -> bool {
-    #[derive(serde::Deserialize)]
-    struct Peek {
-        format: String,
     }
-    serde_json::from_slice::<Peek>(bytes)
-        .map(|p| p.format == INCLUSION_FORMAT)
-        .unwrap_or(false)
 }
