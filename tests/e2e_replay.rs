@@ -652,6 +652,9 @@ async fn replaced_components_stay_replayable_and_bundles_replay_offline_with_the
     let pid_file = home.join("postgres/data/postmaster.pid");
     assert!(!pid_file.exists(), "the database is stopped");
 
+    // The bundle with components verifies with both verifiers (the spec's optional field).
+    let v = support::verifiers::verify_both(&with, &[&public]);
+    assert_eq!(v.code, 0, "{v:?}");
     let key = public.to_str().unwrap();
     let r = rt(&[
         "--json",
