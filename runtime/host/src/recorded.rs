@@ -108,21 +108,19 @@ impl Interaction {
 /// recorded steps and the events the replayed code produces, so both sides are cut the
 /// same way whatever the compaction.
 pub(crate) fn interactions(kind: StepKind, body: &Value) -> Result<Vec<Interaction>, String> {
+    // Whatever a standard `wasi:http` exchange records, it records from its own task.
+    let concurrent = body["interface"] == "wasi:http/outgoing-handler";
     let one = |asked: Value, answer: Option<Answer>| Interaction {
         kind,
         asked,
         answer,
-        concurrent: false,
+        concurrent,
     };
     Ok(match kind {
-        StepKind::HostHttp => {
-            let mut i = one(
-                without(body, &["response", "error"]),
-                Some(Answer::Http(http_answer(body)?)),
-            );
-            i.concurrent = body["interface"] == "wasi:http/outgoing-handler";
-            vec![i]
-        }
+        StepKind::HostHttp => vec![one(
+            without(body, &["response", "error"]),
+            Some(Answer::Http(http_answer(body)?)),
+        )],
         StepKind::HostWallClock => reads(body, "seconds")
             .iter()
             .map(|r| {
