@@ -215,6 +215,9 @@ async fn retries_and_on_error_continue_replay() {
          "on_error": "continue"},
         {"step_id": "after", "skill": "probe", "params": {"actions": ["log:still here", "random"]}},
         {"step_id": "skipped", "skill": "probe", "depends_on": ["fails"], "params": {"actions": []}},
+        // Its params do not resolve: recorded, never invoked, nothing to re-run.
+        {"step_id": "bad-params", "skill": "probe", "params": {"actions": ["log:{{ after.nope }}"]},
+         "on_error": "continue"},
     ]});
     let (tenant, run_id, code) = run("rp-retry", &["--allow-host", "http://127.0.0.1:*"], &plan);
     assert_eq!(code, 0, "on_error continue: the run succeeds");
@@ -238,9 +241,11 @@ async fn retries_and_on_error_continue_replay() {
             ("flaky".to_string(), 2),
             ("flaky".to_string(), 3),
             ("fails".to_string(), 1),
-            ("after".to_string(), 1)
+            ("after".to_string(), 1),
+            ("bad-params".to_string(), 1)
         ]
     );
+    assert_eq!(report["invocations"][5]["result"], "not-invoked", "{report}");
 }
 
 #[tokio::test]
