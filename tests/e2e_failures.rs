@@ -143,9 +143,12 @@ fn ctrl_c_marks_the_run_failed_and_leaves_the_trace_unverifiable() {
     ])
     .ok()
     .json();
-    assert_eq!(shown["run"]["status"], "failed");
+    // Shown as stored, and marked: no signed head vouches for an interrupted run's row.
+    assert_eq!(shown["run"]["status"]["value"], "failed");
+    assert_eq!(shown["run"]["status"]["coverage"], "unverified");
+    assert_eq!(shown["verification_status"], "FAILED");
     assert!(
-        shown["run"]["error_message"]
+        shown["run"]["error_message"]["value"]
             .as_str()
             .unwrap()
             .contains("interrupted")

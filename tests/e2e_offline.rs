@@ -437,7 +437,8 @@ fn keys_generate_refuses_to_overwrite_and_rotation_keeps_old_proofs_checkable() 
     assert!(again.stderr.contains("--rotate"), "{}", again.stderr);
 
     // A run signed with this key, then the key rotated: the old proof still verifies with
-    // the old public key (from the database, by id), and not with the new one.
+    // the old public key (exported from the retired key file this runtime holds, never from
+    // the database), and not with the new one.
     let server = Server::start();
     let tenant = tenant("o-rotate");
     let agent_id = agent(&tenant, &["http://127.0.0.1:*"]);
@@ -467,12 +468,24 @@ fn keys_generate_refuses_to_overwrite_and_rotation_keeps_old_proofs_checkable() 
     assert_eq!(rotated["retired"]["key_id"], first["key_id"]);
     let old_pub = dir.join("old.pub");
     runtime(&[
+        "--signing-key",
+        p,
         "keys",
         "export-public",
         "--key-id",
         first["key_id"].as_str().unwrap(),
         "-o",
         old_pub.to_str().unwrap(),
+    ])
+    .ok();
+    let new_pub = dir.join("new.pub");
+    runtime(&[
+        "--signing-key",
+        p,
+        "keys",
+        "export-public",
+        "-o",
+        new_pub.to_str().unwrap(),
     ])
     .ok();
     let r = runtime(&[
@@ -488,6 +501,18 @@ fn keys_generate_refuses_to_overwrite_and_rotation_keeps_old_proofs_checkable() 
     assert_eq!(r.code, 0, "{r:?}");
     let r = runtime(&[
         "--json",
+        "proof",
+        "--run-id",
+        run_id,
+        "--tenant-id",
+        &tenant,
+        "--trusted-key",
+        new_pub.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 4, "the new key did not sign this run: {r:?}");
+    // The operator's own default trust is every key file the runtime holds, retired ones
+    // included (never a key from the database).
+    let r = runtime(&[
         "--signing-key",
         p,
         "proof",
@@ -496,7 +521,12 @@ fn keys_generate_refuses_to_overwrite_and_rotation_keeps_old_proofs_checkable() 
         "--tenant-id",
         &tenant,
     ]);
-    assert_eq!(r.code, 4, "the new local key did not sign this run: {r:?}");
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout.contains("and 1 retired key(s) held locally"),
+        "{}",
+        r.stdout
+    );
 
     let listed = runtime(&["--json", "keys", "list"]).ok().json();
     assert!(
@@ -506,6 +536,35 @@ fn keys_generate_refuses_to_overwrite_and_rotation_keeps_old_proofs_checkable() 
             .iter()
             .any(|k| k["key_id"] == first["key_id"] && k["traces_signed"] == 1)
     );
+    // One keyring with both keys: pinned once, it checks runs from before and after.
+    let ring = dir.join("ring.pub");
+    let exported = runtime(&[
+        "--json",
+        "--signing-key",
+        p,
+        "keys",
+        "export-public",
+        "--all",
+        "-o",
+        ring.to_str().unwrap(),
+    ])
+    .ok()
+    .json();
+    assert_eq!(
+        exported["key_ids"].as_array().unwrap().len(),
+        2,
+        "{exported}"
+    );
+    let r = runtime(&[
+        "proof",
+        "--run-id",
+        run_id,
+        "--tenant-id",
+        &tenant,
+        "--trusted-key",
+        ring.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
 }
 
 #[test]

@@ -245,7 +245,10 @@ async fn retries_and_on_error_continue_replay() {
             ("bad-params".to_string(), 1)
         ]
     );
-    assert_eq!(report["invocations"][5]["result"], "not-invoked", "{report}");
+    assert_eq!(
+        report["invocations"][5]["result"], "not-invoked",
+        "{report}"
+    );
 }
 
 #[tokio::test]

@@ -76,11 +76,15 @@ pub enum KeysCommand {
     },
     /// List the public keys that have signed trace heads in this database.
     List,
-    /// Print a public key (PEM) for reviewers to pin with --trusted-key.
+    /// Print a public key (PEM) for reviewers to pin with --trusted-key. Only from the key
+    /// files this runtime holds (current and keys/retired/), never from the database.
     ExportPublic {
-        /// A key listed by `keys list` (default: the local signing key).
-        #[arg(long)]
+        /// A key this runtime holds, current or retired (default: the local signing key).
+        #[arg(long, conflicts_with = "all")]
         key_id: Option<String>,
+        /// Every key this runtime holds, current and retired, as one keyring file.
+        #[arg(long)]
+        all: bool,
         /// Write the PEM here instead of stdout.
         #[arg(long, short, value_name = "FILE")]
         out: Option<PathBuf>,
@@ -91,7 +95,8 @@ pub enum KeysCommand {
 pub struct VerifyArgs {
     /// A bundle (`runtime proof export`) or an inclusion proof (`runtime proof inclusion`).
     pub file: PathBuf,
-    /// Public key (SPKI PEM) whose signature you accept. Repeatable; at least one.
+    /// Public key (SPKI PEM) or keyring (several PEM blocks, `keys export-public --all`)
+    /// whose signatures you accept. Repeatable; at least one.
     #[arg(long = "trusted-key", value_name = "FILE", required = true)]
     pub trusted_keys: Vec<PathBuf>,
 }
@@ -133,7 +138,7 @@ pub enum DbCommand {
 #[derive(Debug, Subcommand)]
 pub enum AgentCommand {
     /// Create an agent.
-    Create(AgentCreateArgs),
+    Create(Box<AgentCreateArgs>),
     /// List agents.
     List {
         /// Only agents this tenant may use.
@@ -179,6 +184,16 @@ pub struct AgentCreateArgs {
     /// the run. Default: no filesystem at all.
     #[arg(long)]
     pub scratch_dir: bool,
+    /// Bytes a run may write under /scratch, overwrites included (default 64 MiB, ceiling
+    /// 16 GiB).
+    #[arg(long, value_name = "SIZE", value_parser = crate::units::parse_bytes)]
+    pub scratch_max_bytes: Option<u64>,
+    /// Files and directories a run may create under /scratch (default 1000, ceiling 100000).
+    #[arg(long, value_name = "N", value_parser = crate::units::parse_count)]
+    pub scratch_max_files: Option<u64>,
+    /// Descriptors open at once under /scratch, per invocation (default 32, ceiling 256).
+    #[arg(long, value_name = "N", value_parser = crate::units::parse_count)]
+    pub scratch_max_open_files: Option<u64>,
     /// A tenant secret the agent's skills may use as `{{secret:NAME}}` (if the skill also
     /// declares it and the run's tenant has it). Repeatable. None: no secrets.
     #[arg(long = "allow-secret", value_name = "NAME")]
@@ -283,12 +298,14 @@ fn parse_model(s: &str) -> Result<runproof_proof::IntegrityModel, String> {
 
 #[derive(Debug, Subcommand)]
 pub enum RunsCommand {
-    /// Show one run with its trace and steps.
+    /// Show one run with its trace and steps, each value marked by what the proof says of it.
     Show {
         #[arg(long)]
         run_id: String,
         #[arg(long)]
         tenant_id: String,
+        #[command(flatten)]
+        trust: TrustArgs,
         /// Also show what each step recorded (its stored payload, decoded).
         #[arg(long)]
         payloads: bool,
@@ -323,8 +340,9 @@ pub struct ProofArgs {
 
 #[derive(Debug, Args)]
 pub struct TrustArgs {
-    /// Public key (SPKI PEM) whose signature over a trace head you accept. Repeatable.
-    /// Default: the public half of the local signing key. Never a key from the database.
+    /// Public key (SPKI PEM) or keyring (several PEM blocks, `keys export-public --all`)
+    /// whose signatures over a trace head you accept. Repeatable. Default: the public half
+    /// of the local signing key. Never a key from the database.
     #[arg(long = "trusted-key", value_name = "FILE")]
     pub trusted_keys: Vec<PathBuf>,
 }

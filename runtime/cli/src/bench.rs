@@ -173,6 +173,9 @@ pub struct Bench<'a> {
     store: Store,
     host: Arc<SkillHost>,
     runner: Arc<Runner>,
+    /// The same runner but for the write-ahead of outbound requests: the baseline of what
+    /// making an intent durable before the request leaves costs.
+    runner_no_write_ahead: Arc<Runner>,
     agent_id: String,
     sizes: Sizes,
     quick: bool,
@@ -195,7 +198,13 @@ impl<'a> Bench<'a> {
     ) -> Result<Bench<'a>> {
         let host = Arc::new(SkillHost::new(host_config)?);
         let trusted = vec![signing_key.verifying_key()];
-        let runner = Arc::new(Runner::new(store.clone(), host.clone()).with_signer(signing_key));
+        let runner =
+            Arc::new(Runner::new(store.clone(), host.clone()).with_signer(signing_key.clone()));
+        let runner_no_write_ahead = Arc::new(
+            Runner::new(store.clone(), host.clone())
+                .with_signer(signing_key)
+                .without_write_ahead(),
+        );
         // A fresh agent per bench: the grant is loopback HTTP only (the http_call figures).
         let agent = store
             .create_agent(NewAgent {
@@ -213,12 +222,16 @@ impl<'a> Bench<'a> {
                 // random reads count as host calls too: grant head room above the default.
                 max_host_calls: Some(BENCH_MAX_HOST_CALLS as i64),
                 scratch_dir: false,
+                scratch_max_bytes: None,
+                scratch_max_files: None,
+                scratch_max_open_files: None,
             })
             .await?;
         Ok(Bench {
             store,
             host,
             runner,
+            runner_no_write_ahead,
             agent_id: agent.id,
             sizes: Sizes::new(quick),
             quick,
@@ -558,7 +571,7 @@ impl<'a> Bench<'a> {
         ]});
         let req = Arc::new(self.request(&format!("bench: GET {url}"), plan));
 
-        let (mut direct, mut run) = (Vec::new(), Vec::new());
+        let (mut direct, mut run, mut batched) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..self.sizes.latency_samples {
             let t = Instant::now();
             direct_get(&url, &policy).await?;
@@ -566,7 +579,27 @@ impl<'a> Bench<'a> {
             let t = Instant::now();
             self.traced_run(&req, &()).await?;
             run.push(t.elapsed().as_secs_f64() * 1e3);
+            // Interleaved: the same run with the intent batched instead of waited for.
+            let t = Instant::now();
+            let r = self.runner_no_write_ahead.run(&req, &()).await?;
+            ensure!(
+                r.status == "succeeded",
+                "http_call bench run failed: {:?}",
+                r.error_message
+            );
+            batched.push(t.elapsed().as_secs_f64() * 1e3);
         }
+        self.figures.push(Figure::new(
+            "http_call.write_ahead_p50".to_string(),
+            format!(
+                "`http_call` run end to end (p50 of {}), the request's intent made durable (a synchronous commit) before the GET leaves",
+                run.len()
+            ),
+            percentile(&mut run.clone(), 50.0),
+            "ms",
+            "the same run with the intent batched like any step (no wait before the GET; p50)".to_string(),
+            percentile(&mut batched, 50.0),
+        ));
         for (p, name) in [(50.0, "p50"), (99.0, "p99")] {
             self.figures.push(
                 Figure::new(
@@ -961,12 +994,15 @@ async fn direct_get(url: &str, policy: &OutboundPolicy) -> Result<()> {
         at: tokio::time::Instant::now() + Duration::from_secs(30),
         what: "the direct GET's timeout of 30 s".into(),
     };
+    // Nothing recorded: the write-ahead goes to a recorder that keeps nothing.
+    let mut ahead = runproof_host::WriteAhead::new(&runproof_host::NullRecorder, "bench", "bench");
     let resp = runproof_host::http::send(
         &req,
         policy,
         &runproof_host::SecretSet::default(),
         &HttpCaps::default(),
         &deadline,
+        &mut ahead,
     )
     .await
     .map_err(|e| anyhow!("direct GET: {}", e.message()))?;

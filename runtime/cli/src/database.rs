@@ -23,6 +23,9 @@ pub fn host_config(home: Option<&PathBuf>) -> runproof_host::HostConfig {
     runproof_host::HostConfig {
         cache_dir: Some(home_dir(home).join("cache").join("components")),
         scratch_root: Some(home_dir(home).join("scratch")),
+        // The way past the pool's fixed per-component limits (`HostError::PoolLimit`
+        // names it): slower instantiation, the same store limits.
+        on_demand_allocator: std::env::var("RUNPROOF_ALLOCATOR").as_deref() == Ok("on-demand"),
         ..Default::default()
     }
 }

@@ -75,7 +75,7 @@ async fn dispatch(cli: &Cli, out: &Out) -> anyhow::Result<i32> {
             commands::invoke::run(args, &db, cli.home.as_ref(), &key, out).await
         }
         Command::Run(args) => commands::run::run(args, &db, cli.home.as_ref(), &key, out).await,
-        Command::Runs(cmd) => commands::runs::run(cmd, &db, out).await.map(|_| 0),
+        Command::Runs(cmd) => commands::runs::run(cmd, &db, &key, out).await.map(|_| 0),
         Command::Proof(args) => commands::proof::run(args, &db, &key, out).await,
         // Offline by design: no database handle is passed.
         Command::Verify(args) => commands::verify::run(args, out),
@@ -113,5 +113,6 @@ fn one_line(e: &anyhow::Error) -> String {
         }
         line.push_str(&text);
     }
-    line.split_whitespace().collect::<Vec<_>>().join(" ")
+    // Capped like every message (`trace_caps.rs`): a 30 MB skill error prints 4 KiB.
+    runproof_host::trace_caps::cap_message(&line.split_whitespace().collect::<Vec<_>>().join(" "))
 }

@@ -75,12 +75,28 @@ pub fn render(r: &ReportInput<'_>) -> String {
     );
     let _ = writeln!(s, "**Run ID:** `{}`  ", p.run_id);
     let _ = writeln!(s, "**Tenant ID:** `{}`  ", p.tenant_id);
-    let _ = writeln!(s, "**Run status:** {}  ", p.run_status);
-    let _ = writeln!(s, "**Trace rows:** {}  ", e.trace_rows.len());
-    let _ = writeln!(s, "**Trace step_count:** {}  ", e.step_count);
+    // The status from the signed head only; the row's own value is marked as unchecked.
+    let _ = writeln!(
+        s,
+        "**Run status:** {}  ",
+        crate::commands::proof::run_status_line(p)
+    );
+    let _ = writeln!(s, "**Trace rows:** {}  ", p.aos_traces.len());
+    for t in &p.aos_traces {
+        let _ = writeln!(
+            s,
+            "**Trace step_count:** {} (trace `{}`; chain_length {})  ",
+            t.step_count,
+            t.trace_id,
+            t.chain_length
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "- (not sealed)".into())
+        );
+    }
     let _ = writeln!(s, "**Integrity model:** {}  ", i.model.as_str());
     let _ = writeln!(s, "**Verification status:** {status}  ");
     let _ = writeln!(s, "**chain_length:** {}  ", i.chain_length);
+    let _ = writeln!(s, "**verified_prefix:** {}  ", i.verified_prefix);
     let _ = writeln!(
         s,
         "**root_hash:** `{}`  ",
@@ -103,7 +119,37 @@ pub fn render(r: &ReportInput<'_>) -> String {
         "**Tests:** not run by this command; `scripts/test` runs the suite\n"
     );
 
+    let _ = writeln!(s, "## What the proof covers\n");
+    let _ = writeln!(
+        s,
+        "Every column of the run and trace rows, as stored, against the signed head: `bound` \
+         (equal to what the pinned key signed), `mismatch` (differs: the verdict is FAILED), \
+         `not_bound` (the signed head does not state it: not covered by the proof), \
+         `unverified` (no signed head verified).\n"
+    );
+    let _ = writeln!(s, "| column | value | coverage |\n|---|---|---|");
+    for c in &p.checks {
+        let field = match &c.trace_id {
+            Some(t) => format!("{} ({})", c.field, crate::output::short(t)),
+            None => c.field.to_string(),
+        };
+        let mut coverage = serde_json::to_value(c.coverage)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        if let Some(signed) = &c.signed {
+            coverage.push_str(&format!(" (signed: {})", cell(signed)));
+        }
+        let _ = writeln!(s, "| `{field}` | {} | {coverage} |", cell(&c.value));
+    }
+    let _ = writeln!(s);
+
     let _ = writeln!(s, "## SQL evidence\n");
+    let _ = writeln!(
+        s,
+        "Read back from the database as the seed plans query it. These are the rows as stored, \
+         not checked values: the table above says which ones the proof covers.\n"
+    );
     let _ = writeln!(
         s,
         "```sql\n{}\n```\n",
@@ -111,24 +157,28 @@ pub fn render(r: &ReportInput<'_>) -> String {
     );
     let _ = writeln!(
         s,
-        "| run_id | tenant_id | started_at | status |\n|---|---|---|---|"
+        "| trace_id | run_id | tenant_id | started_at | status |\n|---|---|---|---|---|"
     );
     for row in &e.trace_rows {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} |",
+            row.trace_id,
             row.run_id,
             row.tenant_id,
             row.started_at.to_rfc3339(),
             row.status
         );
     }
-    let _ = writeln!(
-        s,
-        "\n```sql\n{}\n```\n",
-        STEP_COUNT_SQL.replace("$1", &format!("'{}'", p.run_id))
-    );
-    let _ = writeln!(s, "| step_count |\n|---|\n| {} |\n", e.step_count);
+    for (trace_id, count) in &e.step_counts {
+        let _ = writeln!(
+            s,
+            "\n```sql\n{}\n```\n",
+            STEP_COUNT_SQL.replace("$1", &format!("'{trace_id}'"))
+        );
+        let _ = writeln!(s, "| step_count |\n|---|\n| {count} |");
+    }
+    let _ = writeln!(s);
 
     let _ = writeln!(s, "## Coordinator output\n");
     let _ = writeln!(s, "```text");
@@ -136,6 +186,7 @@ pub fn render(r: &ReportInput<'_>) -> String {
     let _ = writeln!(s, "verification_status: {status}");
     let _ = writeln!(s, "chain_length: {}", i.chain_length);
     let _ = writeln!(s, "root_hash: {}", i.root_hash.as_deref().unwrap_or("-"));
+    let _ = writeln!(s, "verified_prefix: {}", i.verified_prefix);
     let _ = writeln!(s, "trace_count: {}", p.aos_traces.len());
     let _ = writeln!(s, "step_count: {}", p.aos_trace_steps.len());
     let _ = writeln!(s, "```\n");
@@ -165,10 +216,21 @@ pub fn render(r: &ReportInput<'_>) -> String {
             );
         }
         Some(envelope) => {
+            let trust = if i.is_verified() {
+                format!(
+                    "Its signature verified with the pinned key `{}`.",
+                    i.signed_by.as_deref().unwrap_or("-")
+                )
+            } else {
+                "**The proof is not VERIFIED: what follows is what the database holds, not a \
+                 checked claim.**"
+                    .to_string()
+            };
             let _ = writeln!(
                 s,
-                "A DSSE envelope (Ed25519) carrying an in-toto Statement v1. The statement, decoded \
-                 (shown for reading; `runtime verify` checks the signature over the exact bytes):\n"
+                "A DSSE envelope (Ed25519) carrying an in-toto Statement v1. {trust} The statement, \
+                 decoded (shown for reading; `runtime verify` checks the signature over the exact \
+                 bytes):\n"
             );
             let _ = writeln!(s, "```json\n{}\n```\n", decoded_statement(envelope));
             let _ = writeln!(s, "The envelope as stored:\n\n```json\n{envelope}\n```\n");
@@ -192,6 +254,23 @@ pub fn render(r: &ReportInput<'_>) -> String {
     );
     let _ = writeln!(s, "```");
     s
+}
+
+/// A value in a Markdown table cell: one line, pipes escaped, long text cut.
+fn cell(v: &serde_json::Value) -> String {
+    let text = match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut out: String = text
+        .chars()
+        .take(120)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if text.chars().count() > 120 {
+        out.push('…');
+    }
+    out.replace('|', "\\|")
 }
 
 fn decoded_statement(envelope: &str) -> String {

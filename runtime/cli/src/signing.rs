@@ -7,7 +7,7 @@
 use anyhow::{Context, Result, bail};
 use runproof_proof::seal::{
     SigningKey, VerifyingKey, Zeroizing, key_id, signing_key_from_pem, signing_key_from_seed,
-    signing_key_to_pem, verifying_key_from_pem,
+    signing_key_to_pem, verifying_keys_from_keyring,
 };
 use std::fs::{self, OpenOptions};
 use std::io::Write as _;
@@ -119,25 +119,31 @@ pub fn generate_at(path: &Path) -> Result<SigningKey> {
     Ok(key)
 }
 
-/// Reads the public keys a reviewer pinned. Each file must be an SPKI public key PEM.
+/// Reads the public keys a reviewer pinned. Each file is one SPKI public key PEM or a
+/// keyring of several (`runtime keys export-public --all`); a key pinned twice counts once.
 pub fn load_trusted(paths: &[PathBuf]) -> Result<Vec<VerifyingKey>> {
-    paths
-        .iter()
-        .map(|p| {
-            let pem = fs::read_to_string(p)
-                .with_context(|| format!("reading trusted key {}", p.display()))?;
-            verifying_key_from_pem(&pem).with_context(|| {
-                format!(
-                    "trusted key {} (export one with `runtime keys export-public`)",
-                    p.display()
-                )
-            })
-        })
-        .collect()
+    let mut keys: Vec<VerifyingKey> = Vec::new();
+    for p in paths {
+        let text = fs::read_to_string(p)
+            .with_context(|| format!("reading trusted key {}", p.display()))?;
+        let found = verifying_keys_from_keyring(&text).with_context(|| {
+            format!(
+                "trusted key {} (export one with `runtime keys export-public`, or every key with `--all`)",
+                p.display()
+            )
+        })?;
+        for k in found {
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+    }
+    Ok(keys)
 }
 
-/// The keys `runtime proof` trusts: the pinned ones, else the local signing key's public
-/// half (the operator trusts their own runtime). Returns a description for people.
+/// The keys `runtime proof` trusts: the pinned ones, else the public halves of the key
+/// files this runtime holds (the signing key and the retired ones: the operator trusts their
+/// own runtime). Never a key from the database. Returns a description for people.
 pub fn trusted_or_local(
     paths: &[PathBuf],
     local: &KeyLocation,
@@ -147,14 +153,78 @@ pub fn trusted_or_local(
         let ids: Vec<String> = keys.iter().map(|k| key_id(k)[..12].to_string()).collect();
         return Ok((keys, format!("pinned key(s) {}", ids.join(", "))));
     }
-    match local.load()? {
-        Some(key) => {
-            let id = key_id(&key.verifying_key());
-            Ok((
-                vec![key.verifying_key()],
-                format!("local signing key {}", &id[..12]),
-            ))
+    let held = held_keys(local)?;
+    let mut note = match held.iter().find(|h| !h.retired) {
+        Some(h) => format!("local signing key {}", &h.key_id[..12]),
+        None if held.is_empty() => {
+            return Ok((Vec::new(), "none (pass --trusted-key FILE)".into()));
         }
-        None => Ok((Vec::new(), "none (pass --trusted-key FILE)".into())),
+        None => "no current signing key".to_string(),
+    };
+    let retired = held.iter().filter(|h| h.retired).count();
+    if retired > 0 {
+        note.push_str(&format!(" and {retired} retired key(s) held locally"));
     }
+    Ok((held.into_iter().map(|h| h.public).collect(), note))
+}
+
+/// The key files this runtime holds: the current signing key and every retired one (in
+/// `keys/retired/` beside it), each with the key id computed from its bytes. The only
+/// source of public keys a reviewer is handed.
+pub fn held_keys(local: &KeyLocation) -> Result<Vec<HeldKey>> {
+    let mut held = Vec::new();
+    if let Some(key) = local.load()? {
+        held.push(HeldKey {
+            key_id: key_id(&key.verifying_key()),
+            public: key.verifying_key(),
+            path: local.path.clone(),
+            retired: false,
+        });
+    }
+    let dir = retired_dir(&local.path);
+    let entries = match fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(held),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "pem"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let key = KeyLocation {
+            path: path.clone(),
+            explicit: true,
+        }
+        .load()?
+        .with_context(|| format!("retired key {} vanished", path.display()))?;
+        let id = key_id(&key.verifying_key());
+        if !held.iter().any(|h: &HeldKey| h.key_id == id) {
+            held.push(HeldKey {
+                key_id: id,
+                public: key.verifying_key(),
+                path,
+                retired: true,
+            });
+        }
+    }
+    Ok(held)
+}
+
+/// One key file this runtime holds.
+pub struct HeldKey {
+    /// Computed from the key bytes, never read from a file name or the database.
+    pub key_id: String,
+    pub public: VerifyingKey,
+    pub path: PathBuf,
+    pub retired: bool,
+}
+
+/// Where `keys generate --rotate` moves the old private key: `retired/` beside the key.
+pub fn retired_dir(key_path: &Path) -> PathBuf {
+    key_path
+        .parent()
+        .map(|p| p.join("retired"))
+        .unwrap_or_else(|| "retired".into())
 }

@@ -20,7 +20,7 @@
 //! - `host.clock.monotonic`: `{"reads": [<ns>, ...]}`;
 //! - `host.clock.wall`: `{"reads": [{"seconds": s, "nanoseconds": n}, ...]}`.
 
-use crate::recorder::{HostEvent, TraceRecorder};
+use crate::recorder::{HostEvent, NotDurable, RecorderFuture, TraceRecorder};
 use crate::wasi::CallMeter;
 use runproof_proof::{StepKind, StepStatus};
 use std::future::Future;
@@ -194,6 +194,24 @@ impl TraceRecorder for Compactor {
         self.inner.record(skill, event);
     }
 
+    /// The write-ahead of an outbound request: the pending run first, then the intent,
+    /// chained under the same lock (so no read slips between them), and the wait for the
+    /// disk is the trace recorder's.
+    fn record_durable(
+        &self,
+        skill: &str,
+        event: HostEvent,
+    ) -> RecorderFuture<'_, Result<(), NotDurable>> {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(run) = pending.take() {
+            let (skill, event) = run.into_event();
+            self.inner.record(&skill, event);
+        }
+        let durable = self.inner.record_durable(skill, event);
+        drop(pending);
+        durable
+    }
+
     fn backpressure(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
         self.inner.backpressure()
     }
@@ -232,6 +250,43 @@ mod tests {
             duration_ms: None,
             body: serde_json::json!({"message": "x"}),
         }
+    }
+
+    /// Records which events were asked to be durable.
+    #[derive(Default)]
+    struct Durable(Mutex<Vec<(StepKind, bool)>>);
+
+    impl TraceRecorder for Durable {
+        fn record(&self, _: &str, event: HostEvent) {
+            self.0.lock().unwrap().push((event.kind, false));
+        }
+
+        fn record_durable(
+            &self,
+            _: &str,
+            event: HostEvent,
+        ) -> RecorderFuture<'_, Result<(), NotDurable>> {
+            self.0.lock().unwrap().push((event.kind, true));
+            Box::pin(std::future::ready(Err(NotDurable("test".into()))))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_write_ahead_goes_through_to_the_trace_recorder_after_the_pending_reads() {
+        let sink = Arc::new(Durable::default());
+        let c = Compactor::new(sink.clone(), Arc::new(CallMeter::new(100)));
+        let s: Arc<str> = Arc::from("s");
+        c.read(&s, random(b"ab"));
+        let intent = HostEvent {
+            kind: StepKind::HostIntent,
+            ..log_event()
+        };
+        // The wrapped recorder's answer (here: not durable) is what the caller gets.
+        assert!(c.record_durable("s", intent).await.is_err());
+        assert_eq!(
+            *sink.0.lock().unwrap(),
+            vec![(StepKind::HostRandom, false), (StepKind::HostIntent, true)]
+        );
     }
 
     #[test]

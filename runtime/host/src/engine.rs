@@ -16,13 +16,11 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use thiserror::Error;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store, Trap, UpdateDeadline};
 
-/// How often the epoch advances; deadlines are enforced at this granularity.
-const EPOCH_TICK: Duration = Duration::from_millis(10);
+use crate::deadline::EPOCH_TICK;
 
 #[derive(Debug, Error)]
 pub enum HostError {
@@ -32,6 +30,17 @@ pub enum HostError {
     InvalidComponent(String),
     #[error("skill `describe` failed: {0}")]
     Describe(String),
+    /// `describe` was stopped by the sandbox (a deadline, a limit, a trap). At `skill add`
+    /// the component is refused; at run load it is a failed run, recorded (the component
+    /// passed `skill add`, so what it does at run time is part of the run's proof).
+    #[error("skill `describe` was stopped: {reason}")]
+    DescribeAborted { digest: String, reason: String },
+    /// The component does not fit the instance pool's per-component shape.
+    #[error("the component exceeds a pool limit: {detail}; {fix}", fix = crate::pool::POOL_LIMIT_FIX)]
+    PoolLimit { detail: String },
+    /// `describe` answered, but with fields over the caps (`validate::check_info`).
+    #[error("its describe() is refused: {0}")]
+    DescribeRefused(String),
 }
 
 /// Engine-wide settings.
@@ -51,14 +60,7 @@ pub struct HostConfig {
     pub compile_progress: Option<crate::progress::CompileProgress>,
 }
 
-/// Concurrent invocations the instance pool is sized for (with head room for `describe`
-/// calls of skills being loaded at the same time). An invocation that finds the pool full
-/// ends with an abort reason naming the pool, like any other limit.
-pub const POOL_CONCURRENT_INSTANCES: u32 = 128;
-/// Largest linear memory one pooled memory slot holds: the ceiling an agent may grant
-/// (`limits::CEILING_MAX_MEMORY_BYTES`). Each invocation's own limit is enforced by the
-/// store limiter below that; the slot only reserves address space, not memory.
-pub const POOL_MAX_MEMORY_BYTES: usize = crate::limits::CEILING_MAX_MEMORY_BYTES as usize;
+pub use crate::pool::POOL_CONCURRENT_INSTANCES;
 
 /// A compiled, linked component and what it says about itself.
 pub struct LoadedSkill {
@@ -94,6 +96,8 @@ pub struct SkillHost {
     config: HostConfig,
     ticker_stop: Arc<AtomicBool>,
     pooled: bool,
+    /// The process's descriptor limit, as raised at start.
+    nofile: u64,
 }
 
 /// SHA-256 hex of component bytes.
@@ -134,6 +138,10 @@ impl SkillHost {
         Skill::add_to_linker::<SkillState, HasSelf<SkillState>>(&mut linker, |s| s)
             .map_err(|e| HostError::Engine(e.to_string()))?;
 
+        // Before any skill runs: the runtime's own descriptors must never be the ones a
+        // skill's scratch files take (`scratch.rs`).
+        let nofile = crate::scratch::raise_nofile_limit();
+
         let ticker_stop = Arc::new(AtomicBool::new(false));
         let (stop, ticking) = (ticker_stop.clone(), engine.clone());
         std::thread::Builder::new()
@@ -153,6 +161,7 @@ impl SkillHost {
             config,
             ticker_stop,
             pooled,
+            nofile,
         })
     }
 
@@ -201,7 +210,7 @@ impl SkillHost {
 
         // `describe` runs outside any run: nothing it does is recorded and it may reach nothing.
         let limits = InvocationLimits {
-            timeout: Duration::from_secs(5),
+            timeout: crate::deadline::DESCRIBE_TIMEOUT,
             ..Default::default()
         };
         let mut store = self
@@ -214,12 +223,30 @@ impl SkillHost {
             )
             .map_err(|e| HostError::Describe(chain(&e)))?
             .0;
-        let info = async {
+        // Bounded by the host, not by the guest's cooperation: a `describe` parked in a WASI
+        // sleep is cut off too (see `deadline.rs`).
+        let called = crate::deadline::bounded(limits.timeout, async {
             let skill = pre.instantiate_async(&mut store).await?;
             skill.call_describe(&mut store).await
-        }
-        .await
-        .map_err(|e| HostError::Describe(chain(&e)))?;
+        })
+        .await;
+        let aborted = |reason: String| HostError::DescribeAborted {
+            digest: digest.clone(),
+            reason: crate::trace_caps::cap_message(&reason),
+        };
+        let info = match called {
+            Err(hit) => return Err(aborted(hit.to_string())),
+            Ok(Err(e)) => {
+                return Err(aborted(abort_reason(
+                    &e,
+                    store.data().limiter.hit.clone(),
+                    &limits,
+                )));
+            }
+            Ok(Ok(info)) => info,
+        };
+        drop(store);
+        crate::validate::check_info(&info).map_err(HostError::DescribeRefused)?;
 
         let requested_hosts = info
             .capabilities
@@ -308,8 +335,8 @@ impl SkillHost {
                 size_bytes: wasm.len(),
             });
         }
-        let component = Component::new(&self.engine, wasm)
-            .map_err(|e| HostError::InvalidComponent(chain(&e)))?;
+        let component =
+            Component::new(&self.engine, wasm).map_err(|e| self.compile_error(wasm, &e))?;
         if let Some(p) = progress {
             (p.0)(CompileEvent::Finished {
                 digest,
@@ -319,15 +346,44 @@ impl SkillHost {
         Ok(component)
     }
 
+    /// Why `wasm` did not compile. The pooling allocator refuses a component whose shape
+    /// exceeds its per-component limits while compiling, with an untyped error; to tell that
+    /// apart from a broken component without reading the error's text, the bytes are
+    /// compiled once more without the pool (only on this failure path): if that works, the
+    /// pool is what refused it.
+    fn compile_error(&self, wasm: &[u8], e: &wasmtime::Error) -> HostError {
+        if self.pooled
+            && let Ok(unpooled) = Engine::new(&engine_config(false))
+            && Component::new(&unpooled, wasm).is_ok()
+        {
+            return HostError::PoolLimit { detail: chain(e) };
+        }
+        HostError::InvalidComponent(chain(e))
+    }
+
     fn new_store(
         &self,
         reporter: Reporter,
         world: Arc<dyn World>,
         policy: OutboundPolicy,
         limits: InvocationLimits,
-        scratch: Option<&Path>,
+        scratch: Option<&crate::ScratchDir>,
     ) -> wasmtime::Result<(Store<SkillState>, wasi::CapturedStdio)> {
-        let (wasi_ctx, stdio) = wasi::locked_down(&reporter, &world, scratch)?;
+        let (wasi_ctx, stdio) = wasi::locked_down(&reporter, &world, scratch.map(|s| s.path()))?;
+        let fs = match scratch {
+            Some(dir) => crate::fs_quota::FsQuota::new(
+                dir.usage().clone(),
+                crate::fs_quota::ScratchQuota {
+                    max_bytes: limits.scratch_max_bytes,
+                    max_files: limits.scratch_max_files,
+                    max_open: crate::scratch::fit_open_quota(
+                        limits.scratch_max_open_files,
+                        self.nofile,
+                    ),
+                },
+            ),
+            None => crate::fs_quota::FsQuota::none(),
+        };
         let deadline = tokio::time::Instant::now() + limits.timeout;
         let state = SkillState {
             wasi: wasi_ctx,
@@ -340,6 +396,7 @@ impl SkillHost {
             deadline,
             wasi_http: Default::default(),
             world,
+            fs,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -385,7 +442,7 @@ impl SkillHost {
         recorder: Arc<dyn TraceRecorder>,
         granted: &[crate::HostPattern],
         limits: InvocationLimits,
-        scratch: Option<&Path>,
+        scratch: Option<&crate::ScratchDir>,
     ) -> InvocationOutcome {
         self.invoke_with_secrets(
             skill,
@@ -410,7 +467,7 @@ impl SkillHost {
         granted: &[crate::HostPattern],
         secrets: Arc<crate::SecretSet>,
         limits: InvocationLimits,
-        scratch: Option<&Path>,
+        scratch: Option<&crate::ScratchDir>,
     ) -> InvocationOutcome {
         let policy = OutboundPolicy {
             granted: granted.to_vec(),
@@ -435,7 +492,7 @@ impl SkillHost {
         policy: OutboundPolicy,
         secrets: Arc<crate::SecretSet>,
         limits: InvocationLimits,
-        scratch: Option<&Path>,
+        scratch: Option<&crate::ScratchDir>,
     ) -> InvocationOutcome {
         let reporter = Reporter::new(recorder.clone(), &skill.info.name, limits.max_host_calls);
         let scratch = scratch.filter(|_| limits.scratch_dir);
@@ -449,12 +506,17 @@ impl SkillHost {
         };
         store.data_mut().secrets = secrets;
         // The epoch deadline stops wasm code; this stops a skill parked in a host call too.
-        let run = tokio::time::timeout(limits.timeout + EPOCH_TICK * 5, async {
+        let run = crate::deadline::bounded(limits.timeout, async {
             let instance = skill.pre.instantiate_async(&mut store).await?;
             instance.call_invoke(&mut store, input).await
         })
         .await;
-        let mut hit = store.data().limiter.hit.clone();
+        let mut hit = store
+            .data()
+            .limiter
+            .hit
+            .clone()
+            .or_else(|| store.data().fs.hit());
         // The last run of clock/random reads goes before stdout/stderr and skill.end; the
         // store goes first, so no exchange still in flight can record after it.
         let compactor = store.data().reporter.recorder.clone();
@@ -491,18 +553,18 @@ impl SkillHost {
             }
         }
         match run {
-            Err(_) => InvocationOutcome::Aborted {
-                reason: LimitHit::Deadline {
-                    limit: limits.timeout,
-                }
-                .to_string(),
+            Err(hit) => InvocationOutcome::Aborted {
+                reason: hit.to_string(),
             },
             Ok(Err(e)) => InvocationOutcome::Aborted {
                 reason: abort_reason(&e, hit, &limits),
             },
-            Ok(Ok(Err(SkillError { code, message }))) => {
-                InvocationOutcome::SkillError { code, message }
-            }
+            // The skill's own words are capped like every message (`trace_caps.rs`): they go
+            // into two steps, the run's error message and the CLI's output.
+            Ok(Ok(Err(SkillError { code, message }))) => InvocationOutcome::SkillError {
+                code: crate::trace_caps::cap_to(&code, 256),
+                message: crate::trace_caps::cap_message(&message),
+            },
             // The output was lifted into host memory already; its size is bounded by the
             // skill's memory limit, and it goes no further than this check.
             Ok(Ok(Ok(output))) if output.len() > limits.max_output_bytes => {
@@ -546,41 +608,43 @@ fn engine_config(pooled: bool) -> Config {
     // instead of being copied in at every instantiation.
     wasm_config.memory_init_cow(true);
     if pooled {
-        let mut pool = wasmtime::PoolingAllocationConfig::default();
-        // A Rust skill component has a handful of core instances (the skill, the WASI
-        // adapter shims) and one memory; these leave room for heavier components.
-        pool.total_component_instances(POOL_CONCURRENT_INSTANCES)
-            .total_core_instances(POOL_CONCURRENT_INSTANCES * 16)
-            .total_memories(POOL_CONCURRENT_INSTANCES * 2)
-            .total_tables(POOL_CONCURRENT_INSTANCES * 8)
-            .total_stacks(POOL_CONCURRENT_INSTANCES)
-            .max_core_instances_per_component(32)
-            .max_memories_per_component(4)
-            .max_tables_per_component(16)
-            .max_memory_size(POOL_MAX_MEMORY_BYTES);
-        wasm_config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+        wasm_config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(
+            crate::pool::pooling_config(),
+        ));
     }
     wasm_config
 }
 
-/// Writes atomically (temp file + rename) with mode 0600.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
+/// Writes atomically with mode 0600: into a temp file of its own (named after the target,
+/// the process and a per-process counter, and created exclusively, so two loads in one
+/// process or in two processes never share one), then renamed over the target. A reader
+/// sees the old artifact or the new one, never a mix or another component's.
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let dir = path.parent().ok_or("cache path has no parent")?;
+    let name = path
+        .file_name()
+        .ok_or("cache path has no file name")?
+        .to_string_lossy();
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    let tmp = dir.join(format!(".{}.tmp", std::process::id()));
-    let mut f = std::fs::OpenOptions::new()
+    let tmp = dir.join(format!(
+        ".{name}.{}.{}.tmp",
+        std::process::id(),
+        WRITES.fetch_add(1, Ordering::Relaxed)
+    ));
+    let written = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
         .open(&tmp)
-        .map_err(|e| e.to_string())?;
-    f.write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .map_err(|e| e.to_string())?;
-    std::fs::rename(&tmp, path).map_err(|e| e.to_string())
+        .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()))
+        .and_then(|_| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.map_err(|e| e.to_string())
 }
 
 /// Names the limit or fault that stopped a skill. A limit the host enforced itself (memory,
@@ -606,13 +670,15 @@ fn abort_reason(e: &wasmtime::Error, hit: Option<LimitHit>, limits: &InvocationL
         // reason is one readable line (e.g. "wasm trap: wasm `unreachable` instruction executed").
         Some(trap) => trap.to_string(),
         None => {
-            let detail = chain(e);
-            // Instantiation refused by the store's instance, table or memory count.
-            if detail.contains("count too high") {
-                format!("instance limit exceeded: {detail}")
-            } else {
-                format!("trap: {detail}")
+            // The pool has no free slot: every concurrent invocation it is sized for is busy.
+            if let Some(full) = e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>() {
+                return format!(
+                    "instance pool full ({full}); the pool holds {POOL_CONCURRENT_INSTANCES} concurrent invocations"
+                );
             }
+            // Anything else: instantiation refused (e.g. the store's instance, table or
+            // memory count, whose message names the count) or a host error.
+            crate::trace_caps::cap_message(&format!("trap: {}", chain(e)))
         }
     }
 }
@@ -626,4 +692,42 @@ fn chain(e: &wasmtime::Error) -> String {
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_private;
+
+    /// Two components cached at once in one process never share a temp file: each path ends
+    /// up holding its own bytes, and no temp file is left behind.
+    #[test]
+    fn concurrent_cache_writes_never_mix_artifacts() {
+        let dir = std::env::temp_dir().join(format!("runproof-cache-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let writers: Vec<_> = (0..8u8)
+            .map(|i| {
+                let dir = dir.clone();
+                std::thread::spawn(move || {
+                    let path = dir.join(format!("component-{}.cwasm", i % 2));
+                    let bytes = vec![i % 2; 1 << 20];
+                    for _ in 0..20 {
+                        write_private(&path, &bytes).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        for i in 0..2u8 {
+            let got = std::fs::read(dir.join(format!("component-{i}.cwasm"))).unwrap();
+            assert!(got.len() == 1 << 20 && got.iter().all(|b| *b == i));
+        }
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -9,6 +9,7 @@
 //! cannot hold or flood a run.
 
 use crate::policy::{Destination, NormalHost, OutboundPolicy};
+use crate::recorder::WriteAhead;
 use crate::secrets::{SecretSet, placeholder_names};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -31,6 +32,8 @@ pub struct HttpCaps {
     pub max_header_bytes: usize,
     /// Most redirects followed for one request.
     pub max_redirects: usize,
+    /// Most bytes of a request URL (checked before it is parsed).
+    pub max_url_bytes: usize,
 }
 
 impl Default for HttpCaps {
@@ -41,6 +44,7 @@ impl Default for HttpCaps {
             max_headers: 100,
             max_header_bytes: 64 << 10,
             max_redirects: 10,
+            max_url_bytes: 64 << 10,
         }
     }
 }
@@ -52,6 +56,22 @@ pub struct OutboundRequest {
     pub headers: Vec<(String, String)>,
     pub body: Option<Vec<u8>>,
     pub follow_redirects: bool,
+}
+
+impl OutboundRequest {
+    /// The request as a step records it: as the skill wrote it (placeholders, never secret
+    /// values), bounded (`trace_caps.rs`: a large or refused request is its size, SHA-256
+    /// and prefix, never the whole bytes). The intent and the result of one call record the
+    /// same object.
+    pub fn to_json(&self, caps: &HttpCaps) -> serde_json::Value {
+        serde_json::json!({
+            "method": crate::trace_caps::cap_to(&self.method, 64),
+            "url": crate::trace_caps::text_field(&self.url),
+            "headers": crate::trace_caps::headers_field(&self.headers, caps),
+            "body": self.body.as_deref().map(crate::trace_caps::bytes_field),
+            "follow_redirects": self.follow_redirects,
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -120,35 +140,43 @@ pub struct Deadline {
 /// Sends `req` under `policy`, with `secrets` substituted on the way out and redacted on
 /// the way back, giving up at `deadline`. Whatever the result, no secret value is in it:
 /// the response, the hops and every error message are redacted.
+///
+/// Write-ahead: once every check has passed and just before the first byte leaves the
+/// host, the request is recorded through `ahead` and made durable; if that fails, nothing
+/// is sent. A request refused before that point records no intent (nothing left). Every
+/// interface that sends through here gets this.
 pub async fn send(
     req: &OutboundRequest,
     policy: &OutboundPolicy,
     secrets: &SecretSet,
     caps: &HttpCaps,
     deadline: &Deadline,
+    ahead: &mut WriteAhead<'_>,
 ) -> Result<OutboundResponse, OutboundError> {
     // One timer over everything (DNS, connect, TLS, head, body, every redirect): a server
     // that trickles bytes cannot stretch the exchange past it.
-    let result =
-        match tokio::time::timeout_at(deadline.at, send_inner(req, policy, secrets, caps)).await {
-            Ok(r) => r,
-            Err(_) => Err(OutboundError::Timeout(format!(
-                "{} {} did not finish within {}",
-                req.method, req.url, deadline.what
-            ))),
-        };
+    let inner = send_inner(req, policy, secrets, caps, ahead);
+    let result = match tokio::time::timeout_at(deadline.at, inner).await {
+        Ok(r) => r,
+        // The URL is in the recorded request already; the message does not repeat it.
+        Err(_) => Err(OutboundError::Timeout(format!(
+            "the request did not finish within {}",
+            deadline.what
+        ))),
+    };
     match result {
+        // Names too: a server can echo a value as a header name (`x-echo-<value>`).
         Ok(resp) => Ok(OutboundResponse {
             status: resp.status,
             headers: resp
                 .headers
                 .iter()
-                .map(|(k, v)| (k.clone(), secrets.redact(v)))
+                .map(|(k, v)| (secrets.redact_name(k), secrets.redact(v)))
                 .collect(),
             body: secrets.redact_bytes(&resp.body),
             hops: resp.hops.iter().map(|h| secrets.redact(h)).collect(),
         }),
-        Err(e) => Err(e.map_message(|m| secrets.redact(m))),
+        Err(e) => Err(e.map_message(|m| crate::trace_caps::cap_message(&secrets.redact(m)))),
     }
 }
 
@@ -157,9 +185,28 @@ async fn send_inner(
     policy: &OutboundPolicy,
     secrets: &SecretSet,
     caps: &HttpCaps,
+    ahead: &mut WriteAhead<'_>,
 ) -> Result<OutboundResponse, OutboundError> {
     let mut method = hyper::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes())
         .map_err(|_| OutboundError::InvalidRequest(format!("invalid method {:?}", req.method)))?;
+    // Sizes first, before anything is parsed, scanned or copied: a refused 40 MB body
+    // costs nothing but this comparison.
+    if req.url.len() > caps.max_url_bytes {
+        return Err(OutboundError::TooLarge(format!(
+            "URL of {} bytes exceeds the cap of {} bytes (max_url_bytes)",
+            req.url.len(),
+            caps.max_url_bytes
+        )));
+    }
+    if let Some(body) = &req.body
+        && body.len() > caps.max_request_body
+    {
+        return Err(OutboundError::TooLarge(format!(
+            "request body of {} bytes exceeds the cap of {} bytes (max_request_body)",
+            body.len(),
+            caps.max_request_body
+        )));
+    }
     if req.headers.len() > caps.max_headers {
         return Err(OutboundError::TooLarge(format!(
             "{} request headers exceed the cap of {} (max_headers)",
@@ -185,25 +232,21 @@ async fn send_inner(
     // Only the URL's path and query may carry a secret: in the host it would go to DNS
     // (anyone's resolver) before any check, and in the user part it is never sent anyway.
     let url_with_placeholders = url::Url::parse(&req.url)
-        .map_err(|e| OutboundError::InvalidRequest(format!("invalid URL {:?}: {e}", req.url)))?;
+        .map_err(|e| OutboundError::InvalidRequest(format!("invalid URL: {e}")))?;
     if !url_with_placeholders.username().is_empty() || url_with_placeholders.password().is_some() {
         return Err(OutboundError::InvalidRequest(
             "a URL with a user or password is not supported; send credentials in a header".into(),
         ));
     }
     let mut url = url::Url::parse(&secrets.substitute(&req.url)).map_err(|e| {
-        OutboundError::InvalidRequest(format!(
-            "invalid URL {:?} after secret substitution: {e}",
-            req.url
-        ))
+        OutboundError::InvalidRequest(format!("invalid URL after secret substitution: {e}"))
     })?;
     if OutboundPolicy::destination(&url) != OutboundPolicy::destination(&url_with_placeholders) {
-        return Err(OutboundError::Denied(format!(
-            "{}: a secret placeholder may appear only in a URL's path or query, never in its scheme, host or port",
-            req.url
-        )));
+        return Err(OutboundError::Denied(
+            "a secret placeholder may appear only in a URL's path or query, never in its scheme, host or port".into(),
+        ));
     }
-    let headers: Vec<(String, String)> = req
+    let mut headers: Vec<(String, String)> = req
         .headers
         .iter()
         .map(|(k, v)| (k.clone(), secrets.substitute(v)))
@@ -244,6 +287,11 @@ async fn send_inner(
         let addrs = resolve_checked(&dest, policy)
             .await
             .map_err(|e| e.map_message(|m| hop(m.to_string())))?;
+        // The last point before anything leaves for the server: the intent is durable
+        // first (a no-op on later hops of the same call), or nothing is sent at all.
+        ahead.commit(req.to_json(caps)).await.map_err(|e| {
+            OutboundError::Other(format!("{} {} was not sent: {e}", req.method, req.url))
+        })?;
         hops.push(url.to_string());
         let resp = exchange(&method, &url, &dest, &addrs, &headers, &body, caps).await?;
         let redirect = (300..400).contains(&resp.status) && req.follow_redirects;
@@ -260,9 +308,15 @@ async fn send_inner(
                         caps.max_redirects
                     )));
                 }
-                url = url.join(&loc).map_err(|e| {
-                    OutboundError::Other(format!("bad redirect location {loc:?}: {e}"))
+                let next = url.join(&loc).map_err(|e| {
+                    OutboundError::Other(format!(
+                        "bad redirect location {:?}: {e}",
+                        crate::trace_caps::cap_to(&loc, 256)
+                    ))
                 })?;
+                // Credentials the skill wrote for one origin go to that origin only.
+                crate::redact::strip_on_cross_origin(&mut headers, &url, &next);
+                url = next;
                 // 303 (and, as browsers do, 301/302 after POST) turn into a GET without body.
                 if resp.status == 303
                     || ((resp.status == 301 || resp.status == 302) && method == hyper::Method::POST)
@@ -429,9 +483,7 @@ where
         let _ = conn.await;
     });
     sender.send_request(request).await.map_err(|e| {
-        // hyper's `is_parse_too_large` needs its server feature; the parse error's text
-        // ("message head is too large") says the same.
-        if e.is_parse() && e.to_string().contains("too large") {
+        if e.is_parse_too_large() {
             OutboundError::TooLarge(format!(
                 "response head exceeds the cap of {} headers or {} bytes (max_headers, max_header_bytes)",
                 caps.max_headers, caps.max_header_bytes
@@ -545,6 +597,155 @@ mod tests {
         port
     }
 
+    /// A write-ahead that keeps nothing: these tests are about the exchange.
+    fn quiet() -> WriteAhead<'static> {
+        WriteAhead::new(&crate::NullRecorder, "test", "test")
+    }
+
+    /// Remembers what was recorded, and whether the server had been reached when the
+    /// intent was made durable.
+    struct Witness {
+        events: std::sync::Mutex<Vec<(crate::HostEvent, usize)>>,
+        hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+        fail: bool,
+    }
+
+    impl crate::TraceRecorder for Witness {
+        fn record(&self, _: &str, e: crate::HostEvent) {
+            let hits = self.hits.load(std::sync::atomic::Ordering::SeqCst);
+            self.events.lock().unwrap().push((e, hits));
+        }
+
+        fn record_durable(
+            &self,
+            skill: &str,
+            e: crate::HostEvent,
+        ) -> crate::RecorderFuture<'_, Result<(), crate::NotDurable>> {
+            self.record(skill, e);
+            let fail = self.fail;
+            Box::pin(async move {
+                // Durability takes time; nothing may leave meanwhile.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                if fail {
+                    Err(crate::NotDurable("database gone".into()))
+                } else {
+                    Ok(())
+                }
+            })
+        }
+    }
+
+    async fn counting_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    let _ = s.read(&mut buf).await;
+                    let _ = s
+                        .write_all(b"HTTP/1.1 302 Found\r\nlocation: /next\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                        .await;
+                });
+            }
+        });
+        (port, hits)
+    }
+
+    #[tokio::test]
+    async fn the_intent_is_durable_before_anything_leaves_and_only_once_per_call() {
+        let (port, hits) = counting_server().await;
+        let w = Witness {
+            events: Default::default(),
+            hits: hits.clone(),
+            fail: false,
+        };
+        let mut req = get(format!("http://127.0.0.1:{port}/start"));
+        req.follow_redirects = true;
+        let mut ahead = WriteAhead::new(&w, "probe", "runproof:skill/http");
+        let caps = HttpCaps {
+            max_redirects: 2,
+            ..HttpCaps::default()
+        };
+        let _ = send(
+            &req,
+            &policy(&["http://127.0.0.1:*"]),
+            &SecretSet::default(),
+            &caps,
+            &soon(5000),
+            &mut ahead,
+        )
+        .await;
+        assert!(ahead.committed());
+        assert!(
+            hits.load(std::sync::atomic::Ordering::SeqCst) >= 2,
+            "redirects were followed"
+        );
+        let events = w.events.lock().unwrap();
+        assert_eq!(
+            events.len(),
+            1,
+            "one intent for the call, whatever the hops"
+        );
+        let (intent, hits_then) = &events[0];
+        assert_eq!(intent.kind, runproof_proof::StepKind::HostIntent);
+        assert_eq!(*hits_then, 0, "recorded before the server was reached");
+        assert_eq!(intent.body["interface"], "runproof:skill/http");
+        assert_eq!(intent.body["request"], req.to_json(&caps));
+    }
+
+    #[tokio::test]
+    async fn no_intent_no_request_and_a_denied_request_records_no_intent() {
+        let (port, hits) = counting_server().await;
+        let w = Witness {
+            events: Default::default(),
+            hits: hits.clone(),
+            fail: true,
+        };
+        let mut ahead = WriteAhead::new(&w, "probe", "runproof:skill/http");
+        let err = send(
+            &get(format!("http://127.0.0.1:{port}/")),
+            &policy(&["http://127.0.0.1:*"]),
+            &SecretSet::default(),
+            &HttpCaps::default(),
+            &soon(5000),
+            &mut ahead,
+        )
+        .await
+        .unwrap_err();
+        assert!(err.message().contains("was not sent"), "{err:?}");
+        assert!(err.message().contains("database gone"), "{err:?}");
+        assert_eq!(
+            hits.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "nothing left the host"
+        );
+
+        // Denied by policy: nothing would leave, so nothing is announced.
+        let w = Witness {
+            events: Default::default(),
+            hits,
+            fail: false,
+        };
+        let mut ahead = WriteAhead::new(&w, "probe", "runproof:skill/http");
+        let err = send(
+            &get(format!("http://127.0.0.1:{port}/")),
+            &policy(&["https://api.example.com"]),
+            &SecretSet::default(),
+            &HttpCaps::default(),
+            &soon(5000),
+            &mut ahead,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.code(), "denied");
+        assert!(!ahead.committed());
+        assert!(w.events.lock().unwrap().is_empty());
+    }
+
     #[tokio::test]
     async fn a_trickling_server_is_cut_at_the_deadline_it_names() {
         let port = server(|| None).await;
@@ -555,6 +756,7 @@ mod tests {
             &SecretSet::default(),
             &HttpCaps::default(),
             &soon(400),
+            &mut quiet(),
         )
         .await
         .unwrap_err();
@@ -594,6 +796,7 @@ mod tests {
                 &SecretSet::default(),
                 &HttpCaps::default(),
                 &soon(5000),
+                &mut quiet(),
             )
             .await
             .unwrap_err();
@@ -616,6 +819,7 @@ mod tests {
             &SecretSet::default(),
             &caps,
             &soon(5000),
+            &mut quiet(),
         )
         .await
         .unwrap_err();
@@ -628,6 +832,7 @@ mod tests {
             &SecretSet::default(),
             &caps,
             &soon(5000),
+            &mut quiet(),
         )
         .await
         .unwrap_err();
@@ -642,6 +847,7 @@ mod tests {
             &SecretSet::default(),
             &HttpCaps::default(),
             &soon(5000),
+            &mut quiet(),
         )
         .await
         .unwrap_err();
@@ -665,6 +871,7 @@ mod tests {
             &secrets,
             &HttpCaps::default(),
             &soon(5000),
+            &mut quiet(),
         )
         .await
         .unwrap_err();
@@ -680,6 +887,7 @@ mod tests {
             &secrets,
             &HttpCaps::default(),
             &soon(5000),
+            &mut quiet(),
         )
         .await
         .unwrap_err();

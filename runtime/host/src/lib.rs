@@ -19,17 +19,22 @@
 
 mod bindings;
 mod compact;
+pub mod deadline;
 mod engine;
+pub mod fs_quota;
 pub mod http;
 pub mod limits;
 pub mod policy;
+pub mod pool;
 pub mod progress;
 mod recorded;
 mod recorder;
+pub mod redact;
 pub mod replay;
 mod scratch;
 pub mod secrets;
 mod state;
+pub mod trace_caps;
 mod validate;
 mod wasi;
 mod wasi_http;
@@ -44,7 +49,9 @@ pub use limits::{InvocationLimits, LimitGrant, LimitHit};
 pub use policy::{HostPattern, OutboundPolicy, PolicyError};
 pub use progress::{CompileEvent, CompileProgress};
 pub use recorded::{RecordedStep, summary as step_summary};
-pub use recorder::{HostEvent, NullRecorder, TraceRecorder};
+pub use recorder::{
+    HostEvent, NotDurable, NullRecorder, RecorderFuture, TraceRecorder, WriteAhead,
+};
 pub use replay::{Divergence, InvocationTrace, Observed, ReplayError, Replayed};
 pub use scratch::ScratchDir;
 pub use secrets::{Secret, SecretSet, valid_secret_name};

@@ -24,6 +24,17 @@ pub const DEFAULT_MAX_HOST_CALLS: u64 = 10_000;
 pub const CEILING_MAX_HOST_CALLS: u64 = 1_000_000;
 /// Fuel is off unless granted; a grant above this is cut to it (about minutes of compute).
 pub const CEILING_FUEL: u64 = 1_000_000_000_000;
+/// Scratch quotas (`fs_quota.rs`), per run: bytes written (overwrites included), entries
+/// created, and descriptors open at once.
+pub const DEFAULT_SCRATCH_MAX_BYTES: u64 = 64 * MIB;
+pub const CEILING_SCRATCH_MAX_BYTES: u64 = 16 * GIB;
+pub const DEFAULT_SCRATCH_MAX_FILES: u64 = 1_000;
+pub const CEILING_SCRATCH_MAX_FILES: u64 = 100_000;
+pub const DEFAULT_SCRATCH_MAX_OPEN: u64 = 32;
+/// Far below the process's descriptor limit (raised at start to at least
+/// `scratch::MIN_NOFILE`): the pool's concurrent invocations times this still leaves the
+/// runtime its own database connections, trace writer and listening sockets.
+pub const CEILING_SCRATCH_MAX_OPEN: u64 = 256;
 /// Output an invocation may return, fixed: outputs are stored in the trace and fed to later
 /// steps, so they stay small. Not grantable.
 pub const MAX_OUTPUT_BYTES: u64 = 4 * MIB;
@@ -39,6 +50,10 @@ pub struct LimitGrant {
     pub max_host_calls: Option<u64>,
     /// A per-run scratch directory, preopened as [`SCRATCH_GUEST_PATH`].
     pub scratch_dir: bool,
+    /// Quotas on it; `None`: the defaults.
+    pub scratch_max_bytes: Option<u64>,
+    pub scratch_max_files: Option<u64>,
+    pub scratch_max_open_files: Option<u64>,
 }
 
 /// Where a granted scratch directory appears inside the guest.
@@ -56,6 +71,10 @@ pub struct InvocationLimits {
     pub max_output_bytes: usize,
     /// Whether the run's scratch directory is preopened.
     pub scratch_dir: bool,
+    /// Its quotas (meaningful only with `scratch_dir`).
+    pub scratch_max_bytes: u64,
+    pub scratch_max_files: u64,
+    pub scratch_max_open_files: u64,
 }
 
 fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -71,6 +90,9 @@ impl Default for InvocationLimits {
             max_host_calls: DEFAULT_MAX_HOST_CALLS,
             max_output_bytes: MAX_OUTPUT_BYTES as usize,
             scratch_dir: false,
+            scratch_max_bytes: DEFAULT_SCRATCH_MAX_BYTES,
+            scratch_max_files: DEFAULT_SCRATCH_MAX_FILES,
+            scratch_max_open_files: DEFAULT_SCRATCH_MAX_OPEN,
         }
     }
 }
@@ -107,6 +129,24 @@ impl InvocationLimits {
             max_output_bytes: MAX_OUTPUT_BYTES as usize,
             // Only the operator decides; a skill cannot ask its way into a filesystem.
             scratch_dir: grant.scratch_dir,
+            scratch_max_bytes: pick(
+                None,
+                grant.scratch_max_bytes,
+                DEFAULT_SCRATCH_MAX_BYTES,
+                CEILING_SCRATCH_MAX_BYTES,
+            ),
+            scratch_max_files: pick(
+                None,
+                grant.scratch_max_files,
+                DEFAULT_SCRATCH_MAX_FILES,
+                CEILING_SCRATCH_MAX_FILES,
+            ),
+            scratch_max_open_files: pick(
+                None,
+                grant.scratch_max_open_files,
+                DEFAULT_SCRATCH_MAX_OPEN,
+                CEILING_SCRATCH_MAX_OPEN,
+            ),
         }
     }
 
@@ -118,6 +158,9 @@ impl InvocationLimits {
             "fuel": CEILING_FUEL,
             "max_host_calls": CEILING_MAX_HOST_CALLS,
             "max_output_bytes": MAX_OUTPUT_BYTES,
+            "scratch_max_bytes": CEILING_SCRATCH_MAX_BYTES,
+            "scratch_max_files": CEILING_SCRATCH_MAX_FILES,
+            "scratch_max_open_files": CEILING_SCRATCH_MAX_OPEN,
         })
     }
 
@@ -130,6 +173,9 @@ impl InvocationLimits {
             "max_host_calls": DEFAULT_MAX_HOST_CALLS,
             "max_output_bytes": MAX_OUTPUT_BYTES,
             "scratch_dir": false,
+            "scratch_max_bytes": DEFAULT_SCRATCH_MAX_BYTES,
+            "scratch_max_files": DEFAULT_SCRATCH_MAX_FILES,
+            "scratch_max_open_files": DEFAULT_SCRATCH_MAX_OPEN,
         })
     }
 }
@@ -162,6 +208,16 @@ pub enum LimitHit {
         limit: u64,
     },
     Stack,
+    /// Scratch quotas (`fs_quota.rs`).
+    ScratchBytes {
+        limit: u64,
+    },
+    ScratchFiles {
+        limit: u64,
+    },
+    OpenDescriptors {
+        limit: u64,
+    },
 }
 
 impl fmt::Display for LimitHit {
@@ -185,6 +241,15 @@ impl fmt::Display for LimitHit {
                 write!(f, "{stream} limit of {} reached", Bytes(*limit))
             }
             LimitHit::Stack => f.write_str("wasm stack overflow"),
+            LimitHit::ScratchBytes { limit } => {
+                write!(f, "scratch quota of {} written reached", Bytes(*limit))
+            }
+            LimitHit::ScratchFiles { limit } => {
+                write!(f, "scratch quota of {limit} files created reached")
+            }
+            LimitHit::OpenDescriptors { limit } => {
+                write!(f, "open file limit of {limit} descriptors reached")
+            }
         }
     }
 }
@@ -205,12 +270,13 @@ impl Limiter {
     pub fn new(max_memory_bytes: usize) -> Self {
         Limiter {
             max_memory_bytes,
-            // Generous for any real skill (a Rust component has a handful of each); they
-            // stop a component that instantiates or grows tables without bound.
-            max_table_elements: 1 << 20,
-            max_instances: 64,
-            max_tables: 64,
-            max_memories: 16,
+            // The pool's per-component shape (`pool.rs`), so both allocators give the same
+            // answer: room for interpreter components, a stop for one that instantiates or
+            // grows tables without bound.
+            max_table_elements: crate::pool::MAX_TABLE_ELEMENTS,
+            max_instances: crate::pool::MAX_CORE_INSTANCES_PER_COMPONENT as usize,
+            max_tables: crate::pool::MAX_TABLES_PER_COMPONENT as usize,
+            max_memories: crate::pool::MAX_MEMORIES_PER_COMPONENT as usize,
             hit: None,
         }
     }
@@ -315,6 +381,9 @@ mod tests {
             fuel: Some(u64::MAX),
             max_host_calls: Some(u64::MAX),
             scratch_dir: true,
+            scratch_max_bytes: Some(u64::MAX),
+            scratch_max_files: Some(u64::MAX),
+            scratch_max_open_files: Some(u64::MAX),
         };
         let l = InvocationLimits::effective(&caps(None, None), &huge);
         assert_eq!(l.max_memory_bytes as u64, CEILING_MAX_MEMORY_BYTES);
@@ -322,6 +391,9 @@ mod tests {
         assert_eq!(l.fuel, Some(CEILING_FUEL));
         assert_eq!(l.max_host_calls, CEILING_MAX_HOST_CALLS);
         assert!(l.scratch_dir);
+        assert_eq!(l.scratch_max_bytes, CEILING_SCRATCH_MAX_BYTES);
+        assert_eq!(l.scratch_max_files, CEILING_SCRATCH_MAX_FILES);
+        assert_eq!(l.scratch_max_open_files, CEILING_SCRATCH_MAX_OPEN);
     }
 
     #[test]

@@ -9,10 +9,17 @@
 //!
 //! | kind | asked (must match) | answered (served) |
 //! | --- | --- | --- |
+//! | `host.intent` | the whole body (the interface and the request, as the result step has them) | nothing: the replay commits it where the original did |
 //! | `host.http` | everything but `response` / `error` (the interface and the request) | the response, or the error |
 //! | `host.clock.wall`, `host.clock.monotonic` | that the clock was read, once per read | each reading |
 //! | `host.random` | the source and how many bytes, per read | the bytes of each read (the seed too) |
 //! | `host.log`, `host.denied`, `host.stdout`, `host.stderr`, any other | the whole body | nothing (an acknowledgement) |
+//!
+//! The trace is bounded (`trace_caps.rs`): bytes over 64 KiB, refused requests and the
+//! largest strings of a step over 1 MiB are recorded as `{"digest": {size, sha256, prefix}}`.
+//! What the guest *asked* still compares ([`same_asked`]: the digest commits to the exact
+//! bytes). What the world *answered* cannot be served from a digest: such a step is
+//! [`ReadError::DigestOnly`], and a replay refuses it rather than serve something else.
 
 use crate::http::{OutboundError, OutboundResponse};
 use crate::world::HttpAnswer;
@@ -65,6 +72,32 @@ pub(crate) enum Answer {
     Random { source: String, bytes: Vec<u8> },
 }
 
+/// Why a recorded step cannot be replayed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum ReadError {
+    /// Not a body this kind records.
+    #[error("{0}")]
+    Malformed(String),
+    /// An answer the guest received was recorded only as its digest (`trace_caps.rs`): the
+    /// trace commits to it but does not hold it, so it cannot be served.
+    #[error(
+        "{0} was recorded only as its size, SHA-256 and prefix (the trace's bounds): a replay can neither serve it to the code nor check it"
+    )]
+    DigestOnly(&'static str),
+}
+
+impl From<String> for ReadError {
+    fn from(s: String) -> Self {
+        ReadError::Malformed(s)
+    }
+}
+
+impl From<&str> for ReadError {
+    fn from(s: &str) -> Self {
+        ReadError::Malformed(s.to_string())
+    }
+}
+
 /// One call the guest made, as a step records it. A step is one call, except a compacted
 /// run of clock or random reads (`compact.rs`), which is one call per read.
 #[derive(Debug, Clone)]
@@ -107,9 +140,14 @@ impl Interaction {
 /// The calls a step of `kind` with `body` records, in order. The same reading serves the
 /// recorded steps and the events the replayed code produces, so both sides are cut the
 /// same way whatever the compaction.
-pub(crate) fn interactions(kind: StepKind, body: &Value) -> Result<Vec<Interaction>, String> {
-    // Whatever a standard `wasi:http` exchange records, it records from its own task.
+pub(crate) fn interactions(kind: StepKind, body: &Value) -> Result<Vec<Interaction>, ReadError> {
+    // Whatever a standard `wasi:http` exchange records (its intent too), it records from
+    // its own task.
     let concurrent = body["interface"] == "wasi:http/outgoing-handler";
+    if is_digest(body, "bounded") {
+        // The step cap digested the whole body: nothing is left to serve or compare.
+        return Err(ReadError::DigestOnly("the whole step body"));
+    }
     let one = |asked: Value, answer: Option<Answer>| Interaction {
         kind,
         asked,
@@ -135,7 +173,7 @@ pub(crate) fn interactions(kind: StepKind, body: &Value) -> Result<Vec<Interacti
                     Some(Answer::Wall(Duration::new(seconds, nanos))),
                 ))
             })
-            .collect::<Result<_, _>>()?,
+            .collect::<Result<_, String>>()?,
         StepKind::HostMonotonicClock => reads(body, "nanoseconds")
             .iter()
             .map(|r| {
@@ -164,6 +202,49 @@ pub(crate) fn interactions(kind: StepKind, body: &Value) -> Result<Vec<Interacti
     })
 }
 
+/// `v` is `{key: {...}}` and nothing else: what `trace_caps.rs` leaves of capped bytes
+/// (`digest`) or of a whole capped body (`bounded`). Nothing else a step records has this
+/// shape (recorded bytes are `{"text"}` or `{"base64"}`, headers are pairs of strings).
+fn is_digest(v: &Value, key: &str) -> bool {
+    v.as_object()
+        .is_some_and(|m| m.len() == 1 && m.get(key).is_some_and(Value::is_object))
+}
+
+/// Whether any value inside `v` is a capped field.
+fn holds_digest(v: &Value) -> bool {
+    is_digest(v, "digest")
+        || match v {
+            Value::Array(items) => items.iter().any(holds_digest),
+            Value::Object(map) => map.values().any(holds_digest),
+            _ => false,
+        }
+}
+
+/// Whether the guest's side of a replayed call (`actual`) is the recorded one. Equal, or
+/// where the recorded one has a capped field (`{"digest"}`, put there by the step cap), the
+/// replayed one has a string of exactly those bytes: the SHA-256 decides, and the replay
+/// caps nothing itself. Fields the host caps before recording (bodies, URLs) are capped the
+/// same way in both, so they are simply equal.
+pub(crate) fn same_asked(recorded: &Value, actual: &Value) -> bool {
+    if recorded == actual {
+        return true;
+    }
+    match (recorded, actual) {
+        (r, Value::String(s)) if is_digest(r, "digest") => {
+            *r == crate::trace_caps::digest_json(s.as_bytes())
+        }
+        (Value::Array(r), Value::Array(a)) => {
+            r.len() == a.len() && r.iter().zip(a).all(|(r, a)| same_asked(r, a))
+        }
+        (Value::Object(r), Value::Object(a)) => {
+            r.len() == a.len()
+                && r.iter()
+                    .all(|(k, r)| a.get(k).is_some_and(|a| same_asked(r, a)))
+        }
+        _ => false,
+    }
+}
+
 /// The reads of a compacted step (`{"reads": [...]}`), or the one read of a step written
 /// before compaction (the body itself, which has `field`).
 fn reads<'a>(body: &'a Value, field: &str) -> Vec<&'a Value> {
@@ -176,14 +257,17 @@ fn reads<'a>(body: &'a Value, field: &str) -> Vec<&'a Value> {
 
 /// The bytes of each random read: `{"reads": ["<hex>", ...]}`; before compaction
 /// `{"bytes": "<hex>"}`, or the seed as one 128-bit hex `value` (handed over little-endian).
-fn random_reads(body: &Value) -> Result<Vec<Vec<u8>>, String> {
+fn random_reads(body: &Value) -> Result<Vec<Vec<u8>>, ReadError> {
+    if holds_digest(body) {
+        return Err(ReadError::DigestOnly("a random read's bytes"));
+    }
     let hex = |v: &Value| {
         v.as_str()
             .and_then(|h| hex::decode(h).ok())
             .ok_or_else(|| "random bytes that are not hex".to_string())
     };
     if let Some(reads) = body.get("reads").and_then(Value::as_array) {
-        return reads.iter().map(hex).collect();
+        return Ok(reads.iter().map(hex).collect::<Result<_, _>>()?);
     }
     if let Some(b) = body.get("bytes") {
         return Ok(vec![hex(b)?]);
@@ -199,7 +283,7 @@ fn random_reads(body: &Value) -> Result<Vec<Vec<u8>>, String> {
 pub fn summary(kind: StepKind, body: &Value) -> String {
     let text = |v: &Value| v.as_str().map(clip).unwrap_or_else(|| clip(&v.to_string()));
     match kind {
-        StepKind::HostHttp => format!(
+        StepKind::HostHttp | StepKind::HostIntent => format!(
             "{} {} {}",
             kind.as_str(),
             text(&body["request"]["method"]),
@@ -235,8 +319,13 @@ pub fn summary(kind: StepKind, body: &Value) -> String {
     }
 }
 
-fn http_answer(body: &Value) -> Result<HttpAnswer, String> {
+fn http_answer(body: &Value) -> Result<HttpAnswer, ReadError> {
     if let Some(r) = body.get("response") {
+        if holds_digest(r) {
+            return Err(ReadError::DigestOnly(
+                "the response (its body, a redirect hop or a header)",
+            ));
+        }
         let status = r["status"]
             .as_u64()
             .and_then(|s| u16::try_from(s).ok())
@@ -259,6 +348,9 @@ fn http_answer(body: &Value) -> Result<HttpAnswer, String> {
         }));
     }
     let e = body.get("error").ok_or("neither a response nor an error")?;
+    if holds_digest(e) {
+        return Err(ReadError::DigestOnly("the error message"));
+    }
     let message = e["message"].as_str().unwrap_or_default().to_string();
     Ok(Err(match e["code"].as_str() {
         Some("denied") => OutboundError::Denied(message),
@@ -267,7 +359,7 @@ fn http_answer(body: &Value) -> Result<HttpAnswer, String> {
         Some("timeout") => OutboundError::Timeout(message),
         Some("too-large") => OutboundError::TooLarge(message),
         Some("other") => OutboundError::Other(message),
-        other => return Err(format!("unknown http error code {other:?}")),
+        other => return Err(format!("unknown http error code {other:?}").into()),
     }))
 }
 

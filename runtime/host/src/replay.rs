@@ -18,19 +18,29 @@
 //!   may run slower), which the code cannot observe: its clocks are the recorded ones;
 //! - **calls past the host-call cap** were never recorded (the cap refuses them); the same
 //!   cap, from the same limits, refuses them in the replay.
+//!
+//! The write-ahead `host.intent` of an exchange is the host's, not the guest's: the original
+//! recorded it only once the request had passed every check and was about to leave. The
+//! tape commits it for a request exactly when the trace has an intent for that exchange
+//! (the host code then reports it, and it is compared like any call), so a request refused
+//! before leaving replays without one, as it ran.
+//!
+//! A trace whose answers were capped to a digest (`trace_caps.rs`: a response body over
+//! 64 KiB, a step over 1 MiB) is refused before anything runs ([`ReplayError::DigestOnly`]):
+//! serving anything else would be replaying another run.
 
 use crate::engine::{InvocationOutcome, LoadedSkill, SkillHost};
 use crate::http::{OutboundError, OutboundRequest};
 use crate::limits::{InvocationLimits, LimitHit};
 use crate::policy::OutboundPolicy;
-use crate::recorded::{self, Answer, Interaction, RecordedStep};
+use crate::recorded::{self, Answer, Interaction, ReadError, RecordedStep};
 use crate::recorder::{HostEvent, TraceRecorder};
 use crate::world::{HttpAnswer, HttpVia, World};
+use runproof_proof::StepKind;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::VecDeque;
 use std::future::Future;
-use std::path::Path;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -106,6 +116,13 @@ pub struct Replayed {
 pub enum ReplayError {
     #[error("{0}")]
     Unreadable(String),
+    /// An answer the code would be served was recorded only as a digest.
+    #[error("step {step_index} ({kind}): {reason}; it cannot be replayed")]
+    DigestOnly {
+        step_index: u64,
+        kind: String,
+        reason: String,
+    },
 }
 
 impl SkillHost {
@@ -117,7 +134,7 @@ impl SkillHost {
         input: &str,
         trace: InvocationTrace,
         limits: InvocationLimits,
-        scratch: Option<&Path>,
+        scratch: Option<&crate::ScratchDir>,
     ) -> Result<Replayed, ReplayError> {
         let tape = Arc::new(Tape::new(trace, limits)?);
         let limits = InvocationLimits {
@@ -174,7 +191,11 @@ struct Expected {
 struct Exchange {
     method: Value,
     url: Value,
+    /// The original recorded its write-ahead intent (it passed every check and left).
+    intent: bool,
+    /// `None`: the intent has no result (the deadline struck while it was in flight).
     answer: Option<HttpAnswer>,
+    taken: bool,
 }
 
 struct TapeState {
@@ -202,21 +223,43 @@ impl Tape {
             overran: false,
             last_monotonic: 0,
         };
+        // Intents not yet answered by their exchange's result step: (interface, request).
+        let mut open_intents: Vec<(Value, Value)> = Vec::new();
         for step in &trace.steps {
-            let calls = recorded::interactions(step.kind, &step.body).map_err(|e| {
-                ReplayError::Unreadable(format!(
+            let calls = recorded::interactions(step.kind, &step.body).map_err(|e| match e {
+                ReadError::DigestOnly(_) => ReplayError::DigestOnly {
+                    step_index: step.index,
+                    kind: step.kind.as_str().into(),
+                    reason: e.to_string(),
+                },
+                ReadError::Malformed(_) => ReplayError::Unreadable(format!(
                     "step {} ({}): {e}",
                     step.index,
                     step.kind.as_str()
-                ))
+                )),
             })?;
+            let call_of = |b: &Value| (b["interface"].clone(), b["request"].clone());
+            if step.kind == StepKind::HostIntent {
+                open_intents.push(call_of(&step.body));
+            }
             for call in calls {
                 match &call.answer {
-                    Some(Answer::Http(answer)) => state.exchanges.push(Exchange {
-                        method: step.body["request"]["method"].clone(),
-                        url: step.body["request"]["url"].clone(),
-                        answer: Some(answer.clone()),
-                    }),
+                    Some(Answer::Http(answer)) => {
+                        // The intent of this exchange, if it had one: the earliest open one of
+                        // the same call (concurrent exchanges may finish out of order).
+                        let this = call_of(&step.body);
+                        let intent = open_intents.iter().position(|i| *i == this);
+                        if let Some(i) = intent {
+                            open_intents.remove(i);
+                        }
+                        state.exchanges.push(Exchange {
+                            method: step.body["request"]["method"].clone(),
+                            url: step.body["request"]["url"].clone(),
+                            intent: intent.is_some(),
+                            answer: Some(answer.clone()),
+                            taken: false,
+                        })
+                    }
                     Some(read) => state.reads.push_back(read.clone()),
                     None => {}
                 }
@@ -231,6 +274,17 @@ impl Tape {
                     state.ordered.push_back(expected(&call));
                 }
             }
+        }
+        // An intent without a result: the request was in flight when the deadline stopped
+        // the original. The replayed request commits it, then finds the trace's end.
+        for (_, request) in open_intents {
+            state.exchanges.push(Exchange {
+                method: request["method"].clone(),
+                url: request["url"].clone(),
+                intent: true,
+                answer: None,
+                taken: false,
+            });
         }
         Ok(Tape {
             state: Mutex::new(state),
@@ -293,7 +347,9 @@ impl Tape {
                 continue;
             }
             match front {
-                Some(e) if e.call.kind == call.kind && e.call.asked == call.asked => {}
+                Some(e)
+                    if e.call.kind == call.kind
+                        && recorded::same_asked(&e.call.asked, &call.asked) => {}
                 Some(e) => {
                     let d = Divergence {
                         step_index: e.step_index,
@@ -430,30 +486,47 @@ impl World for Tape {
     fn http<'a>(
         &'a self,
         req: &'a OutboundRequest,
-        _via: HttpVia<'a>,
+        via: HttpVia<'a>,
     ) -> Pin<Box<dyn Future<Output = HttpAnswer> + Send + 'a>> {
-        let mut s = self.lock();
-        // Concurrent exchanges may ask in any order: each request takes the first recorded
-        // exchange of the same method and URL; whether it was the right call at the right
-        // place is checked when its step is reported.
-        let same = |e: &Exchange| e.method == req.method.as_str() && e.url == req.url.as_str();
-        let pick = s
-            .exchanges
-            .iter()
-            .position(|e| e.answer.is_some() && same(e))
-            .or_else(|| s.exchanges.iter().position(|e| e.answer.is_some()));
-        let answer = match pick.and_then(|i| s.exchanges[i].answer.take()) {
-            Some(answer) => answer,
-            None => {
-                self.overrun(&mut s);
-                // Never sent anywhere: the replay has no client. The step this produces is
-                // where the divergence is named.
-                Err(OutboundError::Other(
-                    "replay: the trace has no exchange here".into(),
-                ))
+        Box::pin(async move {
+            // Concurrent exchanges may ask in any order: each request takes the first
+            // recorded exchange of the same method and URL; whether it was the right call at
+            // the right place is checked when its steps are reported.
+            let (intent, answer) = {
+                let mut s = self.lock();
+                let same =
+                    |e: &Exchange| e.method == req.method.as_str() && e.url == req.url.as_str();
+                let pick = s
+                    .exchanges
+                    .iter()
+                    .position(|e| !e.taken && same(e))
+                    .or_else(|| s.exchanges.iter().position(|e| !e.taken));
+                match pick {
+                    Some(i) => {
+                        let e = &mut s.exchanges[i];
+                        e.taken = true;
+                        (e.intent, e.answer.take())
+                    }
+                    None => (false, None),
+                }
+            };
+            // Where the original's request left the host, its intent is recorded, through
+            // the same write-ahead (the lock is released: reporting it takes it again).
+            if intent && let Err(e) = via.ahead.commit(req.to_json(via.caps)).await {
+                return Err(OutboundError::Other(format!("replay: {e}")));
             }
-        };
-        Box::pin(std::future::ready(answer))
+            match answer {
+                Some(answer) => answer,
+                None => {
+                    self.overrun(&mut self.lock());
+                    // Never sent anywhere: the replay has no client. The step this produces
+                    // is where the divergence is named.
+                    Err(OutboundError::Other(
+                        "replay: the trace has no answer to this request".into(),
+                    ))
+                }
+            }
+        })
     }
 
     fn wall_clock(&self) -> Duration {

@@ -46,9 +46,8 @@ impl fmt::Debug for Secret {
 #[derive(Clone, Default)]
 pub struct SecretSet {
     secrets: Vec<Secret>,
-    /// (what to find, what to put instead): every value and the percent-encoded forms the
-    /// URL parser gives it, longest first so a value that contains another is redacted whole.
-    redactions: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Every value in every spelling a server commonly echoes it in (`redact.rs`).
+    redactor: Option<crate::redact::Redactor>,
 }
 
 impl fmt::Debug for SecretSet {
@@ -59,47 +58,16 @@ impl fmt::Debug for SecretSet {
     }
 }
 
-/// The spellings a value can take on the wire and back: as is, and percent-encoded as the
-/// URL parser encodes it in a path or a query, or as a form. A value put in a URL is sent
-/// (and recorded in `hops`, and echoed in a `Location`) encoded, so the encoded form must be
-/// redacted as well.
-fn spellings(value: &str) -> Vec<String> {
-    let mut forms = vec![value.to_string()];
-    if let Ok(u) = url::Url::parse(&format!("http://x/{value}")) {
-        forms.push(u.path().trim_start_matches('/').to_string());
-    }
-    if let Ok(u) = url::Url::parse(&format!("http://x/?{value}")) {
-        forms.push(u.query().unwrap_or_default().to_string());
-    }
-    forms.push(url::form_urlencoded::byte_serialize(value.as_bytes()).collect());
-    forms.retain(|f| !f.is_empty());
-    forms.sort();
-    forms.dedup();
-    forms
-}
-
 impl SecretSet {
     /// Secrets with an empty value are dropped: they could be neither sent meaningfully nor
     /// redacted (the CLI refuses to store one).
     pub fn new(mut secrets: Vec<Secret>) -> SecretSet {
         secrets.retain(|s| !s.value.is_empty());
         secrets.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut redactions: Vec<(Vec<u8>, Vec<u8>)> = secrets
-            .iter()
-            .flat_map(|s| {
-                spellings(&s.value).into_iter().map(move |f| {
-                    (
-                        f.into_bytes(),
-                        format!("[REDACTED:{}]", s.name).into_bytes(),
-                    )
-                })
-            })
-            .collect();
-        redactions.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
-        SecretSet {
-            secrets,
-            redactions,
-        }
+        let redactor = crate::redact::Redactor::new(
+            secrets.iter().map(|s| (s.name.as_str(), s.value.as_str())),
+        );
+        SecretSet { secrets, redactor }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -175,27 +143,29 @@ impl SecretSet {
         replace_all(bytes, &pairs)
     }
 
-    /// Every value replaced by `[REDACTED:NAME]`: what the skill and the trace see of a
-    /// response (or an error message) that echoes a secret.
+    /// Every value, in every spelling `redact.rs` knows, replaced by `[REDACTED:NAME]`:
+    /// what the skill and the trace see of a response (or an error message) that echoes a
+    /// secret. One pass over the bytes.
     pub fn redact_bytes(&self, bytes: &[u8]) -> Vec<u8> {
-        if self.redactions.is_empty() {
-            return bytes.to_vec();
+        match &self.redactor {
+            Some(r) => r.redact_bytes(bytes),
+            None => bytes.to_vec(),
         }
-        let borrowed: Vec<(Vec<u8>, &[u8])> = self
-            .redactions
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_slice()))
-            .collect();
-        replace_all(bytes, &borrowed)
+    }
+
+    /// A response header name: matched ASCII case-insensitively (names arrive lowercased).
+    pub fn redact_name(&self, name: &str) -> String {
+        match &self.redactor {
+            Some(r) => r.redact_name(name),
+            None => name.to_string(),
+        }
     }
 
     pub fn redact(&self, text: &str) -> String {
-        if self.secrets.is_empty() {
-            return text.to_string();
+        match &self.redactor {
+            Some(r) => r.redact(text),
+            None => text.to_string(),
         }
-        // Replacing whole UTF-8 values in UTF-8 text keeps it UTF-8.
-        String::from_utf8(self.redact_bytes(text.as_bytes()))
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
 }
 

@@ -6,6 +6,7 @@ use crate::http::{self, Deadline, HttpCaps, OutboundError, OutboundRequest};
 use crate::limits::{LimitHit, Limiter};
 use crate::policy::OutboundPolicy;
 use crate::recorder::TraceRecorder as _;
+use crate::recorder::WriteAhead;
 use crate::secrets::SecretSet;
 use crate::wasi::Reporter;
 use crate::world::{HttpVia, World};
@@ -33,6 +34,8 @@ pub(crate) struct SkillState {
     pub wasi_http: crate::wasi_http::WasiHttpState,
     /// Where host calls get their answers: the world, or a recorded trace (`world.rs`).
     pub world: std::sync::Arc<dyn World>,
+    /// Scratch quotas and what this invocation has open (`fs_quota.rs`).
+    pub fs: crate::fs_quota::FsQuota,
 }
 
 impl WasiView for SkillState {
@@ -153,7 +156,8 @@ impl SkillState {
 }
 
 /// The one outbound path of both HTTP interfaces: the policy, secrets, caps and deadline
-/// (`http::send`), then one `host.http` step for the exchange, denied or not. `interface`
+/// (`http::send`, which makes the request's `host.intent` durable just before it leaves),
+/// then one `host.http` step for the exchange, denied or not. `interface`
 /// names which interface the skill used; the rest of the step has the same shape for both.
 /// The host call was counted by the caller.
 pub(crate) async fn send_recorded(
@@ -182,29 +186,27 @@ pub(crate) async fn send_recorded(
         }
     };
     // The request is recorded as the skill wrote it (placeholders, never values); the
-    // response and any error come back already redacted.
+    // response and any error come back already redacted. Before it leaves, its intent is
+    // made durable (write-ahead: the live world hands `ahead` to `http::send`; a replay
+    // commits it where the original did), as a `host.intent` step naming the same interface.
+    let mut ahead = WriteAhead::new(&*out.reporter.recorder, &out.reporter.skill, interface);
     let via = HttpVia {
         policy: &out.policy,
         secrets: &out.secrets,
         caps: &out.caps,
         deadline: &deadline,
+        ahead: &mut ahead,
     };
     let result = out.world.http(&req, via).await;
     let duration_ms = started.elapsed().as_millis() as u64;
-    let mut body = serde_json::json!({"interface": interface, "request": {
-        "method": req.method,
-        "url": req.url,
-        "headers": req.headers,
-        "body": req.body.as_deref().map(bytes_json),
-        "follow_redirects": req.follow_redirects,
-    }});
+    let mut body = serde_json::json!({"interface": interface, "request": req.to_json(&out.caps)});
     let status = match &result {
         Ok(resp) => {
             body["response"] = serde_json::json!({
                 "status": resp.status,
                 "headers": resp.headers,
-                "body": bytes_json(&resp.body),
-                "hops": resp.hops,
+                "body": crate::trace_caps::bytes_field(&resp.body),
+                "hops": resp.hops.iter().map(|h| crate::trace_caps::text_field(h)).collect::<Vec<_>>(),
             });
             StepStatus::Success
         }

@@ -218,6 +218,11 @@ pub(crate) fn add_to_linker(linker: &mut Linker<SkillState>) -> wasmtime::Result
     udp_create_socket::add_to_linker::<SkillState, HasSelf<SkillState>>(linker, |s| s)?;
     ip_name_lookup::add_to_linker::<SkillState, HasSelf<SkillState>>(linker, |s| s)?;
     crate::wasi_random::add_to_linker(linker)?;
+    // Served by wasmtime, counted first: the scratch quotas (`fs_quota.rs`).
+    wasmtime_wasi::p2::bindings::filesystem::types::add_to_linker::<SkillState, HasSelf<SkillState>>(
+        linker,
+        |s| s,
+    )?;
     linker.allow_shadowing(false);
     Ok(())
 }

@@ -16,6 +16,7 @@
 
 use crate::http::{self, Deadline, HttpCaps, OutboundError, OutboundRequest, OutboundResponse};
 use crate::policy::OutboundPolicy;
+use crate::recorder::WriteAhead;
 use crate::secrets::SecretSet;
 use rand::RngCore as _;
 use std::future::Future;
@@ -23,12 +24,16 @@ use std::pin::Pin;
 use std::time::{Duration, Instant, SystemTime};
 
 /// What the live world needs to send a request on the skill's behalf. A world that does
-/// not send requests ignores it.
+/// not send requests ignores all but `ahead`.
 pub struct HttpVia<'a> {
     pub policy: &'a OutboundPolicy,
     pub secrets: &'a SecretSet,
     pub caps: &'a HttpCaps,
     pub deadline: &'a Deadline,
+    /// The call's write-ahead: committed (a durable `host.intent` step) just before a
+    /// request leaves, and only then. A world that answers without sending commits it
+    /// exactly where the world it stands for did (a replay: where the trace has the intent).
+    pub ahead: &'a mut WriteAhead<'a>,
 }
 
 /// The answer to one outbound exchange.
@@ -94,6 +99,7 @@ impl World for LiveWorld {
             via.secrets,
             via.caps,
             via.deadline,
+            via.ahead,
         ))
     }
 
@@ -131,6 +137,7 @@ impl World for OfflineWorld {
         _req: &'a OutboundRequest,
         _via: HttpVia<'a>,
     ) -> Pin<Box<dyn Future<Output = HttpAnswer> + Send + 'a>> {
+        // Refused before anything would leave: no intent.
         Box::pin(std::future::ready(Err(OutboundError::Denied(
             "describe cannot reach the network".into(),
         ))))

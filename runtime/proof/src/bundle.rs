@@ -373,6 +373,7 @@ pub(crate) fn rejected(reason: String) -> Integrity {
         model: IntegrityModel::None,
         verification_status: VerificationStatus::Failed,
         chain_length: 0,
+        verified_prefix: 0,
         root_hash: None,
         merkle_root: None,
         signed_by: None,

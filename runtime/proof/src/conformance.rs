@@ -100,6 +100,7 @@ const OBJECTS: &[&str] = &[
     "subject",
     "signature",
     "statement",
+    "predicate run",
     "predicate",
     "envelope",
 ];
@@ -361,6 +362,14 @@ mod tests {
                 "claims/model",
             ),
             ("integrity model NONE cannot be verified", "trace/model"),
+            (
+                "signed head rejected: predicate run is missing field \"goal\"",
+                "head/missing-field",
+            ),
+            (
+                "signed head rejected: claim sealed_at is missing; a v2 head states both sealed_at and run",
+                "head/claim",
+            ),
             (
                 "step 4 is not in the signed trace: inclusion proof does not lead to the expected root",
                 "inclusion/root",

@@ -18,11 +18,15 @@
 //!   trace; one step with its audit path), read strictly and checked by the same verifier;
 //! - [`seal`]: the signed trace head, a DSSE envelope (Ed25519) carrying an in-toto
 //!   Statement v1 whose predicate is the [`TraceHeadClaims`] (chain head, Merkle root,
-//!   skill digests, status), checked against pinned keys by [`verify_head`];
+//!   skill digests, status, and in v2 the run row's values), checked against pinned keys by
+//!   [`verify_head`];
+//! - [`binding`]: the run and trace rows a person reads beside a verdict, each column
+//!   compared with the signed head or marked as not covered ([`judge_run`]).
 //! - [`document`]: one entry point for a file of either offline form;
 //! - [`conformance`]: which rule of `docs/proof-format.md` a failure reason is, so a second,
 //!   independent verifier can be checked against this one rule by rule.
 
+pub mod binding;
 pub mod bundle;
 pub mod bundle_v1;
 mod chain;
@@ -40,6 +44,7 @@ mod step;
 mod strict;
 mod verify;
 
+pub use binding::{Coverage, FieldCheck, RunRecord, RunVerdict, TraceRecord, judge_run};
 pub use bundle::{
     Bundle, BundleError, BundleStep, BundleTrace, BundleVerdict, ReadBundle, parse_bundle,
     verify_bundle,
@@ -53,8 +58,16 @@ pub use inclusion::{
 pub use merkle::{MerkleBuilder, MerkleError};
 pub use model::{Integrity, IntegrityModel, VerificationStatus};
 pub use seal::{
-    SealError, SigningKey, TraceHeadClaims, VerifiedHead, VerifyingKey, sign_head, verify_head,
+    HeadVersion, RunClaims, SealError, SigningKey, TraceHeadClaims, VerifiedHead, VerifyingKey,
+    sign_head, verify_head,
 };
 pub use step::{StepEnvelope, StepHeader, StepKind, StepStatus};
 pub use strict::StrictError;
-pub use verify::{ChainVerifier, StoredStep, TraceHead, TraceIds, verify_trace};
+pub use verify::{ChainVerifier, StoredStep, TraceHead, TraceIds, TraceOutcome, verify_trace};
+
+/// Entry points for the fuzz targets (`fuzz/`): internals that untrusted bytes reach, not
+/// an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::strict::parse_strict;
+}

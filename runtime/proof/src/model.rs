@@ -53,6 +53,12 @@ pub struct Integrity {
     pub verification_status: VerificationStatus,
     /// Number of steps whose hashes were recomputed and linked.
     pub chain_length: u64,
+    /// How many leading steps (from `step_index` 0) hash and link intact from the genesis of
+    /// their trace: all of them when `VERIFIED`; up to the first bad step otherwise (what
+    /// a reviewer can still read of a lost or damaged run). Only a `VERIFIED` proof's steps
+    /// are vouched for by a signature: without one, an intact prefix could have been
+    /// rebuilt by whoever can write the database.
+    pub verified_prefix: u64,
     /// Hex of the recomputed head (the last linked step's hash); `null` with no steps.
     pub root_hash: Option<String>,
     /// Hex of the recomputed RFC 6962 root over the steps; `null` with no steps.

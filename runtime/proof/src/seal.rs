@@ -7,7 +7,14 @@
 //!   signed with Ed25519 over `PAE(payloadType, payload bytes)`;
 //! - carrying an [in-toto Statement v1](https://github.com/in-toto/attestation) whose one
 //!   subject is `runproof:run:<tenant_id>/<run_id>` with the chain head as its `sha256`
-//!   digest, and whose predicate (type [`PREDICATE_TYPE`]) is the [`TraceHeadClaims`].
+//!   digest, and whose predicate is the [`TraceHeadClaims`].
+//!
+//! Two predicate versions exist. **v2** ([`PREDICATE_TYPE`], written by this runtime) states
+//! everything v1 states plus the trace row's `sealed_at` and the run row's values
+//! ([`RunClaims`]: agent, origin, goal, plan digest, error, creation time, duration), so no
+//! column an operator reads beside a verdict is left unbound. **v1**
+//! ([`PREDICATE_TYPE_V1`], written before) is still read: it verifies what it states, and
+//! the columns it does not state are reported as not covered (see [`crate::binding`]).
 //!
 //! Verification ([`verify_head`]) is strict and fails closed: exactly one signature, by a
 //! pinned key, named by its key id, checked with `verify_strict`; the envelope and the
@@ -41,8 +48,10 @@ use crate::strict::{StrictError, check_object, clip, fields_of, parse_strict, ty
 pub const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 /// in-toto Statement `_type`.
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
-/// `predicateType` of a RunProof trace head.
-pub const PREDICATE_TYPE: &str = "https://runproof.dev/attestations/trace-head/v1";
+/// `predicateType` of a RunProof trace head as this runtime writes it (v2: binds the run row).
+pub const PREDICATE_TYPE: &str = "https://runproof.dev/attestations/trace-head/v2";
+/// `predicateType` of the first trace-head format (no run row, no `sealed_at`); still read.
+pub const PREDICATE_TYPE_V1: &str = "https://runproof.dev/attestations/trace-head/v1";
 /// Prefix of the statement's subject name: `runproof:run:<tenant_id>/<run_id>`.
 pub const SUBJECT_PREFIX: &str = "runproof:run:";
 /// Largest integer every JSON reader holds exactly (I-JSON, RFC 7493 §2.2): 2^53 − 1.
@@ -72,9 +81,81 @@ pub struct TraceHeadClaims {
     pub started_at: String,
     /// RFC 3339.
     pub completed_at: String,
+    /// v2 only: when the trace was sealed (the trace row's `sealed_at`), RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_at: Option<String>,
+    /// v2 only: what the run row says, as the runner wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunClaims>,
+}
+
+/// What the `runs` row of a sealed run must say (predicate v2). Times are RFC 3339 UTC with
+/// six fractional digits and `Z`, the precision Postgres keeps, so a column read back and
+/// formatted the same way compares byte for byte.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunClaims {
+    /// `runs.agent_id` (and `aos_traces.agent_id`).
+    pub agent_id: String,
+    /// `runs.origin_system_id`.
+    pub origin_system_id: String,
+    /// `runs.goal`.
+    pub goal: String,
+    /// Lower-case hex SHA-256 of `runs.plan_json`, the exact UTF-8 text stored (the plan
+    /// itself is also in `run.start`, inside the chain).
+    pub plan_sha256: String,
+    /// `runs.error_message`: why the run failed; `null` when it succeeded.
+    pub error_message: Option<String>,
+    /// `runs.created_at`.
+    pub created_at: String,
+    /// `runs.duration_ms`: whole milliseconds from `started_at` to `completed_at`.
+    pub duration_ms: u64,
+}
+
+/// Which trace-head format a statement uses, by its `predicateType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum HeadVersion {
+    #[serde(rename = "v1")]
+    V1,
+    #[serde(rename = "v2")]
+    V2,
+}
+
+impl HeadVersion {
+    /// `v1` or `v2`, as outputs name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HeadVersion::V1 => "v1",
+            HeadVersion::V2 => "v2",
+        }
+    }
+
+    pub fn predicate_type(self) -> &'static str {
+        match self {
+            HeadVersion::V1 => PREDICATE_TYPE_V1,
+            HeadVersion::V2 => PREDICATE_TYPE,
+        }
+    }
+
+    fn of_predicate_type(t: &str) -> Option<Self> {
+        match t {
+            PREDICATE_TYPE => Some(HeadVersion::V2),
+            PREDICATE_TYPE_V1 => Some(HeadVersion::V1),
+            _ => None,
+        }
+    }
 }
 
 impl TraceHeadClaims {
+    /// v2 when the claims carry the run row (and `sealed_at`), else v1.
+    pub fn version(&self) -> HeadVersion {
+        if self.run.is_some() {
+            HeadVersion::V2
+        } else {
+            HeadVersion::V1
+        }
+    }
+
     /// The statement's subject name: `runproof:run:<tenant_id>/<run_id>`.
     pub fn subject_name(&self) -> String {
         format!("{SUBJECT_PREFIX}{}/{}", self.tenant_id, self.run_id)
@@ -116,11 +197,40 @@ impl TraceHeadClaims {
         if self.skill_digests.contains_key("") {
             return Err(invalid_claim("skill_digests", "has an empty skill name"));
         }
+        if let (Some(sealed_at), Some(run)) = (&self.sealed_at, &self.run) {
+            for (field, value) in [
+                ("sealed_at", sealed_at),
+                ("run.agent_id", &run.agent_id),
+                ("run.origin_system_id", &run.origin_system_id),
+                ("run.created_at", &run.created_at),
+            ] {
+                if value.is_empty() {
+                    return Err(invalid_claim(field, "is empty"));
+                }
+            }
+        }
         Ok(())
     }
 
     /// What any signed head must satisfy, whatever its model.
     fn check_well_formed(&self) -> Result<(), SealError> {
+        // v2 states both or neither: a head with one of them is of no version.
+        if self.run.is_some() != self.sealed_at.is_some() {
+            return Err(invalid_claim(
+                if self.run.is_some() {
+                    "sealed_at"
+                } else {
+                    "run"
+                },
+                "is missing; a v2 head states both sealed_at and run",
+            ));
+        }
+        if let Some(run) = &self.run {
+            check_hex_digest("run.plan_sha256", &run.plan_sha256)?;
+            if run.duration_ms > MAX_SAFE_INTEGER {
+                return Err(invalid_claim("run.duration_ms", "is above 2^53-1"));
+            }
+        }
         check_hex_digest("root_hash", &self.root_hash)?;
         check_hex_digest("merkle_root", &self.merkle_root)?;
         for (skill, digest) in &self.skill_digests {
@@ -241,6 +351,19 @@ struct SubjectDigest {
     sha256: String,
 }
 
+/// The predicate fields of each version: v1 is v2 without `sealed_at` and `run`.
+fn predicate_fields(version: HeadVersion) -> Vec<&'static str> {
+    let all = fields_of::<TraceHeadClaims>();
+    match version {
+        HeadVersion::V2 => all.to_vec(),
+        HeadVersion::V1 => all
+            .iter()
+            .copied()
+            .filter(|f| !matches!(*f, "sealed_at" | "run"))
+            .collect(),
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Signing.
 
@@ -296,7 +419,7 @@ pub fn sign_head(claims: &TraceHeadClaims, key: &SigningKey) -> String {
                 sha256: claims.root_hash.clone(),
             },
         }],
-        predicate_type: PREDICATE_TYPE.to_owned(),
+        predicate_type: claims.version().predicate_type().to_owned(),
         predicate: claims.clone(),
     };
     let body = serde_json::to_vec(&statement)
@@ -413,8 +536,18 @@ pub fn verify_head_detailed(
             }
         }
     }
+    // The predicate's fields depend on its version: read the type before the predicate.
+    // An unknown type is read with the current (v2) fields, so the checks keep their order
+    // (shape, then types, then `predicateType` itself); it is refused below.
+    let version = match st.get("predicateType") {
+        Some(Value::String(t)) => HeadVersion::of_predicate_type(t).unwrap_or(HeadVersion::V2),
+        _ => HeadVersion::V2,
+    };
     if let Some(p) = st.get("predicate") {
-        check_object(p, fields_of::<TraceHeadClaims>(), "predicate")?;
+        let predicate = check_object(p, &predicate_fields(version), "predicate")?;
+        if let Some(run) = predicate.get("run") {
+            check_object(run, fields_of::<RunClaims>(), "predicate run")?;
+        }
     }
     let statement: Statement = typed(value, "statement")?;
     if statement.statement_type != STATEMENT_TYPE {
@@ -422,12 +555,19 @@ pub fn verify_head_detailed(
             found: clip(&statement.statement_type),
         });
     }
-    if statement.predicate_type != PREDICATE_TYPE {
+    if HeadVersion::of_predicate_type(&statement.predicate_type) != Some(version) {
         return Err(SealError::WrongPredicateType {
             found: clip(&statement.predicate_type),
         });
     }
     let claims = statement.predicate;
+    // `"run": null` passes the field check; a v2 head must state the run for real.
+    if claims.version() != version {
+        return Err(invalid_claim(
+            "run",
+            "must be an object in a v2 head, and absent in a v1 head",
+        ));
+    }
     claims.check_well_formed()?;
     let subject = match statement.subject.as_slice() {
         [one] => one,
@@ -513,6 +653,85 @@ pub fn verifying_key_from_pem(pem: &str) -> Result<VerifyingKey, SealError> {
     Ok(key)
 }
 
+/// Reads a keyring: one or more SPKI `-----BEGIN PUBLIC KEY-----` blocks, as
+/// `runtime keys export-public --all` writes them, so a reviewer pins a whole rotation
+/// history with one file. Outside the blocks only blank lines and `#` comment lines are
+/// allowed (a comment never names a trusted key: every key id is recomputed from the key
+/// bytes). Each key is checked as [`verifying_key_from_pem`] checks one; a repeated key is
+/// kept once. A file of one PEM block is a keyring of one key.
+pub fn verifying_keys_from_keyring(text: &str) -> Result<Vec<VerifyingKey>, SealError> {
+    const BEGIN: &str = "-----BEGIN PUBLIC KEY-----";
+    const END: &str = "-----END PUBLIC KEY-----";
+    let mut keys: Vec<VerifyingKey> = Vec::new();
+    let mut block: Option<(usize, String)> = None;
+    for (n, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        let line_no = n + 1;
+        match &mut block {
+            Some((start, pem)) => {
+                pem.push_str(line);
+                pem.push('\n');
+                if line == END {
+                    let key = verifying_key_from_pem(pem).map_err(|e| SealError::Key {
+                        reason: format!("the key starting on line {start}: {e}"),
+                    })?;
+                    if !keys.contains(&key) {
+                        keys.push(key);
+                    }
+                    block = None;
+                } else if line.starts_with("-----") {
+                    return Err(SealError::Key {
+                        reason: format!(
+                            "line {line_no}: \"{}\" inside the key starting on line {start}",
+                            clip(line)
+                        ),
+                    });
+                }
+            }
+            None if line.is_empty() || line.starts_with('#') => {}
+            None if line == BEGIN => block = Some((line_no, format!("{line}\n"))),
+            None if line.starts_with("-----BEGIN ") => {
+                // Names the wrong kind of block (a private key, a certificate) clearly.
+                let mut pem = format!("{line}\n");
+                pem.push_str(END);
+                return Err(match verifying_key_from_pem(&pem) {
+                    Err(SealError::Key { reason }) => SealError::Key {
+                        reason: format!("line {line_no}: {reason}"),
+                    },
+                    _ => SealError::Key {
+                        reason: format!("line {line_no}: not a public key block"),
+                    },
+                });
+            }
+            None => {
+                return Err(SealError::Key {
+                    reason: format!(
+                        "line {line_no}: \"{}\" is neither a PEM block, a blank line nor a # comment",
+                        clip(line)
+                    ),
+                });
+            }
+        }
+    }
+    if let Some((start, _)) = block {
+        return Err(SealError::Key {
+            reason: format!("the key starting on line {start} has no \"{END}\" line"),
+        });
+    }
+    if keys.is_empty() {
+        return Err(SealError::Key {
+            reason: format!("no \"{BEGIN}\" block found"),
+        });
+    }
+    Ok(keys)
+}
+
+/// The key id of an SPKI public key PEM: the id is always computed from the key bytes, never
+/// read from anywhere else.
+pub fn key_id_of_pem(pem: &str) -> Result<String, SealError> {
+    verifying_key_from_pem(pem).map(|k| key_id(&k))
+}
+
 /// Says clearly when a PEM block of another kind was handed in (a private key for a public
 /// one, an encrypted key, a certificate). Never echoes key material.
 fn expect_label(pem: &str, want: &str) -> Result<(), SealError> {
@@ -554,7 +773,9 @@ mod tests {
         );
         assert_eq!(fields_of::<Subject>(), ["name", "digest"]);
         assert_eq!(fields_of::<SubjectDigest>(), ["sha256"]);
-        assert_eq!(fields_of::<TraceHeadClaims>().len(), 11);
+        assert_eq!(fields_of::<TraceHeadClaims>().len(), 13);
+        assert_eq!(predicate_fields(HeadVersion::V1).len(), 11);
+        assert_eq!(fields_of::<RunClaims>().len(), 7);
         // Every claim field is one that serializes, and the other way round.
         let claims = TraceHeadClaims {
             tenant_id: String::new(),
@@ -568,6 +789,16 @@ mod tests {
             status: String::new(),
             started_at: String::new(),
             completed_at: String::new(),
+            sealed_at: Some(String::new()),
+            run: Some(RunClaims {
+                agent_id: String::new(),
+                origin_system_id: String::new(),
+                goal: String::new(),
+                plan_sha256: String::new(),
+                error_message: None,
+                created_at: String::new(),
+                duration_ms: 0,
+            }),
         };
         let Value::Object(map) = serde_json::to_value(&claims).unwrap() else {
             panic!()

@@ -32,6 +32,11 @@ pub enum StepKind {
     HostDenied,
     #[serde(rename = "host.http")]
     HostHttp,
+    /// A side effect about to leave the host (an outbound request), recorded and made
+    /// durable before it starts: a crash mid-request leaves this on disk. The step that
+    /// records its result (`host.http`) follows.
+    #[serde(rename = "host.intent")]
+    HostIntent,
     #[serde(rename = "host.clock.wall")]
     HostWallClock,
     #[serde(rename = "host.clock.monotonic")]
@@ -60,6 +65,7 @@ impl StepKind {
             StepKind::HostLog => "host.log",
             StepKind::HostDenied => "host.denied",
             StepKind::HostHttp => "host.http",
+            StepKind::HostIntent => "host.intent",
             StepKind::HostWallClock => "host.clock.wall",
             StepKind::HostMonotonicClock => "host.clock.monotonic",
             StepKind::HostRandom => "host.random",

@@ -79,7 +79,7 @@ enum Violation {
 
 /// Parses one JSON document into a `Value`, rejecting what `serde_json` lets through: a
 /// duplicate key (it keeps the last), a number it would round, and trailing data.
-pub(crate) fn parse_strict(bytes: &[u8], what: &'static str) -> Result<Value, StrictError> {
+pub fn parse_strict(bytes: &[u8], what: &'static str) -> Result<Value, StrictError> {
     let violation = RefCell::new(None);
     let mut de = serde_json::Deserializer::from_slice(bytes);
     match (StrictValue {

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use crate::hash::{self, DIGEST_LEN, Digest, genesis, step_hash};
 use crate::merkle::{MerkleBuilder, leaf_hash};
 use crate::model::{Integrity, IntegrityModel, VerificationStatus};
-use crate::seal::{TraceHeadClaims, VerifyingKey, verify_head_detailed};
+use crate::seal::{TraceHeadClaims, VerifiedHead, VerifyingKey, verify_head_detailed};
 use crate::step::{ENVELOPE_VERSION, StepHeader, StepKind, StepStatus};
 
 /// The identity every step of a trace must carry.
@@ -54,6 +54,31 @@ pub struct StoredStep {
     pub payload: Vec<u8>,
     pub prev_hash: Vec<u8>,
     pub hash: Vec<u8>,
+}
+
+/// What [`ChainVerifier::finish_detailed`] concluded about one trace.
+#[derive(Debug, Clone)]
+pub struct TraceOutcome {
+    pub integrity: Integrity,
+    /// The signed head, only when the trace is `VERIFIED`: every claim in it was signed by a
+    /// pinned key and matches what was recomputed.
+    pub signed: Option<VerifiedHead>,
+    /// Whether the trace row was sealed at all (an unsealed trace is a run that is still
+    /// going, or one that ended without its seal: interrupted or lost).
+    pub sealed: bool,
+    /// Whether every stored step hashed and linked (the failure, if any, is in the head).
+    pub steps_intact: bool,
+}
+
+impl TraceOutcome {
+    fn unsigned(integrity: Integrity, head: &TraceHead) -> Self {
+        TraceOutcome {
+            integrity,
+            signed: None,
+            sealed: head.chain_length.is_some(),
+            steps_intact: false,
+        }
+    }
 }
 
 /// Checks steps one at a time in `step_index` order, so a caller can stream a trace of any
@@ -198,36 +223,63 @@ impl ChainVerifier {
     /// verdict. `trusted` are the keys the reviewer pinned: a head signed by any other key,
     /// or not signed at all, is never `VERIFIED`.
     pub fn finish(self, head: &TraceHead, trusted: &[VerifyingKey]) -> Integrity {
+        self.finish_detailed(head, trusted).integrity
+    }
+
+    /// [`ChainVerifier::finish`], with the signed head that verified (for comparing the
+    /// rows shown beside the verdict with what was signed, see [`crate::binding`]).
+    pub fn finish_detailed(self, head: &TraceHead, trusted: &[VerifyingKey]) -> TraceOutcome {
         let chain_head = hash::to_hex(&self.prev);
         let merkle_root = hash::to_hex(&self.tree.root());
         let model = match IntegrityModel::parse(&head.integrity_model) {
             Some(m @ (IntegrityModel::HashChain | IntegrityModel::MerkleTree)) => m,
             Some(other) => {
-                return self.verdict(
-                    VerificationStatus::Unsupported,
-                    other,
-                    None,
-                    Some(format!(
-                        "integrity model {} cannot be verified",
-                        head.integrity_model
-                    )),
+                return TraceOutcome::unsigned(
+                    self.verdict(
+                        VerificationStatus::Unsupported,
+                        other,
+                        None,
+                        Some(format!(
+                            "integrity model {} cannot be verified",
+                            head.integrity_model
+                        )),
+                    ),
+                    head,
                 );
             }
             None => {
-                return self.verdict(
-                    VerificationStatus::Unsupported,
-                    IntegrityModel::None,
-                    None,
-                    Some(format!(
-                        "unknown integrity model {:?}",
-                        head.integrity_model
-                    )),
+                return TraceOutcome::unsigned(
+                    self.verdict(
+                        VerificationStatus::Unsupported,
+                        IntegrityModel::None,
+                        None,
+                        Some(format!(
+                            "unknown integrity model {:?}",
+                            head.integrity_model
+                        )),
+                    ),
+                    head,
                 );
             }
         };
         match self.check_head(head, model, trusted, &chain_head, &merkle_root) {
-            Ok(key_id) => self.verdict(VerificationStatus::Verified, model, Some(key_id), None),
-            Err(reason) => self.verdict(VerificationStatus::Failed, model, None, Some(reason)),
+            Ok(signed) => TraceOutcome {
+                integrity: self.verdict(
+                    VerificationStatus::Verified,
+                    model,
+                    Some(signed.key_id.clone()),
+                    None,
+                ),
+                signed: Some(signed),
+                sealed: true,
+                steps_intact: true,
+            },
+            Err(reason) => TraceOutcome {
+                integrity: self.verdict(VerificationStatus::Failed, model, None, Some(reason)),
+                signed: None,
+                sealed: head.chain_length.is_some(),
+                steps_intact: self.failure.is_none(),
+            },
         }
     }
 
@@ -245,6 +297,7 @@ impl ChainVerifier {
             model,
             verification_status: status,
             chain_length: self.expected_index,
+            verified_prefix: self.expected_index,
             root_hash: if model == IntegrityModel::MerkleTree {
                 merkle_root.clone()
             } else {
@@ -266,7 +319,7 @@ impl ChainVerifier {
         trusted: &[VerifyingKey],
         chain_head: &str,
         merkle_root: &str,
-    ) -> Result<String, String> {
+    ) -> Result<VerifiedHead, String> {
         let chain_length = self.expected_index;
         if head.ids != self.ids {
             return Err("the trace row does not match the trace being verified".into());
@@ -338,7 +391,7 @@ impl ChainVerifier {
             .validate()
             .map_err(|e| format!("signed head rejected: {e}"))?;
         self.compare_claims(&signed.claims, head, chain_head, merkle_root)?;
-        Ok(signed.key_id)
+        Ok(signed)
     }
 
     /// The signed claims must say exactly what was recomputed and what the row says.

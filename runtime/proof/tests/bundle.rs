@@ -76,6 +76,9 @@ fn trace(n: usize) -> (Vec<StoredStep>, String, ChainBuilder) {
         status: "succeeded".into(),
         started_at: "2026-11-23T00:00:00Z".into(),
         completed_at: "2026-11-23T00:00:01Z".into(),
+        // A v1 head: these tests are about the chain, not the run row.
+        sealed_at: None,
+        run: None,
     };
     (steps, sign_head(&claims, &key()), chain)
 }

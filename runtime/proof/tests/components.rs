@@ -66,6 +66,9 @@ fn bundle() -> Bundle {
         status: "succeeded".into(),
         started_at: "2026-11-23T00:00:00Z".into(),
         completed_at: "2026-11-23T00:00:01Z".into(),
+        // A v1 head: these tests are about the components, not the run row.
+        sealed_at: None,
+        run: None,
     };
     let signed = sign_head(&claims, &signing_key_from_seed([9; 32]));
     let row = BundleTrace {

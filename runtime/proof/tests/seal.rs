@@ -8,10 +8,11 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE};
 use proptest::prelude::*;
 use runproof_proof::StrictError;
 use runproof_proof::seal::{
-    self, MAX_SAFE_INTEGER, PAYLOAD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE, SealError, Signature,
-    SigningKey, TraceHeadClaims, VerifyingKey, key_id, pae, sign_envelope, sign_head,
-    signing_key_from_pem, signing_key_from_seed, signing_key_to_pem, verify_head,
-    verify_head_detailed, verifying_key_from_pem, verifying_key_to_pem,
+    self, HeadVersion, MAX_SAFE_INTEGER, PAYLOAD_TYPE, PREDICATE_TYPE, PREDICATE_TYPE_V1,
+    RunClaims, STATEMENT_TYPE, SealError, Signature, SigningKey, TraceHeadClaims, VerifyingKey,
+    key_id, key_id_of_pem, pae, sign_envelope, sign_head, signing_key_from_pem,
+    signing_key_from_seed, signing_key_to_pem, verify_head, verify_head_detailed,
+    verifying_key_from_pem, verifying_key_to_pem, verifying_keys_from_keyring,
 };
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
@@ -50,6 +51,26 @@ fn claims() -> TraceHeadClaims {
         status: "failed".into(),
         started_at: "2026-11-23T00:00:00Z".into(),
         completed_at: "2026-11-23T00:00:01.250Z".into(),
+        sealed_at: Some("2026-11-23T00:00:01.300000Z".into()),
+        run: Some(RunClaims {
+            agent_id: "agent-1".into(),
+            origin_system_id: "run-proof-v2".into(),
+            goal: "fetch http://127.0.0.1:8080/health".into(),
+            plan_sha256: "5c".repeat(32),
+            error_message: Some("step \"fetch\" (http_call) failed: connect".into()),
+            created_at: "2026-11-22T23:59:59.900000Z".into(),
+            duration_ms: 1250,
+        }),
+    }
+}
+
+/// The same head in the first format (no run row, no `sealed_at`), as heads sealed before
+/// v2 are stored.
+fn claims_v1() -> TraceHeadClaims {
+    TraceHeadClaims {
+        sealed_at: None,
+        run: None,
+        ..claims()
     }
 }
 
@@ -154,7 +175,7 @@ fn envelope_and_statement_have_the_documented_layout() {
                 "name": "runproof:run:tenant-a/0b6f3c1e-5f0a-4e8e-9a57-1f1b3e9c2d10",
                 "digest": {"sha256": "9f".repeat(32)},
             }],
-            "predicateType": "https://runproof.dev/attestations/trace-head/v1",
+            "predicateType": "https://runproof.dev/attestations/trace-head/v2",
             "predicate": serde_json::to_value(claims()).unwrap(),
         })
     );
@@ -789,7 +810,16 @@ fn not_json_at_all() {
 
 #[test]
 fn bad_base64() {
-    let env = sign_head(&claims(), &signer());
+    // A statement whose length is not a multiple of 3, so its unpadded base64 differs.
+    let mut c = claims();
+    while serde_json::to_vec(&statement_of(&sign_head(&c, &signer())))
+        .unwrap()
+        .len()
+        .is_multiple_of(3)
+    {
+        c.run.as_mut().unwrap().goal.push('x');
+    }
+    let env = sign_head(&c, &signer());
     let v = envelope_value(&env);
     let payload = v["payload"].as_str().unwrap().to_string();
     let body = STANDARD.decode(&payload).unwrap();
@@ -848,6 +878,135 @@ fn bad_base64() {
     }
 }
 
+// ── Versions ──────────────────────────────────────────────────────────────────────────
+
+#[test]
+fn v1_heads_still_verify_and_say_they_are_v1() {
+    let env = sign_head(&claims_v1(), &signer());
+    let st = statement_of(&env);
+    assert_eq!(st["predicateType"], PREDICATE_TYPE_V1);
+    assert!(st["predicate"].get("run").is_none());
+    assert!(st["predicate"].get("sealed_at").is_none());
+    let c = verify_head(&env, &trusted()).unwrap();
+    assert_eq!(c, claims_v1());
+    assert_eq!(c.version(), HeadVersion::V1);
+    assert_eq!(
+        verify_head(&sign_head(&claims(), &signer()), &trusted())
+            .unwrap()
+            .version(),
+        HeadVersion::V2
+    );
+}
+
+#[test]
+fn a_v2_head_states_the_run_for_real() {
+    let st = statement_of(&sign_head(&claims(), &signer()));
+    // `"run": null` and `"sealed_at": null` pass the field check but state nothing.
+    for field in ["run", "sealed_at"] {
+        let mut s = st.clone();
+        s["predicate"][field] = Value::Null;
+        let e = reject(&signed_value(&signer(), &s), &trusted());
+        assert!(
+            matches!(
+                e,
+                SealError::InvalidClaim { .. }
+                    | SealError::Json(StrictError::Malformed {
+                        what: "predicate run",
+                        ..
+                    })
+            ),
+            "{field}: {e:?}"
+        );
+    }
+    // Every field of the run object is required, and no other is allowed.
+    for field in [
+        "agent_id",
+        "origin_system_id",
+        "goal",
+        "plan_sha256",
+        "error_message",
+        "created_at",
+        "duration_ms",
+    ] {
+        let mut s = st.clone();
+        s["predicate"]["run"].as_object_mut().unwrap().remove(field);
+        let e = reject(&signed_value(&signer(), &s), &trusted());
+        assert!(
+            matches!(e, SealError::Json(StrictError::MissingField { what: "predicate run", field: f }) if f == field),
+            "{field}: {e:?}"
+        );
+    }
+    let mut s = st.clone();
+    s["predicate"]["run"]["attempts"] = json!(1);
+    assert!(matches!(
+        reject(&signed_value(&signer(), &s), &trusted()),
+        SealError::Json(StrictError::UnknownField {
+            what: "predicate run",
+            ..
+        })
+    ));
+    let mut s = st.clone();
+    s["predicate"]["run"]["plan_sha256"] = "5C".repeat(32).into();
+    assert!(matches!(
+        reject(&signed_value(&signer(), &s), &trusted()),
+        SealError::InvalidClaim { field, .. } if field == "run.plan_sha256"
+    ));
+    // Claims with one half of v2 are of no version, and do not validate.
+    let half = TraceHeadClaims {
+        sealed_at: None,
+        ..claims()
+    };
+    assert!(matches!(
+        half.validate(),
+        Err(SealError::InvalidClaim { .. })
+    ));
+}
+
+// ── Keyrings ──────────────────────────────────────────────────────────────────────────
+
+#[test]
+fn a_keyring_holds_several_keys_with_comments_between() {
+    let a = verifying_key_to_pem(&signer().verifying_key()).unwrap();
+    let b = verifying_key_to_pem(&second_signer().verifying_key()).unwrap();
+    let ring = format!(
+        "# RunProof keyring\n\n# key_id {}\n{a}\n# retired\n{b}{a}",
+        id(&signer())
+    );
+    let keys = verifying_keys_from_keyring(&ring).unwrap();
+    assert_eq!(
+        keys,
+        vec![signer().verifying_key(), second_signer().verifying_key()],
+        "the repeated key counts once"
+    );
+    // One PEM is a keyring of one.
+    assert_eq!(
+        verifying_keys_from_keyring(&a).unwrap(),
+        vec![signer().verifying_key()]
+    );
+    assert_eq!(key_id_of_pem(&a).unwrap(), id(&signer()));
+}
+
+#[test]
+fn a_keyring_refuses_anything_but_public_keys_and_comments() {
+    let a = verifying_key_to_pem(&signer().verifying_key()).unwrap();
+    let private = signing_key_to_pem(&signer()).unwrap().to_string();
+    for (text, needle) in [
+        (String::new(), "no \"-----BEGIN PUBLIC KEY-----\" block"),
+        (
+            "# only a comment\n".to_string(),
+            "no \"-----BEGIN PUBLIC KEY-----\" block",
+        ),
+        (format!("{a}trailing words\n"), "line 4"),
+        (format!("{a}{private}"), "PRIVATE KEY"),
+        (a.replace("-----END PUBLIC KEY-----\n", ""), "has no"),
+        (a.replacen('M', "!", 1), "line 1"),
+    ] {
+        let e = verifying_keys_from_keyring(&text).unwrap_err().to_string();
+        assert!(e.contains(needle), "{text:?}: {e}");
+        assert!(!e.contains('\n'), "one line: {e:?}");
+    }
+}
+
 // ── The statement's meaning ───────────────────────────────────────────────────────────
 
 #[test]
@@ -866,7 +1025,8 @@ fn statement_and_predicate_types_are_exact() {
         ));
     }
     for bad in [
-        "https://runproof.dev/attestations/trace-head/v2",
+        "https://runproof.dev/attestations/trace-head/v3",
+        "https://runproof.dev/attestations/trace-head/v2 ",
         "https://slsa.dev/provenance/v1",
     ] {
         let mut s = st.clone();
@@ -876,6 +1036,27 @@ fn statement_and_predicate_types_are_exact() {
             SealError::WrongPredicateType { .. }
         ));
     }
+    // The predicate must be of the version its type names: a v2 predicate relabelled v1
+    // has fields v1 does not know; a v1 predicate relabelled v2 lacks fields.
+    let mut s = st.clone();
+    s["predicateType"] = PREDICATE_TYPE_V1.into();
+    assert!(matches!(
+        reject(&signed_value(&signer(), &s), &trusted()),
+        SealError::Json(StrictError::UnknownField {
+            what: "predicate",
+            ..
+        })
+    ));
+    let mut s = statement_of(&sign_head(&claims_v1(), &signer()));
+    assert_eq!(s["predicateType"], PREDICATE_TYPE_V1);
+    s["predicateType"] = PREDICATE_TYPE.into();
+    assert!(matches!(
+        reject(&signed_value(&signer(), &s), &trusted()),
+        SealError::Json(StrictError::MissingField {
+            what: "predicate",
+            ..
+        })
+    ));
     let mut s = st.clone();
     s["_type"] = json!(1);
     assert!(matches!(
@@ -1294,6 +1475,13 @@ fn arb_claims() -> impl Strategy<Value = TraceHeadClaims> {
         (any::<[u8; 32]>(), any::<[u8; 32]>()),
         proptest::collection::btree_map(arb_text(), any::<[u8; 32]>(), 0..5),
         (arb_text(), arb_text(), arb_text()),
+        // v1 (None) or v2: the run row and sealed_at.
+        proptest::option::of((
+            (arb_text(), arb_text(), arb_text()),
+            any::<[u8; 32]>(),
+            proptest::option::of(arb_text()),
+            (arb_text(), 0..=MAX_SAFE_INTEGER, arb_text()),
+        )),
     )
         .prop_map(
             |(
@@ -1302,7 +1490,28 @@ fn arb_claims() -> impl Strategy<Value = TraceHeadClaims> {
                 (root, merkle),
                 skills,
                 (status, started_at, completed_at),
+                v2,
             )| {
+                let (sealed_at, run) = match v2 {
+                    None => (None, None),
+                    Some((
+                        (agent_id, origin_system_id, goal),
+                        plan,
+                        error_message,
+                        (created_at, duration_ms, sealed_at),
+                    )) => (
+                        Some(sealed_at),
+                        Some(RunClaims {
+                            agent_id,
+                            origin_system_id,
+                            goal,
+                            plan_sha256: hex::encode(plan),
+                            error_message,
+                            created_at,
+                            duration_ms,
+                        }),
+                    ),
+                };
                 TraceHeadClaims {
                     tenant_id,
                     run_id,
@@ -1318,6 +1527,8 @@ fn arb_claims() -> impl Strategy<Value = TraceHeadClaims> {
                     status,
                     started_at,
                     completed_at,
+                    sealed_at,
+                    run,
                 }
             },
         )

@@ -276,13 +276,7 @@ pub async fn replay_trace(
         };
         let t = Instant::now();
         let replayed = host
-            .replay(
-                skill,
-                &input.to_string(),
-                tape,
-                limits,
-                scratch.as_ref().map(|d| d.path()),
-            )
+            .replay(skill, &input.to_string(), tape, limits, scratch.as_ref())
             .await
             .map_err(|e| ReplayError::Layout(e.to_string()))?;
         report.replay_ms = t.elapsed().as_secs_f64() * 1e3;

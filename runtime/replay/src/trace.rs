@@ -3,6 +3,7 @@
 //! its `skill.end`. The layout is the runner's; this reads it, it does not trust it to be
 //! well formed (a verified trace is authentic, not necessarily one this version wrote).
 
+use runproof_host::limits as ceiling;
 use runproof_host::{InvocationLimits, RecordedStep};
 use runproof_proof::StepKind;
 use serde_json::Value;
@@ -133,6 +134,10 @@ fn invocation_limits(skill: &str, l: &Value) -> Result<InvocationLimits, String>
             usize::try_from(n).map_err(|_| format!("{field} of {skill:?} does not fit"))
         })
     };
+    let quota = |field: &str, absent: u64| match l.get(field) {
+        None => Ok(absent),
+        Some(_) => num(field),
+    };
     Ok(InvocationLimits {
         max_memory_bytes: size("max_memory_bytes")?,
         timeout: Duration::from_millis(num("timeout_ms")?),
@@ -140,6 +145,11 @@ fn invocation_limits(skill: &str, l: &Value) -> Result<InvocationLimits, String>
         max_host_calls: num("max_host_calls")?,
         max_output_bytes: size("max_output_bytes")?,
         scratch_dir: l["scratch_dir"].as_bool().unwrap_or(false),
+        // The scratch quotas the run had. A trace from before quotas existed records none,
+        // and its run had none: the ceilings are the nearest a replay can enforce.
+        scratch_max_bytes: quota("scratch_max_bytes", ceiling::CEILING_SCRATCH_MAX_BYTES)?,
+        scratch_max_files: quota("scratch_max_files", ceiling::CEILING_SCRATCH_MAX_FILES)?,
+        scratch_max_open_files: quota("scratch_max_open_files", ceiling::CEILING_SCRATCH_MAX_OPEN)?,
     })
 }
 

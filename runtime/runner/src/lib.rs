@@ -26,3 +26,16 @@ pub use writer::TraceWriter;
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
+
+/// Entry points for the fuzz targets (`fuzz/`): internals that untrusted input reaches, not
+/// an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// `{{ key.path }}` resolution of a step's params against earlier outputs.
+    pub fn resolve_params(
+        params: &serde_json::Value,
+        outputs: &std::collections::HashMap<String, serde_json::Value>,
+    ) -> Result<serde_json::Value, String> {
+        crate::outputs::resolve(params, outputs)
+    }
+}

@@ -9,9 +9,12 @@ use runproof_host::{
     HostPattern, InvocationLimits, InvocationOutcome, LimitGrant, LoadedSkill, SecretSet, SkillHost,
 };
 use runproof_proof::seal::{SigningKey, key_id, verifying_key_to_pem};
-use runproof_proof::{IntegrityModel, StepKind, StepStatus, TraceHeadClaims, TraceIds, sign_head};
-use runproof_store::{LeaseHolder, NewRun, RunFinish, SkillRecord, Store, StoreError};
+use runproof_proof::{
+    IntegrityModel, RunClaims, StepKind, StepStatus, TraceHeadClaims, TraceIds, sign_head,
+};
+use runproof_store::{LeaseHolder, NewRun, RunFinish, SkillRecord, Store, StoreError, rfc3339};
 use serde::Serialize;
+use sha2::{Digest as _, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,6 +28,14 @@ pub enum RunError {
     UnknownSkill(String),
     #[error("skill {name:?} cannot be loaded: {reason}")]
     InvalidSkill { name: String, reason: String },
+    /// The skill's `describe` was stopped by the sandbox (a deadline, a limit, a trap) when
+    /// the run loaded it. `run` does not return this: such a run is recorded and failed.
+    #[error("skill {name:?} was stopped in describe: {reason}")]
+    DescribeAborted {
+        name: String,
+        digest: String,
+        reason: String,
+    },
     #[error("cannot prepare the run's sandbox: {0}")]
     Sandbox(String),
     #[error("agent {agent_id} has an invalid allowed host: {reason}")]
@@ -167,6 +178,9 @@ pub struct Runner {
     lease: LeaseHolder,
     /// Built-in components whose bytes this process has stored (`keep_builtin`).
     kept_builtins: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Intents of side effects are durable before the effect (always, but for the bench's
+    /// baseline, see `without_write_ahead`).
+    write_ahead: bool,
 }
 
 /// The key that signs trace heads, with its id and whether its public half is listed in the
@@ -191,7 +205,17 @@ impl Runner {
             secrets_home: None,
             lease: crate::lease::process_holder("runner", crate::lease::DEFAULT_LEASE_TTL),
             kept_builtins: Default::default(),
+            write_ahead: true,
         }
+    }
+
+    /// For `runtime bench` only: runs whose outbound requests do not wait for their intent
+    /// to be durable, the baseline of what write-ahead costs. Never for real runs: a crash
+    /// mid-request could then leave no trace of a request that left.
+    #[doc(hidden)]
+    pub fn without_write_ahead(mut self) -> Self {
+        self.write_ahead = false;
+        self
     }
 
     /// The lease this runner holds on its runs: who it is and how long a renewal lasts.
@@ -248,14 +272,19 @@ impl Runner {
                     None => return Err(RunError::UnknownSkill(name.to_string())),
                 },
             };
-        let skill = self
-            .host
-            .load(&bytes)
-            .await
-            .map_err(|e| RunError::InvalidSkill {
+        let skill = self.host.load(&bytes).await.map_err(|e| match e {
+            runproof_host::HostError::DescribeAborted { digest, reason } => {
+                RunError::DescribeAborted {
+                    name: name.to_string(),
+                    digest,
+                    reason,
+                }
+            }
+            e => RunError::InvalidSkill {
                 name: name.to_string(),
                 reason: e.to_string(),
-            })?;
+            },
+        })?;
         if skill.info.name != name {
             return Err(RunError::InvalidSkill {
                 name: name.to_string(),
@@ -300,10 +329,23 @@ impl Runner {
                 reason: e.to_string(),
             })?;
         let mut skills: HashMap<String, ResolvedSkill> = HashMap::new();
+        // Skills whose `describe` the sandbox stopped at load (name, digest, reason). They
+        // passed `skill add`, so this is something they did at run time: the run is
+        // recorded and failed, not refused (nothing of theirs runs).
+        let mut unloadable: Vec<(String, String, String)> = Vec::new();
         for step in &plan.steps {
-            if !skills.contains_key(&step.skill) {
-                let (skill, builtin) = self.resolve_skill(&step.skill).await?;
-                skills.insert(step.skill.clone(), ResolvedSkill { skill, builtin });
+            if !skills.contains_key(&step.skill) && !unloadable.iter().any(|u| u.0 == step.skill) {
+                match self.resolve_skill(&step.skill).await {
+                    Ok((skill, builtin)) => {
+                        skills.insert(step.skill.clone(), ResolvedSkill { skill, builtin });
+                    }
+                    Err(RunError::DescribeAborted {
+                        name,
+                        digest,
+                        reason,
+                    }) => unloadable.push((name, digest, reason)),
+                    Err(e) => return Err(e),
+                }
             }
         }
         // Secrets: loaded and decrypted once per run, before anything is written.
@@ -361,6 +403,8 @@ impl Runner {
         // 2. The run exists, with its plan, before anything executes. Its duration counts
         // from here (skill compilation above is not part of the run).
         let started = Instant::now();
+        // The plan's exact stored text: the signed head binds it by its SHA-256.
+        let plan_json = plan.to_json();
         let run = self
             .store
             .create_run(&NewRun {
@@ -369,7 +413,7 @@ impl Runner {
                 tenant_id: req.tenant_id.clone(),
                 origin_system_id: req.origin_system_id.clone(),
                 goal: req.goal.clone(),
-                plan_json: plan.to_json(),
+                plan_json: plan_json.clone(),
                 idempotency_key: req.idempotency_key.clone(),
             })
             .await?;
@@ -386,15 +430,19 @@ impl Runner {
             plan: &plan,
         });
 
-        let writer = Arc::new(TraceWriter::new(
+        let writer = TraceWriter::new(
             self.store.clone(),
             TraceIds {
                 tenant_id: run.tenant_id.clone(),
                 run_id: run.id.clone(),
                 trace_id: trace_id.clone(),
             },
-        ));
-        let skill_digests: BTreeMap<_, _> = skills
+        );
+        let writer = Arc::new(match self.write_ahead {
+            true => writer,
+            false => writer.without_write_ahead(),
+        });
+        let mut skill_digests: BTreeMap<_, _> = skills
             .iter()
             .map(|(n, s)| {
                 (
@@ -403,6 +451,12 @@ impl Runner {
                 )
             })
             .collect();
+        for (name, digest, reason) in &unloadable {
+            skill_digests.insert(
+                name.clone(),
+                serde_json::json!({"digest": digest, "load_error": reason}),
+            );
+        }
         writer.append(
             StepKind::RunStart,
             None,
@@ -439,6 +493,29 @@ impl Runner {
         let mut finished: HashMap<&str, &'static str> = HashMap::new();
         let mut outcomes = Vec::with_capacity(plan.steps.len());
         let mut run_error: Option<String> = None;
+        // A skill that could not be loaded fails the run before any step runs; its stopped
+        // `describe` is recorded as a step pair of its own.
+        for (name, digest, reason) in &unloadable {
+            writer.append(
+                StepKind::SkillStart,
+                Some(name),
+                StepStatus::Success,
+                None,
+                None,
+                serde_json::json!({"phase": "describe", "digest": digest}),
+            );
+            writer.append(
+                StepKind::SkillEnd,
+                Some(name),
+                StepStatus::Failure,
+                None,
+                None,
+                serde_json::json!({"phase": "describe", "outcome": "aborted", "error": reason}),
+            );
+            run_error.get_or_insert_with(|| {
+                format!("skill {name:?} could not be loaded: describe was stopped: {reason}")
+            });
+        }
         let total = plan.steps.len();
         for (index, step) in plan.steps.iter().enumerate() {
             // A run recovered as lost by another process is failed for good: run no more of
@@ -476,7 +553,7 @@ impl Runner {
                 }
                 None => {
                     let skill = &skills[&step.skill].skill;
-                    let sandbox = (limits[&step.skill], scratch.as_ref().map(|d| d.path()));
+                    let sandbox = (limits[&step.skill], scratch.as_ref());
                     let secrets = secret_sets.get(&step.skill).cloned().unwrap_or_default();
                     self.run_step(
                         &writer, skill, step, index, total, &granted, sandbox, &secrets, &outputs,
@@ -492,12 +569,13 @@ impl Runner {
             });
             if outcome.status == "failed" && step.on_error == OnError::Abort && run_error.is_none()
             {
-                run_error = Some(format!(
+                // Capped: it is stored in `runs.error_message`, `run.end` and printed.
+                run_error = Some(runproof_host::trace_caps::cap_message(&format!(
                     "step {:?} ({}) failed: {}",
                     step.step_id,
                     step.skill,
                     outcome.error.as_deref().unwrap_or("unknown error")
-                ));
+                )));
             }
             if let Some(out) = &outcome.output {
                 outputs.insert(step.output_name().to_string(), out.clone());
@@ -507,6 +585,7 @@ impl Runner {
         }
 
         // 4. End, make durable, seal.
+        let completed_at = runproof_store::whole_micros(chrono::Utc::now());
         let succeeded = run_error.is_none();
         let status = if succeeded { "succeeded" } else { "failed" };
         writer.append(
@@ -538,15 +617,34 @@ impl Runner {
             IntegrityModel::MerkleTree => head.merkle_root,
             _ => head.chain_head,
         };
-        let completed_at = chrono::Utc::now();
+        let mut digests: BTreeMap<String, String> = skills
+            .iter()
+            .map(|(name, s)| (name.clone(), s.skill.digest.clone()))
+            .collect();
+        digests.extend(unloadable.iter().map(|(n, d, _)| (n.clone(), d.clone())));
+        let sealed_at = runproof_store::whole_micros(chrono::Utc::now());
+        // Whole milliseconds from the start the rows hold to the end the head states.
+        let duration_ms = (completed_at - trace_started_at).num_milliseconds().max(0);
         let claims = head_claims(
             writer.ids(),
             req.integrity_model,
             &head,
-            &skills,
+            digests,
             status,
-            trace_started_at,
-            completed_at,
+            HeadTimes {
+                started_at: trace_started_at,
+                completed_at,
+                sealed_at,
+            },
+            RunClaims {
+                agent_id: run.agent_id.clone(),
+                origin_system_id: run.origin_system_id.clone(),
+                goal: run.goal.clone(),
+                plan_sha256: hex::encode(Sha256::digest(plan_json.as_bytes())),
+                error_message: run_error.clone(),
+                created_at: rfc3339(run.created_at),
+                duration_ms: duration_ms as u64,
+            },
         );
         // Signed here, in the runner's process, with a key the database never sees: whoever
         // can write to Postgres can rebuild a chain, but cannot make this signature.
@@ -563,6 +661,8 @@ impl Runner {
                 signed_head: &signed_head,
                 signing_key_id: &signer.key_id,
                 completed_at,
+                sealed_at,
+                duration_ms,
                 lease_owner: &self.lease.owner,
             })
             .await?;
@@ -592,7 +692,7 @@ impl Runner {
         index: usize,
         total: usize,
         granted: &[HostPattern],
-        (limits, scratch): (InvocationLimits, Option<&std::path::Path>),
+        (limits, scratch): (InvocationLimits, Option<&runproof_host::ScratchDir>),
         secrets: &Arc<SecretSet>,
         outputs: &Outputs,
         observer: &dyn RunObserver,
@@ -717,7 +817,7 @@ fn classify(
                 let reason = format!("the skill returned output that is not JSON: {e}");
                 let mut b = base("invalid-output");
                 b["error"] = reason.clone().into();
-                b["raw_output"] = text.into();
+                b["raw_output"] = runproof_host::trace_caps::text_field(&text);
                 (Err(reason), b)
             }
         },
@@ -734,19 +834,25 @@ fn classify(
     }
 }
 
-/// What the signed head states. Times are RFC 3339 with microseconds, the precision the
-/// trace row keeps, so the row and the claim agree.
+/// When the trace started, ended and was sealed, as the rows hold them.
+struct HeadTimes {
+    started_at: chrono::DateTime<chrono::Utc>,
+    completed_at: chrono::DateTime<chrono::Utc>,
+    sealed_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// What the signed head states (predicate v2): the trace, and the run row's values. Times
+/// are RFC 3339 with microseconds, the precision the rows keep, so the rows and the claims
+/// agree byte for byte.
 fn head_claims(
     ids: &TraceIds,
     model: IntegrityModel,
     head: &SealedHead,
-    skills: &HashMap<String, ResolvedSkill>,
+    skill_digests: BTreeMap<String, String>,
     status: &str,
-    started_at: chrono::DateTime<chrono::Utc>,
-    completed_at: chrono::DateTime<chrono::Utc>,
+    times: HeadTimes,
+    run: RunClaims,
 ) -> TraceHeadClaims {
-    let rfc3339 =
-        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     TraceHeadClaims {
         tenant_id: ids.tenant_id.clone(),
         run_id: ids.run_id.clone(),
@@ -755,13 +861,12 @@ fn head_claims(
         chain_length: head.chain_length,
         root_hash: hex::encode(head.chain_head),
         merkle_root: hex::encode(head.merkle_root),
-        skill_digests: skills
-            .iter()
-            .map(|(name, s)| (name.clone(), s.skill.digest.clone()))
-            .collect(),
+        skill_digests: skill_digests.into_iter().collect(),
         status: status.to_string(),
-        started_at: rfc3339(started_at),
-        completed_at: rfc3339(completed_at),
+        started_at: rfc3339(times.started_at),
+        completed_at: rfc3339(times.completed_at),
+        sealed_at: Some(rfc3339(times.sealed_at)),
+        run: Some(run),
     }
 }
 
@@ -775,6 +880,9 @@ pub fn limit_grant(agent: &runproof_store::Agent) -> LimitGrant {
         fuel: positive(agent.fuel),
         max_host_calls: positive(agent.max_host_calls),
         scratch_dir: agent.scratch_dir,
+        scratch_max_bytes: positive(agent.scratch_max_bytes),
+        scratch_max_files: positive(agent.scratch_max_files),
+        scratch_max_open_files: positive(agent.scratch_max_open_files),
     }
 }
 

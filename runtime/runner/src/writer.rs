@@ -7,21 +7,30 @@
 //! - **Off the hot path**: every `BATCH` rows are handed to the writer task through a
 //!   bounded queue of `QUEUE_BATCHES` batches. The task writes what is queued in one round
 //!   trip (coalescing queued batches up to `MAX_ROWS_PER_ROUND_TRIP`), in queue order.
+//! - **Never held back long**: every `TICK` the writer task takes the rows the calling task
+//!   has not handed off yet (a skill that logs once and then computes, or waits on a slow
+//!   server, does not keep its steps in memory), so every step reaches Postgres within
+//!   about 100 ms of being recorded.
+//! - **Write-ahead** (`record_durable`): a step announcing a side effect is handed off at
+//!   once with a durable barrier: the task writes everything before it with a synchronous
+//!   commit (the WAL is on disk, so it survives a crash of this process or of Postgres)
+//!   before the caller may go on and send the request.
 //! - **Back-pressure**: when the queue is full, the skill's next async host call waits
 //!   (`TraceRecorder::backpressure`) until the task has caught up, so memory is bounded by
 //!   the queue, not by the length of the run.
-//! - **Durable before done**: `flush` queues what is left plus a marker, and returns only
-//!   when the task has written everything before the marker. The runner seals after that.
+//! - **Durable before done**: `flush` queues what is left plus a barrier, and returns only
+//!   when the task has written everything before it. The runner seals after that.
 //!   The first write error is kept: later rows are dropped (the trace can never be sealed)
-//!   and every later `flush` returns the error, so the run fails with an unsealed trace.
+//!   and every later barrier returns the error, so the run fails with an unsealed trace
+//!   (and a write-ahead that fails stops its request from being sent).
 
-use runproof_host::{HostEvent, TraceRecorder};
+use runproof_host::{HostEvent, NotDurable, RecorderFuture, TraceRecorder};
 use runproof_proof::{ChainBuilder, Digest, StepEnvelope, StepKind, StepStatus, TraceIds};
 use runproof_store::{StepRow, Store, StoreError};
-use std::future::Future;
-use std::pin::Pin;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 /// What a trace's seal states about its steps.
@@ -38,20 +47,68 @@ const BATCH: usize = 512;
 const QUEUE_BATCHES: usize = 8;
 /// Rows the writer task puts in one INSERT when it has fallen behind.
 const MAX_ROWS_PER_ROUND_TRIP: usize = 4096;
+/// How often the writer task takes rows the calling task still holds: a step recorded
+/// just after a tick is written one tick (plus a round trip) later, well within 100 ms.
+const TICK: Duration = Duration::from_millis(50);
 
 enum Msg {
+    /// Rows to write, in `step_index` order after everything queued before them.
     Rows(Vec<PendingStep>),
-    /// Answered once every row queued before it is written (or with the first error).
-    Flush(oneshot::Sender<Result<(), String>>),
+    /// The same, plus a barrier answered once these rows and everything before them are
+    /// written (or with the first error); `durable`: with a synchronous commit. Rows and
+    /// barrier travel in one message, so the writer task can never write the rows of a
+    /// durable barrier without it (and a durable barrier always carries the step it makes
+    /// durable: a commit that writes rows is one Postgres flushes).
+    Barrier {
+        rows: Vec<PendingStep>,
+        durable: bool,
+        ack: oneshot::Sender<Result<(), String>>,
+    },
 }
 
 pub struct TraceWriter {
     ids: TraceIds,
-    state: Mutex<Pending>,
+    shared: Arc<Shared>,
     queue: mpsc::Sender<Msg>,
+    /// Whether `record_durable` waits for the disk (always, but for `runtime bench`
+    /// measuring what that wait costs).
+    write_ahead: bool,
+}
+
+/// What the calling task and the writer task both reach: the writer task takes held-back
+/// rows from here on its tick.
+struct Shared {
+    state: Mutex<Pending>,
     /// `state.rows.len()`, readable without the lock: `backpressure` runs after every
-    /// async host call and almost always has nothing to do.
+    /// async host call (and the tick every 50 ms) and almost always has nothing to do.
     pending: AtomicUsize,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
+        // A panic while holding the lock cannot leave a half-appended step (the chain and
+        // the row are updated after the only fallible work), so the state is consistent.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes the held rows for the writer task, after everything already queued: rows
+    /// enter the queue under this same lock, so what is queued is older than what is held.
+    fn take_held(&self, rx: &mut mpsc::Receiver<Msg>, inbox: &mut VecDeque<Msg>) {
+        if self.pending.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let mut p = self.lock();
+        while let Ok(msg) = rx.try_recv() {
+            inbox.push_back(msg);
+        }
+        if !p.rows.is_empty() {
+            inbox.push_back(Msg::Rows(std::mem::replace(
+                &mut p.rows,
+                Vec::with_capacity(BATCH),
+            )));
+        }
+        self.pending.store(0, Ordering::Relaxed);
+    }
 }
 
 struct Pending {
@@ -98,24 +155,36 @@ impl TraceWriter {
     /// Starts the writer task on the current tokio runtime.
     pub fn new(store: Store, ids: TraceIds) -> Self {
         let chain = ChainBuilder::new(&ids.tenant_id, &ids.run_id, &ids.trace_id);
-        let (queue, rx) = mpsc::channel(QUEUE_BATCHES);
-        tokio::spawn(write_loop(store, ids.clone(), rx));
-        TraceWriter {
-            ids,
+        // One slot more than the batches: a barrier always fits behind a full queue's
+        // worth of rows.
+        let (queue, rx) = mpsc::channel(QUEUE_BATCHES + 1);
+        let shared = Arc::new(Shared {
             state: Mutex::new(Pending {
                 chain,
                 rows: Vec::with_capacity(BATCH),
                 last_skill: None,
             }),
-            queue,
             pending: AtomicUsize::new(0),
+        });
+        tokio::spawn(write_loop(store, ids.clone(), rx, shared.clone()));
+        TraceWriter {
+            ids,
+            shared,
+            queue,
+            write_ahead: true,
         }
     }
 
+    /// For `runtime bench` only: intents are batched like any step instead of waited for,
+    /// so the bench can show, side by side, what the write-ahead costs. A run recorded so
+    /// can lose the intent of a request that was in flight when it crashed.
+    pub fn without_write_ahead(mut self) -> Self {
+        self.write_ahead = false;
+        self
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
-        // A panic while holding the lock cannot leave a half-appended step (the chain and
-        // the row are updated after the only fallible work), so the state is consistent.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.shared.lock()
     }
 
     /// Appends one step. `run_status` only on `run.end`.
@@ -128,8 +197,30 @@ impl TraceWriter {
         run_status: Option<&str>,
         body: serde_json::Value,
     ) {
+        let step = Step {
+            kind,
+            skill,
+            status,
+            duration_ms,
+            run_status,
+            body,
+        };
+        self.push(step, false);
+    }
+
+    /// Serializes and chains `step`; with `take`, also takes every pending row (this one
+    /// included) under the same lock, so the writer task's tick cannot take them first.
+    fn push(&self, step: Step<'_>, take: bool) -> Vec<PendingStep> {
+        let Step {
+            kind,
+            skill,
+            status,
+            duration_ms,
+            run_status,
+            body,
+        } = step;
         let at = timestamp(std::time::SystemTime::now());
-        let payload = StepEnvelope {
+        let mut envelope = StepEnvelope {
             v: 1,
             kind,
             skill,
@@ -139,8 +230,14 @@ impl TraceWriter {
             cost_cents: 0,
             at: at.as_str(),
             body,
+        };
+        let mut payload = envelope.to_bytes();
+        // The step cap (`trace_caps.rs`): rare, so measured on the bytes already made.
+        if payload.len() > runproof_host::trace_caps::MAX_STEP_BYTES {
+            let body = std::mem::take(&mut envelope.body);
+            envelope.body = runproof_host::trace_caps::bound_body(body, payload.len());
+            payload = envelope.to_bytes();
         }
-        .to_bytes();
         let mut p = self.lock();
         let linked = p.chain.append(&payload);
         let skill = skill.map(|name| match &p.last_skill {
@@ -161,7 +258,11 @@ impl TraceWriter {
             prev_hash: linked.prev_hash,
             hash: linked.hash,
         });
-        self.pending.store(p.rows.len(), Ordering::Relaxed);
+        if take {
+            self.shared.pending.store(0, Ordering::Relaxed);
+            return std::mem::replace(&mut p.rows, Vec::with_capacity(BATCH));
+        }
+        self.shared.pending.store(p.rows.len(), Ordering::Relaxed);
         if p.rows.len() >= BATCH {
             // Non-blocking hand-off (this may run inside a clock read). If the queue is
             // full the rows stay here and the next async host call waits for room.
@@ -170,9 +271,10 @@ impl TraceWriter {
                     &mut p.rows,
                     Vec::with_capacity(BATCH),
                 )));
-                self.pending.store(0, Ordering::Relaxed);
+                self.shared.pending.store(0, Ordering::Relaxed);
             }
         }
+        Vec::new()
     }
 
     /// Hands the pending rows to the writer task, waiting for room in the queue. Rows are
@@ -185,25 +287,47 @@ impl TraceWriter {
                 &mut p.rows,
                 Vec::with_capacity(BATCH),
             )));
-            self.pending.store(0, Ordering::Relaxed);
+            self.shared.pending.store(0, Ordering::Relaxed);
         }
         Ok(())
     }
 
-    /// Makes every recorded step durable. Returns the first write error of this trace, if
-    /// any; after one, the trace must stay unsealed.
-    pub async fn flush(&self) -> Result<(), StoreError> {
-        self.hand_off(1).await?;
+    /// Hands off every recorded step with a barrier, then waits until the writer task has
+    /// written them all. The rows and the barrier are one message, sent under the lock, so
+    /// nothing recorded later can come between them.
+    async fn barrier(&self, durable: bool) -> Result<(), StoreError> {
+        let permit = self.queue.reserve().await.map_err(|_| stopped())?;
         let (ack, done) = oneshot::channel();
-        self.queue
-            .send(Msg::Flush(ack))
-            .await
-            .map_err(|_| stopped())?;
-        match done.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(StoreError::Db(e)),
-            Err(_) => Err(stopped()),
+        {
+            let mut p = self.lock();
+            let rows = std::mem::replace(&mut p.rows, Vec::with_capacity(BATCH));
+            self.shared.pending.store(0, Ordering::Relaxed);
+            permit.send(Msg::Barrier { rows, durable, ack });
         }
+        answer(done).await
+    }
+
+    /// Makes every recorded step written. Returns the first write error of this trace, if
+    /// any; after one, the trace must stay unsealed. (The seal's synchronous commit then
+    /// makes them durable.)
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.barrier(false).await
+    }
+
+    /// Sends `rows` (the step to make durable, taken with every pending row under the lock
+    /// that chained it, see `push`) with a durable barrier, and waits until they and every
+    /// step before them are durable: on disk, surviving a crash of this process or of
+    /// Postgres. The write-ahead of side effects waits on this. The step is never in an
+    /// asynchronous batch before its barrier: it travels in the barrier's own message.
+    async fn send_durable(&self, rows: Vec<PendingStep>) -> Result<(), StoreError> {
+        let permit = self.queue.reserve().await.map_err(|_| stopped())?;
+        let (ack, done) = oneshot::channel();
+        permit.send(Msg::Barrier {
+            rows,
+            durable: true,
+            ack,
+        });
+        answer(done).await
     }
 
     /// Steps recorded so far, the chain head and the Merkle root: what the seal will say.
@@ -221,45 +345,88 @@ impl TraceWriter {
     }
 }
 
+/// One step as `append` takes it.
+struct Step<'a> {
+    kind: StepKind,
+    skill: Option<&'a str>,
+    status: StepStatus,
+    duration_ms: Option<u64>,
+    run_status: Option<&'a str>,
+    body: serde_json::Value,
+}
+
+async fn answer(done: oneshot::Receiver<Result<(), String>>) -> Result<(), StoreError> {
+    match done.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(StoreError::Db(e)),
+        Err(_) => Err(stopped()),
+    }
+}
+
 fn stopped() -> StoreError {
     StoreError::Db("the trace writer task stopped before the trace was durable".into())
 }
 
-/// The writer task: drains the queue in order until every sender is gone.
-async fn write_loop(store: Store, ids: TraceIds, mut rx: mpsc::Receiver<Msg>) {
+/// The writer task: drains the queue in order until every sender is gone, and on every
+/// tick takes the rows the calling task still holds.
+async fn write_loop(store: Store, ids: TraceIds, mut rx: mpsc::Receiver<Msg>, shared: Arc<Shared>) {
     let mut failed: Option<String> = None;
     let mut rows: Vec<StepRow> = Vec::new();
-    let mut acks: Vec<oneshot::Sender<Result<(), String>>> = Vec::new();
-    while let Some(first) = rx.recv().await {
+    let mut inbox: VecDeque<Msg> = VecDeque::new();
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        if inbox.is_empty() {
+            tokio::select! {
+                msg = rx.recv() => match msg {
+                    Some(m) => inbox.push_back(m),
+                    None => break,
+                },
+                _ = tick.tick() => shared.take_held(&mut rx, &mut inbox),
+            }
+            continue;
+        }
         // Take what is already queued too: one round trip for all of it when behind.
-        let mut next = Some(first);
-        while let Some(msg) = next.take() {
+        let mut barrier = None;
+        while let Some(msg) = inbox.pop_front() {
             match msg {
                 Msg::Rows(batch) => rows.extend(batch.into_iter().map(|s| s.into_row(&ids))),
-                Msg::Flush(ack) => {
-                    // Everything queued before the marker must be written before it is
+                Msg::Barrier {
+                    rows: batch,
+                    durable,
+                    ack,
+                } => {
+                    rows.extend(batch.into_iter().map(|s| s.into_row(&ids)));
+                    // Everything queued before the barrier is written before it is
                     // answered: stop coalescing here.
-                    acks.push(ack);
+                    barrier = Some((durable, ack));
                     break;
                 }
             }
-            if rows.len() < MAX_ROWS_PER_ROUND_TRIP {
-                next = rx.try_recv().ok();
+            if rows.len() >= MAX_ROWS_PER_ROUND_TRIP {
+                break;
             }
-        }
-        if !rows.is_empty() {
-            if failed.is_none()
-                && let Err(e) = store.append_steps(&rows).await
+            if inbox.is_empty()
+                && let Ok(next) = rx.try_recv()
             {
-                tracing::error!(
-                    "trace steps could not be written; the trace will stay unsealed: {e}"
-                );
-                failed = Some(e.to_string());
+                inbox.push_back(next);
             }
-            rows.clear();
         }
-        for ack in acks.drain(..) {
-            // The flusher may be gone (the run was dropped): nothing to tell.
+        // A durable barrier carries the step it makes durable, so `rows` is never empty
+        // then: the synchronous commit writes them, and flushing its WAL flushes every
+        // earlier asynchronous batch's too (WAL is flushed in order). (A commit that
+        // writes nothing would not wait for the disk.)
+        let durable = matches!(barrier, Some((true, _)));
+        if failed.is_none()
+            && !rows.is_empty()
+            && let Err(e) = store.append_steps(&rows, durable).await
+        {
+            tracing::error!("trace steps could not be written; the trace will stay unsealed: {e}");
+            failed = Some(e.to_string());
+        }
+        rows.clear();
+        if let Some((_, ack)) = barrier {
+            // The caller may be gone (the run was dropped): nothing to tell.
             let _ = ack.send(match &failed {
                 Some(e) => Err(e.clone()),
                 None => Ok(()),
@@ -328,10 +495,39 @@ impl TraceRecorder for TraceWriter {
         self.append(e.kind, Some(skill), e.status, e.duration_ms, None, e.body);
     }
 
-    fn backpressure(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+    fn record_durable(
+        &self,
+        skill: &str,
+        e: HostEvent,
+    ) -> RecorderFuture<'_, Result<(), NotDurable>> {
+        if !self.write_ahead {
+            self.record(skill, e);
+            return Box::pin(std::future::ready(Ok(())));
+        }
+        // Chained now, in call order (a caller such as the host's compactor relies on
+        // this); only the wait for the disk is deferred.
+        let rows = self.push(
+            Step {
+                kind: e.kind,
+                skill: Some(skill),
+                status: e.status,
+                duration_ms: e.duration_ms,
+                run_status: None,
+                body: e.body,
+            },
+            true,
+        );
+        Box::pin(async move {
+            self.send_durable(rows)
+                .await
+                .map_err(|e| NotDurable(e.to_string()))
+        })
+    }
+
+    fn backpressure(&self) -> RecorderFuture<'_, ()> {
         // `pending` is written by `append` just before on this same task, so this read sees
         // it; were it ever stale, the hand-off would only move to the next host call.
-        if self.pending.load(Ordering::Relaxed) < BATCH {
+        if self.shared.pending.load(Ordering::Relaxed) < BATCH {
             return Box::pin(std::future::ready(()));
         }
         Box::pin(async move {

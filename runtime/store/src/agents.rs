@@ -20,6 +20,10 @@ pub struct Agent {
     pub fuel: Option<i64>,
     pub max_host_calls: Option<i64>,
     pub scratch_dir: bool,
+    /// Scratch quotas (migration 0010); `None`: the runtime default.
+    pub scratch_max_bytes: Option<i64>,
+    pub scratch_max_files: Option<i64>,
+    pub scratch_max_open_files: Option<i64>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -36,16 +40,19 @@ pub struct NewAgent {
     pub fuel: Option<i64>,
     pub max_host_calls: Option<i64>,
     pub scratch_dir: bool,
+    pub scratch_max_bytes: Option<i64>,
+    pub scratch_max_files: Option<i64>,
+    pub scratch_max_open_files: Option<i64>,
 }
 
 /// The columns every agent query reads.
-const AGENT_COLUMNS: &str = "id, tenant_id, name, allowed_hosts, allowed_secrets, plan_json, max_memory_bytes, timeout_ms, fuel, max_host_calls, scratch_dir, created_at";
+const AGENT_COLUMNS: &str = "id, tenant_id, name, allowed_hosts, allowed_secrets, plan_json, max_memory_bytes, timeout_ms, fuel, max_host_calls, scratch_dir, scratch_max_bytes, scratch_max_files, scratch_max_open_files, created_at";
 
 impl Store {
     pub async fn create_agent(&self, a: NewAgent) -> Result<Agent, StoreError> {
         Ok(sqlx::query_as::<_, Agent>(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO agents (id, tenant_id, name, allowed_hosts, plan_json, max_memory_bytes, timeout_ms, fuel, max_host_calls, scratch_dir, allowed_secrets)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+            "INSERT INTO agents (id, tenant_id, name, allowed_hosts, plan_json, max_memory_bytes, timeout_ms, fuel, max_host_calls, scratch_dir, allowed_secrets, scratch_max_bytes, scratch_max_files, scratch_max_open_files)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
              RETURNING {AGENT_COLUMNS}"
         )))
         .bind(&a.id)
@@ -59,6 +66,9 @@ impl Store {
         .bind(a.max_host_calls)
         .bind(a.scratch_dir)
         .bind(&a.allowed_secrets)
+        .bind(a.scratch_max_bytes)
+        .bind(a.scratch_max_files)
+        .bind(a.scratch_max_open_files)
         .fetch_one(&self.pool)
         .await?)
     }

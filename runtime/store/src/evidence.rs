@@ -5,15 +5,18 @@ use crate::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-/// The seed plan's first query (§3), verbatim but for the bound run id.
+/// The seed plans' trace query, verbatim but for the bound run id (the columns of both
+/// seeds: `trace_id` so each trace's steps can be counted by it).
 pub const TRACE_ROWS_SQL: &str =
-    "SELECT run_id, tenant_id, started_at, status\nFROM aos_traces\nWHERE run_id = $1;";
-/// The seed plan's second query (§3).
+    "SELECT trace_id, run_id, tenant_id, started_at, status\nFROM aos_traces\nWHERE run_id = $1;";
+/// The seed plans' step count, per trace (as the first seed counts it). Never per
+/// `run_id`: rows copied under a run's id into another trace are not that run's steps.
 pub const STEP_COUNT_SQL: &str =
-    "SELECT COUNT(*) AS step_count\nFROM aos_trace_steps\nWHERE run_id = $1;";
+    "SELECT COUNT(*) AS step_count\nFROM aos_trace_steps\nWHERE trace_id = $1;";
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct TraceEvidenceRow {
+    pub trace_id: String,
     pub run_id: String,
     pub tenant_id: String,
     pub started_at: DateTime<Utc>,
@@ -30,7 +33,8 @@ pub struct Evidence {
     pub origin_system_id_default: Option<String>,
     pub origin_trigger_present: bool,
     pub trace_rows: Vec<TraceEvidenceRow>,
-    pub step_count: i64,
+    /// `STEP_COUNT_SQL` for each trace row: (trace_id, count).
+    pub step_counts: Vec<(String, i64)>,
 }
 
 impl Store {
@@ -59,17 +63,21 @@ impl Store {
             .bind(run_id)
             .fetch_all(&self.pool)
             .await?;
-        let step_count: i64 = sqlx::query_scalar(STEP_COUNT_SQL)
-            .bind(run_id)
-            .fetch_one(&self.pool)
-            .await?;
+        let mut step_counts = Vec::with_capacity(trace_rows.len());
+        for row in &trace_rows {
+            let n: i64 = sqlx::query_scalar(STEP_COUNT_SQL)
+                .bind(&row.trace_id)
+                .fetch_one(&self.pool)
+                .await?;
+            step_counts.push((row.trace_id.clone(), n));
+        }
         Ok(Evidence {
             server_version,
             latest_migration,
             origin_system_id_default,
             origin_trigger_present,
             trace_rows,
-            step_count,
+            step_counts,
         })
     }
 }

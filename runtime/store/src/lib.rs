@@ -43,7 +43,9 @@ pub struct Store {
     /// seal, which commits synchronously on `pool` after every batch of the trace has
     /// committed; flushing the seal's WAL flushes all WAL before it, so every step is on
     /// disk when a run is reported finished. A crash before the seal may lose the last
-    /// batches, and the trace is then unsealed (never VERIFIED) either way.
+    /// batches, and the trace is then unsealed (never VERIFIED) either way; the one
+    /// exception is a write-ahead batch (`append_steps(.., durable: true)`),
+    /// committed on `pool` so the intent of a side effect is on disk before it happens.
     steps: PgPool,
 }
 
@@ -94,6 +96,17 @@ impl Store {
         self.steps.close().await;
         self.pool.close().await;
     }
+}
+
+/// The one spelling of a time in a signed trace head, and of every column compared with it:
+/// RFC 3339, UTC, six fractional digits (the precision Postgres keeps) and `Z`.
+pub fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// `t` cut to whole microseconds: a time the runner signs must be the time Postgres stores.
+pub fn whole_micros(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
 }
 
 pub(crate) fn one_line(s: &str) -> String {

@@ -63,8 +63,12 @@ pub struct RunFinish<'a> {
     /// The DSSE envelope over the head, and the id of the key that signed it.
     pub signed_head: &'a str,
     pub signing_key_id: &'a str,
-    /// The completion time the signed head states, so the row and the claim agree.
+    /// The times and duration the signed head states, written as stated so the rows and
+    /// the claims agree (whole microseconds; see `whole_micros`): the run's and the trace's
+    /// `completed_at`, the trace's `sealed_at`, the run's `duration_ms`.
     pub completed_at: DateTime<Utc>,
+    pub sealed_at: DateTime<Utc>,
+    pub duration_ms: i64,
     /// Who holds the run: the seal commits only while the lease is still theirs.
     pub lease_owner: &'a str,
 }
@@ -138,7 +142,7 @@ impl Store {
         let status = if f.succeeded { "succeeded" } else { "failed" };
         let mut tx = self.pool.begin().await?;
         let sealed = sqlx::query(
-            "UPDATE aos_traces SET status = $2, completed_at = $6, chain_length = $3, root_hash = $4, sealed_at = now(),
+            "UPDATE aos_traces SET status = $2, completed_at = $6, chain_length = $3, root_hash = $4, sealed_at = $10,
                     merkle_root = $7, signed_head = $8, signing_key_id = $9
              WHERE trace_id = $1 AND run_id = $5 AND sealed_at IS NULL",
         )
@@ -151,6 +155,7 @@ impl Store {
         .bind(f.merkle_root)
         .bind(f.signed_head)
         .bind(f.signing_key_id)
+        .bind(f.sealed_at)
         .execute(&mut *tx)
         .await?;
         if sealed.rows_affected() != 1 {
@@ -160,8 +165,7 @@ impl Store {
             )));
         }
         let finished = sqlx::query(
-            "UPDATE runs SET status = $2, error_message = $3, completed_at = now(),
-                 duration_ms = (EXTRACT(EPOCH FROM (now() - started_at)) * 1000)::bigint,
+            "UPDATE runs SET status = $2, error_message = $3, completed_at = $5, duration_ms = $6,
                  lease_expires_at = NULL
              WHERE id = $1 AND status = 'running' AND lease_owner = $4",
         )
@@ -169,6 +173,8 @@ impl Store {
         .bind(status)
         .bind(f.error_message)
         .bind(f.lease_owner)
+        .bind(f.completed_at)
+        .bind(f.duration_ms)
         .execute(&mut *tx)
         .await?;
         if finished.rows_affected() != 1 {

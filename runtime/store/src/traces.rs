@@ -100,10 +100,13 @@ impl From<StepDbRow> for StoredStep {
 }
 
 impl Store {
-    /// Appends a batch of steps in one round trip (`UNNEST` of column arrays), committed
-    /// asynchronously (see `Store::steps`): only a synchronous seal afterwards makes the
-    /// trace durable and complete.
-    pub async fn append_steps(&self, steps: &[StepRow]) -> Result<(), StoreError> {
+    /// Appends a batch of steps in one round trip (`UNNEST` of column arrays). Committed
+    /// asynchronously (see `Store::steps`) unless `durable`: then the commit waits until its
+    /// WAL, and so every earlier batch's, is on disk (the write-ahead of a side effect).
+    /// Otherwise only a synchronous commit afterwards (a durable batch, the seal) makes the
+    /// steps durable. A durable batch must write rows: Postgres flushes the WAL at commit
+    /// only for a transaction that wrote some.
+    pub async fn append_steps(&self, steps: &[StepRow], durable: bool) -> Result<(), StoreError> {
         if steps.is_empty() {
             return Ok(());
         }
@@ -137,7 +140,7 @@ impl Store {
         .bind(&payloads)
         .bind(&prevs)
         .bind(&hashes)
-        .execute(&self.steps)
+        .execute(if durable { &self.pool } else { &self.steps })
         .await?;
         Ok(())
     }

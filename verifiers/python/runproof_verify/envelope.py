@@ -8,8 +8,8 @@ ENVELOPE_VERSION = 1
 
 KINDS = [
     "run.start", "skill.start", "skill.end", "skill.skipped", "host.log", "host.denied",
-    "host.http", "host.clock.wall", "host.clock.monotonic", "host.random", "host.stdout",
-    "host.stderr", "run.end",
+    "host.http", "host.intent", "host.clock.wall", "host.clock.monotonic", "host.random",
+    "host.stdout", "host.stderr", "run.end",
 ]
 STATUSES = ["success", "failure", "retry", "skipped"]
 

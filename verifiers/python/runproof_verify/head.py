@@ -9,7 +9,8 @@ from .rules import Failure, check_object, check_types
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
-PREDICATE_TYPE = "https://runproof.dev/attestations/trace-head/v1"
+PREDICATE_TYPE = "https://runproof.dev/attestations/trace-head/v2"
+PREDICATE_TYPE_V1 = "https://runproof.dev/attestations/trace-head/v1"
 SUBJECT_PREFIX = "runproof:run:"
 MODELS = ("HASH_CHAIN", "MERKLE_TREE")
 
@@ -21,8 +22,9 @@ STATEMENT = [("_type", "string"),
                                               ("digest", ("object", [("sha256", "string")]))]))),
              ("predicateType", "string"), ("predicate", "any")]
 
-# The predicate: every claim, its type.
-CLAIMS = [
+# The predicate: every claim, its type. Version 1 (still read) is the first eleven; version 2
+# adds the trace row's sealed_at and the run row.
+CLAIMS_V1 = [
     ("tenant_id", "string"),
     ("run_id", "string"),
     ("trace_id", "string"),
@@ -35,8 +37,27 @@ CLAIMS = [
     ("started_at", "string"),
     ("completed_at", "string"),
 ]
+RUN = [
+    ("agent_id", "string"),
+    ("origin_system_id", "string"),
+    ("goal", "string"),
+    ("plan_sha256", "string"),
+    ("error_message", ("option", "string")),
+    ("created_at", "string"),
+    ("duration_ms", "u64"),
+]
+# null passes the type of sealed_at (and is refused as head/claim, rule 8); a null run is
+# refused earlier, by its shape check.
+CLAIMS_V2 = CLAIMS_V1 + [("sealed_at", ("option", "string")), ("run", ("object", RUN))]
 DIGEST_CLAIMS = ["root_hash", "merkle_root"]
 NON_EMPTY_CLAIMS = ["tenant_id", "run_id", "trace_id", "status", "started_at", "completed_at"]
+NON_EMPTY_RUN = ["agent_id", "origin_system_id", "created_at"]
+
+
+def claims_of_version(predicate_type):
+    """The claims a predicate must have: v1's for the v1 type, else v2's (an unknown type is
+    read as v2 and refused at rule 7)."""
+    return CLAIMS_V1 if predicate_type == PREDICATE_TYPE_V1 else CLAIMS_V2
 
 
 def pae(payload_type, body):
@@ -101,13 +122,16 @@ def verify_head(envelope, trusted):
         for s in st["subject"]:
             check_object(s, ["name", "digest"], "subject", "head")
             check_object(s["digest"], ["sha256"], "subject digest", "head")
-    check_object(st["predicate"], [n for n, _ in CLAIMS], "predicate", "head")
+    fields = claims_of_version(st["predicateType"])
+    check_object(st["predicate"], [n for n, _ in fields], "predicate", "head")
+    if "run" in st["predicate"]:
+        check_object(st["predicate"]["run"], [n for n, _ in RUN], "predicate run", "head")
     check_types(st, STATEMENT, "statement", "head")
     claims = st["predicate"]
-    check_types(claims, CLAIMS, "predicate", "head")
+    check_types(claims, fields, "predicate", "head")
     if st["_type"] != STATEMENT_TYPE:
         raise Failure("head/statement-type", "statement _type is %r" % st["_type"])
-    if st["predicateType"] != PREDICATE_TYPE:
+    if st["predicateType"] not in (PREDICATE_TYPE, PREDICATE_TYPE_V1):
         raise Failure("head/predicate-type", "statement predicateType is %r" % st["predicateType"])
     _well_formed(claims)
     if len(st["subject"]) != 1:
@@ -122,6 +146,11 @@ def verify_head(envelope, trusted):
 
 
 def _well_formed(claims):
+    if "run" in claims:
+        if claims["sealed_at"] is None:
+            raise Failure("head/claim", "claim sealed_at is missing; a v2 head states both sealed_at and run")
+        if not is_digest_hex(claims["run"]["plan_sha256"]):
+            raise Failure("head/claim", "claim run.plan_sha256 is not a SHA-256 digest in hex")
     for f in DIGEST_CLAIMS:
         if not is_digest_hex(claims[f]):
             raise Failure("head/claim", "claim %s is not a SHA-256 digest in hex" % f)
@@ -143,6 +172,12 @@ def validate_claims(claims):
             raise Failure("head/claim", "claim %s is empty" % f)
     if "" in claims["skill_digests"]:
         raise Failure("head/claim", "claim skill_digests has an empty skill name")
+    if "run" in claims:
+        if claims["sealed_at"] == "":
+            raise Failure("head/claim", "claim sealed_at is empty")
+        for f in NON_EMPTY_RUN:
+            if claims["run"][f] == "":
+                raise Failure("head/claim", "claim run.%s is empty" % f)
 
 
 def carried_statement(envelope):

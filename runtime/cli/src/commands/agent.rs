@@ -3,7 +3,9 @@ use crate::database::Database;
 use crate::output::Out;
 use anyhow::{Context, Result, bail};
 use runproof_host::limits::{
-    Bytes, CEILING_FUEL, CEILING_MAX_HOST_CALLS, CEILING_MAX_MEMORY_BYTES, CEILING_TIMEOUT_MS,
+    Bytes, CEILING_FUEL, CEILING_MAX_HOST_CALLS, CEILING_MAX_MEMORY_BYTES,
+    CEILING_SCRATCH_MAX_BYTES, CEILING_SCRATCH_MAX_FILES, CEILING_SCRATCH_MAX_OPEN,
+    CEILING_TIMEOUT_MS,
 };
 use runproof_host::{Capabilities, HostPattern, InvocationLimits};
 use runproof_store::{Agent, NewAgent};
@@ -75,6 +77,32 @@ async fn create(args: &AgentCreateArgs, db: &Database, out: &Out) -> Result<()> 
         CEILING_MAX_HOST_CALLS,
         &|v| v.to_string(),
     )?;
+    over(
+        "--scratch-max-bytes",
+        args.scratch_max_bytes,
+        CEILING_SCRATCH_MAX_BYTES,
+        &|v| Bytes(v).to_string(),
+    )?;
+    over(
+        "--scratch-max-files",
+        args.scratch_max_files,
+        CEILING_SCRATCH_MAX_FILES,
+        &|v| v.to_string(),
+    )?;
+    over(
+        "--scratch-max-open-files",
+        args.scratch_max_open_files,
+        CEILING_SCRATCH_MAX_OPEN,
+        &|v| v.to_string(),
+    )?;
+    let quota_flag = args.scratch_max_bytes.is_some()
+        || args.scratch_max_files.is_some()
+        || args.scratch_max_open_files.is_some();
+    if quota_flag && !args.scratch_dir {
+        bail!(
+            "--scratch-max-bytes, --scratch-max-files and --scratch-max-open-files need --scratch-dir"
+        );
+    }
     for n in &args.allow_secrets {
         if !runproof_host::valid_secret_name(n) {
             bail!("--allow-secret {n:?}: a secret name is 1 to 64 of letters, digits, _ - .");
@@ -104,6 +132,9 @@ async fn create(args: &AgentCreateArgs, db: &Database, out: &Out) -> Result<()> 
             fuel: args.fuel.map(|v| v as i64),
             max_host_calls: args.max_host_calls.map(|v| v as i64),
             scratch_dir: args.scratch_dir,
+            scratch_max_bytes: args.scratch_max_bytes.map(|v| v as i64),
+            scratch_max_files: args.scratch_max_files.map(|v| v as i64),
+            scratch_max_open_files: args.scratch_max_open_files.map(|v| v as i64),
         })
         .await?;
     out.emit(&agent_json(&agent), || {
@@ -166,6 +197,17 @@ fn print_agent(a: &Agent) {
             "none (default)"
         }
     );
+    if a.scratch_dir {
+        println!(
+            "scratch quota: {} written, {} files, {} open at once{}",
+            Bytes(l.scratch_max_bytes),
+            l.scratch_max_files,
+            l.scratch_max_open_files,
+            tag(a.scratch_max_bytes.is_some()
+                || a.scratch_max_files.is_some()
+                || a.scratch_max_open_files.is_some())
+        );
+    }
     println!(
         "denied always: environment, arguments, sockets, inherited stdio, imports other than WASI and runproof:skill"
     );

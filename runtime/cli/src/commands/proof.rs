@@ -6,8 +6,8 @@ use crate::database::Database;
 use crate::output::Out;
 use crate::signing::{KeyLocation, trusted_or_local};
 use anyhow::{Context, Result};
-use runproof_coordinator::{RunProofCoordinator, StepListing};
-use runproof_proof::VerificationStatus;
+use runproof_coordinator::{RunProof, RunProofCoordinator, StepListing};
+use runproof_proof::{Coverage, VerificationStatus};
 
 /// Exit code when the proof is anything but VERIFIED.
 pub const EXIT_NOT_VERIFIED: i32 = 4;
@@ -82,24 +82,39 @@ async fn verify(
     store.close().await;
     let i = &proof.integrity;
     out.emit(&proof, || {
+        // Everything printed here is either recomputed, signed, or says it is not.
         println!("run_id: {}", proof.run_id);
+        println!("run_status: {}", run_status_line(&proof));
         println!("integrity_model: {}", i.model.as_str());
         println!(
             "verification_status: {}",
             status_word(i.verification_status)
         );
         println!("chain_length: {}", i.chain_length);
+        println!("verified_prefix: {}", i.verified_prefix);
         println!("root_hash: {}", i.root_hash.as_deref().unwrap_or("-"));
         println!("merkle_root: {}", i.merkle_root.as_deref().unwrap_or("-"));
         println!("trace_count: {}", proof.aos_traces.len());
         println!(
             "step_count: {}",
-            proof.aos_traces.iter().map(|t| t.step_count).sum::<i64>()
+            proof.aos_traces.iter().map(|t| t.step_count).sum::<u64>()
         );
         println!("signed_by: {}", i.signed_by.as_deref().unwrap_or("-"));
         println!("trusted_keys: {trust_note}");
+        if let Some(v) = proof.head_version {
+            println!("head_version: {}", v.as_str());
+        }
         if let Some(r) = &i.failure_reason {
             println!("failure_reason: {r}");
+        }
+        if i.is_verified() {
+            let bound = proof
+                .checks
+                .iter()
+                .filter(|c| c.coverage == Coverage::Bound)
+                .count();
+            println!("row_columns_bound: {bound} (equal to the signed head)");
+            println!("row_columns_not_covered: {}", not_covered(&proof));
         }
         println!("verified_at: {}", proof.verified_at.to_rfc3339());
     });
@@ -108,6 +123,34 @@ async fn verify(
     } else {
         EXIT_NOT_VERIFIED
     })
+}
+
+/// The run's status as signed, or why there is none (with the unsigned column, marked).
+pub fn run_status_line(proof: &RunProof) -> String {
+    match (&proof.run_status, proof.run_field("runs.status")) {
+        (Some(s), _) => format!("{s} (signed)"),
+        (None, Some(c)) => format!(
+            "- (no verified signed head; runs.status says {}, {})",
+            c.value.as_str().unwrap_or("?"),
+            Coverage::Unverified.marker()
+        ),
+        (None, None) => "-".into(),
+    }
+}
+
+/// The columns shown by `runs show` that the proof does not cover, by name.
+fn not_covered(proof: &RunProof) -> String {
+    let names: Vec<&str> = proof
+        .checks
+        .iter()
+        .filter(|c| c.coverage == Coverage::NotBound && c.trace_id.is_none())
+        .map(|c| c.field)
+        .collect();
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
 }
 
 async fn export(

@@ -273,10 +273,18 @@ pub async fn inspect(
             );
             println!("  host calls: {}", l.max_host_calls);
             println!("  output cap: {}", Bytes(l.max_output_bytes as u64));
+            if l.scratch_dir {
+                println!(
+                    "  scratch:    {} written, {} files, {} open at once",
+                    Bytes(l.scratch_max_bytes),
+                    l.scratch_max_files,
+                    l.scratch_max_open_files
+                );
+            }
             println!(
                 "  filesystem: {}",
                 if l.scratch_dir {
-                    "per-run scratch directory at /scratch"
+                    "per-run scratch directory at /scratch (quotas below)"
                 } else {
                     "none"
                 }

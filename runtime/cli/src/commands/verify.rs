@@ -76,12 +76,39 @@ fn bundle(args: &VerifyArgs, out: &Out, v: &runproof_proof::BundleVerdict) -> i3
             status_word(i.verification_status)
         );
         println!("chain_length: {}", i.chain_length);
+        println!("verified_prefix: {}", i.verified_prefix);
         println!("root_hash: {}", i.root_hash.as_deref().unwrap_or("-"));
         if let Some(k) = &i.signed_by {
             println!("signed_by: {k}");
         }
         if let Some(r) = &i.failure_reason {
             println!("failure_reason: {r}");
+        }
+        // What the run was, only from the signed head (present only when it verified).
+        if let Some(c) = &v.signed_head {
+            println!("signed run (from the head the pinned key signed):");
+            println!("  status: {}", c.status);
+            println!(
+                "  started_at: {}  completed_at: {}",
+                c.started_at, c.completed_at
+            );
+            match &c.run {
+                Some(run) => {
+                    println!("  goal: {}", run.goal);
+                    println!(
+                        "  agent_id: {}  origin_system_id: {}",
+                        run.agent_id, run.origin_system_id
+                    );
+                    println!("  plan_sha256: {}", run.plan_sha256);
+                    if let Some(e) = &run.error_message {
+                        println!("  error_message: {e}");
+                    }
+                    println!("  duration_ms: {}", run.duration_ms);
+                }
+                None => println!(
+                    "  (a v1 head: it does not state the run's goal, agent, origin, plan or error)"
+                ),
+            }
         }
     });
     if i.is_verified() {

@@ -9,12 +9,19 @@ use runproof_proof::bundle::{BundleTrace, bundle_from_rows};
 use runproof_proof::bundle_v1::BundleV1;
 use runproof_proof::inclusion_v1::InclusionProofV1;
 use runproof_proof::merkle::leaf_hash;
-use runproof_proof::seal::{PAYLOAD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE, key_id, sign_envelope};
+use runproof_proof::seal::{
+    PAYLOAD_TYPE, PREDICATE_TYPE, PREDICATE_TYPE_V1, STATEMENT_TYPE, key_id, sign_envelope,
+};
 use runproof_proof::*;
 use serde_json::{Value, json};
 
 use super::payloads::{self, Row};
 use super::{DIGEST, RUN, TENANT, TRACE, document_case, main_key, other_key};
+
+/// The run row's plan digest the standard head states (a vector needs no real plan: the
+/// offline verifier checks that the head is signed and well formed, the online one compares
+/// it with `runs.plan_json`).
+const PLAN_SHA256: &str = "ccc4321904c9031cde5219ec5e0649d4f2f4571b38a42e5a981e03fce9015b76";
 
 /// A trace to sign and export: its rows and what its head says.
 #[derive(Clone)]
@@ -95,8 +102,27 @@ impl Trace {
             merkle_root: hex::encode(chain.merkle_root()),
             skill_digests: self.skill_digests.clone(),
             status: self.status.into(),
-            started_at: "2026-11-23T00:00:00Z".into(),
-            completed_at: "2026-11-23T00:00:01Z".into(),
+            started_at: "2026-11-23T00:00:00.000000Z".into(),
+            completed_at: "2026-11-23T00:00:01.000000Z".into(),
+            sealed_at: Some("2026-11-23T00:00:01.000100Z".into()),
+            run: Some(RunClaims {
+                agent_id: "agent-1".into(),
+                origin_system_id: "vectors".into(),
+                goal: "fetch http://127.0.0.1:8080/health".into(),
+                plan_sha256: PLAN_SHA256.into(),
+                error_message: (self.status == "failed").then(|| "step \"fetch\" failed".into()),
+                created_at: "2026-11-22T23:59:59.999000Z".into(),
+                duration_ms: 1000,
+            }),
+        }
+    }
+
+    /// The same claims in the first format (trace-head/v1: no run row, no sealed_at).
+    pub fn claims_v1(&self) -> TraceHeadClaims {
+        TraceHeadClaims {
+            sealed_at: None,
+            run: None,
+            ..self.claims()
         }
     }
 
@@ -250,6 +276,17 @@ pub fn documents() -> Value {
     case(
         "bundle v2, trailing whitespace",
         [good.clone(), b" \n\t\r".to_vec()].concat(),
+        None,
+    );
+    let with_intent = Trace::of(vec![
+        payloads::run_start(),
+        payloads::intent(),
+        payloads::http(),
+        payloads::run_end("succeeded"),
+    ]);
+    case(
+        "bundle v2, a request's host.intent before its host.http",
+        pretty(&with_intent.bundle()),
         None,
     );
     let mut failed_run = Trace::of(vec![payloads::run_start(), payloads::run_end("failed")]);
@@ -1281,6 +1318,93 @@ fn head_cases(case: &mut impl FnMut(&str, Vec<u8>, Option<&str>), std: &Trace) {
         "claims: integrity model NONE, signed",
         with_claims_bytes(|c| c.integrity_model = "NONE".into()),
         Some("head/claim-model"),
+    );
+    // The versions of the predicate (trace-head/v1 is still read; v2 states the run row).
+    case(
+        "version: a v1 head (no run row, no sealed_at) still verifies",
+        v2(sign_head(&std.claims_v1(), &main_key())),
+        None,
+    );
+    case(
+        "version: v2 claims under the v1 predicateType, signed",
+        v2(signed_statement(|s| {
+            s["predicateType"] = json!(PREDICATE_TYPE_V1)
+        })),
+        Some("head/unknown-field"),
+    );
+    case(
+        "version: v1 claims under the v2 predicateType, signed",
+        v2(signed_statement(|s| {
+            let p = s["predicate"].as_object_mut().unwrap();
+            p.remove("run");
+            p.remove("sealed_at");
+        })),
+        Some("head/missing-field"),
+    );
+    case(
+        "version: an unknown predicateType with v2 claims, signed",
+        v2(signed_statement(|s| {
+            s["predicateType"] = json!("https://runproof.dev/attestations/trace-head/v3")
+        })),
+        Some("head/predicate-type"),
+    );
+    case(
+        "claims: run null, signed",
+        v2(signed_statement(|s| s["predicate"]["run"] = Value::Null)),
+        Some("head/type"),
+    );
+    case(
+        "claims: run without its goal, signed",
+        v2(signed_statement(|s| {
+            s["predicate"]["run"]
+                .as_object_mut()
+                .unwrap()
+                .remove("goal");
+        })),
+        Some("head/missing-field"),
+    );
+    case(
+        "claims: run with an unknown field, signed",
+        v2(signed_statement(|s| {
+            s["predicate"]["run"]["attempts"] = json!(1)
+        })),
+        Some("head/unknown-field"),
+    );
+    case(
+        "claims: run duration_ms a string, signed",
+        v2(signed_statement(|s| {
+            s["predicate"]["run"]["duration_ms"] = json!("1000")
+        })),
+        Some("head/type"),
+    );
+    case(
+        "claims: run error_message a number, signed",
+        v2(signed_statement(|s| {
+            s["predicate"]["run"]["error_message"] = json!(1)
+        })),
+        Some("head/type"),
+    );
+    case(
+        "claims: sealed_at null, signed",
+        v2(signed_statement(|s| {
+            s["predicate"]["sealed_at"] = Value::Null
+        })),
+        Some("head/claim"),
+    );
+    case(
+        "claims: plan_sha256 not a digest, signed",
+        with_claims_bytes(|c| c.run.as_mut().unwrap().plan_sha256 = "5C".repeat(32)),
+        Some("head/claim"),
+    );
+    case(
+        "claims: empty agent_id in the run, signed",
+        with_claims_bytes(|c| c.run.as_mut().unwrap().agent_id = String::new()),
+        Some("head/claim"),
+    );
+    case(
+        "claims: empty sealed_at, signed",
+        with_claims_bytes(|c| c.sealed_at = Some(String::new())),
+        Some("head/claim"),
     );
 }
 

@@ -66,6 +66,18 @@ pub fn http() -> Vec<u8> {
     )
 }
 
+/// The write-ahead of the request `http()` records: made durable before the request left.
+pub fn intent() -> Vec<u8> {
+    envelope(
+        StepKind::HostIntent,
+        Some("probe"),
+        StepStatus::Success,
+        None,
+        None,
+        json!({"interface": "runproof:skill/http", "request": {"method": "GET", "url": "http://127.0.0.1:8080/ok"}}),
+    )
+}
+
 pub fn run_end(status: &str) -> Vec<u8> {
     envelope(
         StepKind::RunEnd,

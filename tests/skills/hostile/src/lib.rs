@@ -20,10 +20,22 @@
 //! | `trap` | execute `unreachable` |
 //! | `exit` (arg: code) | call `exit(code)` |
 //! | `log` (arg: message) | one `log` call; returns `{"log": message}` (benign) |
+//! | `sleep` (arg: seconds) | park in a WASI sleep (a `poll` on a monotonic-clock timer) |
+//! | `big_requests` (arg: `<bytes>x<count>@<url>`) | POST a body of `bytes` to `url`, `count` times (one allocation) |
+//! | `big_url` (arg: bytes) | GET a URL `bytes` long |
+//! | `big_error` (arg: bytes) | return a skill error whose message is `bytes` long |
+//! | `scratch_fill` (arg: MiB) | write 1 MiB files under /scratch, at most `MiB` of them |
+//! | `scratch_files` (arg: n) | create at most `n` empty files under /scratch |
+//! | `scratch_fds` (arg: n) | open and keep open at most `n` files under /scratch |
+//!
+//! The `scratch_*` and `big_*` actions return normally if the sandbox lets them finish (a
+//! test that expects a quota or a cap then fails loudly); their loops are bounded so a
+//! missing quota cannot fill the host's disk.
 //!
 //! An attempt the sandbox denies ends with the skill error `denied: <what the guest saw>`;
 //! one that succeeds returns what it got, so a test that expects a denial fails loudly.
 
+use runproof_sdk::bindings::runproof::skill::http::{Request, send};
 use runproof_sdk::bindings::runproof::skill::log::{Level, log};
 use runproof_sdk::bindings::runproof::skill::types::Capabilities;
 use runproof_sdk::bindings::{Guest, SkillError, SkillInfo};
@@ -123,9 +135,95 @@ impl Guest for Hostile {
                 log(Level::Info, arg);
                 json!({"log": arg})
             }
+            "sleep" => {
+                let secs: u64 = arg.parse().unwrap_or(3600);
+                std::thread::sleep(std::time::Duration::from_secs(secs));
+                json!({"slept": secs})
+            }
+            "big_requests" => big_requests(arg)?,
+            "big_url" => {
+                let n: usize = arg
+                    .parse()
+                    .map_err(|_| err("invalid-input", "big_url needs a byte count"))?;
+                let mut url = String::from("http://127.0.0.1:9/");
+                url.extend(std::iter::repeat_n('a', n.saturating_sub(url.len())));
+                match send(&request("GET", url, None)) {
+                    Ok(r) => json!({"status": r.status}),
+                    Err(e) => return Err(err("refused", format!("{e:?}"))),
+                }
+            }
+            "big_error" => {
+                let n: usize = arg
+                    .parse()
+                    .map_err(|_| err("invalid-input", "big_error needs a byte count"))?;
+                return Err(err("big", "E".repeat(n)));
+            }
+            "scratch_fill" => {
+                let mib: usize = arg.parse().unwrap_or(64);
+                let chunk = vec![0x5Au8; 1 << 20];
+                for i in 0..mib {
+                    std::fs::write(format!("/scratch/fill-{i}"), &chunk)
+                        .map_err(|e| err("denied", format!("write {i}: {e}")))?;
+                }
+                json!({"wrote_mib": mib})
+            }
+            "scratch_files" => {
+                let n: usize = arg.parse().unwrap_or(1000);
+                for i in 0..n {
+                    std::fs::File::create(format!("/scratch/f-{i}"))
+                        .map_err(|e| err("denied", format!("create {i}: {e}")))?;
+                }
+                json!({"created": n})
+            }
+            "scratch_fds" => {
+                let n: usize = arg.parse().unwrap_or(1000);
+                let mut open = Vec::new();
+                for i in 0..n {
+                    let f = std::fs::File::create(format!("/scratch/fd-{}", i % 4))
+                        .map_err(|e| err("denied", format!("open {i}: {e}")))?;
+                    open.push(f);
+                }
+                json!({"open": open.len()})
+            }
             _ => return Err(err("invalid-input", format!("unknown action {action:?}"))),
         };
         Ok(value.to_string())
+    }
+}
+
+fn request(method: &str, url: String, body: Option<Vec<u8>>) -> Request {
+    Request {
+        method: method.into(),
+        url,
+        headers: vec![],
+        body,
+        timeout_ms: Some(5_000),
+        follow_redirects: false,
+    }
+}
+
+/// `<bytes>x<count>@<url>`: one body of `bytes`, sent `count` times; returns how many were
+/// refused and the first refusal.
+fn big_requests(arg: &str) -> Result<Value, SkillError> {
+    let bad = || err("invalid-input", "big_requests needs <bytes>x<count>@<url>");
+    let (spec, url) = arg.split_once('@').ok_or_else(bad)?;
+    let (bytes, count) = spec.split_once('x').ok_or_else(bad)?;
+    let bytes: usize = bytes.parse().map_err(|_| bad())?;
+    let count: usize = count.parse().map_err(|_| bad())?;
+    let req = request("POST", url.to_string(), Some(vec![b'A'; bytes]));
+    let (mut refused, mut first) = (0usize, None::<String>);
+    for _ in 0..count {
+        if let Err(e) = send(&req) {
+            refused += 1;
+            first.get_or_insert_with(|| format!("{e:?}"));
+        }
+    }
+    match first {
+        Some(first) => Err(err(
+            "refused",
+            format!("{refused} of {count} requests refused; the first: {first}"),
+        )),
+        None => Ok(json!({"refused": 0})),
     }
 }
 

@@ -1,0 +1,44 @@
+//! Substitute, then echo back in any common encoding, then redact: no secret value
+//! survives. Input: the value (up to the first NUL, at least 8 bytes of UTF-8), then a
+//! template in which `{{secret:S}}` is the placeholder.
+#![no_main]
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+use libfuzzer_sys::fuzz_target;
+use runproof_host::{Secret, SecretSet};
+
+fuzz_target!(|data: &[u8]| {
+    let mut parts = data.splitn(2, |b| *b == 0);
+    let (Some(value), Some(template)) = (parts.next(), parts.next()) else {
+        return;
+    };
+    let (Ok(value), Ok(template)) = (std::str::from_utf8(value), std::str::from_utf8(template))
+    else {
+        return;
+    };
+    if value.len() < 8 {
+        return;
+    }
+    let set = SecretSet::new(vec![Secret {
+        name: "S".into(),
+        value: value.to_string(),
+        allowed_hosts: vec![],
+    }]);
+    let sent = set.substitute(&format!("{template}{{{{secret:S}}}}"));
+    let json = serde_json::to_string(&sent).unwrap();
+    let echoes = [
+        sent.clone(),
+        json,
+        STANDARD.encode(&sent),
+        URL_SAFE.encode(&sent),
+        hex::encode(&sent),
+        url::form_urlencoded::byte_serialize(sent.as_bytes()).collect(),
+    ];
+    for echo in echoes {
+        let out = set.redact(&echo);
+        assert!(!out.contains(value), "the value survived in {out:?}");
+        for enc in [STANDARD.encode(value), URL_SAFE.encode(value), hex::encode(value)] {
+            assert!(!out.contains(&enc), "an encoding survived in {out:?}");
+        }
+    }
+});
