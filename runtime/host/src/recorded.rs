@@ -501,6 +501,63 @@ mod tests {
     }
 
     #[test]
+    fn answers_capped_to_a_digest_cannot_be_served() {
+        let capped =
+            crate::trace_caps::bytes_field(&[b'x'; crate::trace_caps::MAX_INLINE_BYTES + 1]);
+        let body = json!({
+            "interface": "runproof:skill/http",
+            "request": {"method": "GET", "url": "http://127.0.0.1:1/x"},
+            "response": {"status": 200, "headers": [], "body": capped, "hops": []},
+        });
+        let e = interactions(StepKind::HostHttp, &body).unwrap_err();
+        assert!(matches!(e, ReadError::DigestOnly(_)), "{e}");
+        assert!(e.to_string().contains("size, SHA-256 and prefix"), "{e}");
+        let random = json!({"source": "secure", "reads": [crate::trace_caps::digest_json(b"r")]});
+        assert!(matches!(
+            interactions(StepKind::HostRandom, &random),
+            Err(ReadError::DigestOnly(_))
+        ));
+        let whole = json!({"bounded": crate::trace_caps::digest_json(b"{}")});
+        assert!(matches!(
+            interactions(StepKind::HostLog, &whole),
+            Err(ReadError::DigestOnly(_))
+        ));
+        // A text that happens to spell a digest is not one.
+        let log = json!({"level": "info", "message": "{\"digest\": {}}"});
+        assert!(interactions(StepKind::HostLog, &log).is_ok());
+    }
+
+    #[test]
+    fn asked_sides_compare_through_a_digest_by_their_bytes() {
+        let text = "y".repeat(5000);
+        let recorded = json!({"text": crate::trace_caps::digest_json(text.as_bytes()), "n": 1});
+        assert!(same_asked(&recorded, &json!({"text": text, "n": 1})));
+        assert!(!same_asked(
+            &recorded,
+            &json!({"text": format!("{text}z"), "n": 1})
+        ));
+        assert!(!same_asked(&recorded, &json!({"text": text, "n": 2})));
+        assert!(!same_asked(
+            &recorded,
+            &json!({"text": text, "n": 1, "more": true})
+        ));
+        assert!(!same_asked(&json!(["a"]), &json!(["a", "b"])));
+        assert!(same_asked(&json!({"a": [1, "b"]}), &json!({"a": [1, "b"]})));
+    }
+
+    #[test]
+    fn an_intent_asks_its_whole_body_and_is_concurrent_over_wasi_http() {
+        let body = json!({"interface": "wasi:http/outgoing-handler", "request": {"method": "GET", "url": "http://h/"}});
+        let i = only(StepKind::HostIntent, body.clone());
+        assert_eq!(i.asked, body);
+        assert!(i.concurrent && i.answer.is_none() && !i.is_read());
+        assert_eq!(
+            summary(StepKind::HostIntent, &body),
+            "host.intent GET http://h/"
+        );
+    }
+
+    #[test]
     fn acknowledged_kinds_ask_their_whole_body() {
         let log = json!({"level": "info", "message": "hi"});
         let i = only(StepKind::HostLog, log.clone());

@@ -57,6 +57,15 @@ pub struct InvocationTrace {
     pub stopped_by_deadline: bool,
 }
 
+impl InvocationTrace {
+    /// Whether every recorded step can be read back and every answer served (none was
+    /// capped to a digest), without running anything: so a replay can refuse a trace before
+    /// it replays any of it.
+    pub fn check(&self) -> Result<(), ReplayError> {
+        Tape::new(self.clone(), InvocationLimits::default()).map(|_| ())
+    }
+}
+
 /// One side of a divergence: a call, or the end of the invocation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Observed {

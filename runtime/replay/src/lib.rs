@@ -50,6 +50,10 @@ pub enum ReplayError {
     },
     #[error("cannot create the replay's scratch directory: {0}")]
     Scratch(String),
+    /// A step the code would be served is not in the trace whole (or not readable): the
+    /// replay refuses the trace rather than serve something else.
+    #[error("the trace cannot be replayed faithfully: {0}")]
+    NotServable(String),
 }
 
 /// `REPLAYED` or `DIVERGED`.
@@ -202,6 +206,26 @@ pub async fn replay_trace(
         loaded.insert(key, skill);
     }
     let substituted = substitutions(&invocations, req.substitutes);
+    // Every invocation's tape is read before any is replayed: a trace with an answer the
+    // replay cannot serve (capped to a digest) is refused whole, not half replayed.
+    let mut tapes = Vec::with_capacity(invocations.len());
+    for inv in &invocations {
+        let tape = match &inv.input {
+            Some(_) => {
+                let limits = effective(&run, inv)?;
+                let tape = InvocationTrace {
+                    steps: inv.host.clone(),
+                    end_index: inv.end.index,
+                    stopped_by_deadline: outcome::stopped_by(&inv.end, &deadline_reason(&limits)),
+                };
+                tape.check()
+                    .map_err(|e| ReplayError::NotServable(e.to_string()))?;
+                Some((tape, limits))
+            }
+            None => None,
+        };
+        tapes.push(tape);
+    }
 
     // One scratch directory for the whole replay, as the run had one for all its steps;
     // a temporary one, removed when the replay ends.
@@ -220,7 +244,7 @@ pub async fn replay_trace(
     let mut reports = Vec::with_capacity(invocations.len());
     let mut replayed_steps = 0u64;
     let mut divergence = None;
-    for inv in &invocations {
+    for (inv, tape) in invocations.iter().zip(tapes) {
         let skill = &loaded[&(inv.skill.clone(), inv.digest.clone())];
         let mut report = InvocationReport {
             step_id: inv.step_id.clone(),
@@ -235,7 +259,7 @@ pub async fn replay_trace(
             stopped_as_recorded: false,
             replay_ms: 0.0,
         };
-        let Some(input) = &inv.input else {
+        let (Some(input), Some((tape, limits))) = (&inv.input, tape) else {
             // The runner never invoked it: there must be nothing but its end.
             report.result = "not-invoked";
             if let Some(first) = inv.host.first() {
@@ -262,23 +286,11 @@ pub async fn replay_trace(
             }
             continue;
         };
-        let limits = *run.limits.get(&inv.skill).ok_or_else(|| {
-            ReplayError::Layout(format!(
-                "run.start records no effective limits for skill {:?}",
-                inv.skill
-            ))
-        })?;
-        let deadline = deadline_reason(&limits);
-        let tape = InvocationTrace {
-            steps: inv.host.clone(),
-            end_index: inv.end.index,
-            stopped_by_deadline: outcome::stopped_by(&inv.end, &deadline),
-        };
         let t = Instant::now();
         let replayed = host
             .replay(skill, &input.to_string(), tape, limits, scratch.as_ref())
             .await
-            .map_err(|e| ReplayError::Layout(e.to_string()))?;
+            .map_err(|e| ReplayError::NotServable(e.to_string()))?;
         report.replay_ms = t.elapsed().as_secs_f64() * 1e3;
         report.stopped_as_recorded = replayed.stopped_as_recorded;
         replayed_steps += replayed.matched_steps as u64;
@@ -311,6 +323,19 @@ pub async fn replay_trace(
         trace_steps: req.steps.len() as u64,
         substituted,
         replay_ms: started.elapsed().as_secs_f64() * 1e3,
+    })
+}
+
+/// The limits `run.start` recorded for the skill of `inv`.
+fn effective(
+    run: &trace::RunStart,
+    inv: &trace::Invocation,
+) -> Result<InvocationLimits, ReplayError> {
+    run.limits.get(&inv.skill).copied().ok_or_else(|| {
+        ReplayError::Layout(format!(
+            "run.start records no effective limits for skill {:?}",
+            inv.skill
+        ))
     })
 }
 
