@@ -93,7 +93,19 @@ async fn a_successful_http_call_replays_without_touching_the_network() {
     assert_eq!(hits, 1);
     let report = assert_replayed(&run_id, &tenant);
     assert_eq!(report["invocation_count"], 1);
-    assert!(report["replayed_steps"].as_u64().unwrap() >= 1, "{report}");
+    // The write-ahead intent is recorded right before its exchange, and the replay made
+    // both: every host step of the invocation was reproduced.
+    let steps = step_bodies(&run_id).await;
+    let kinds: Vec<&str> = steps.iter().map(|(k, _, _)| k.as_str()).collect();
+    let intent = kinds
+        .iter()
+        .position(|k| *k == "host.intent")
+        .expect("an intent");
+    assert_eq!(kinds[intent + 1], "host.http", "{kinds:?}");
+    assert_eq!(steps[intent].2["request"], steps[intent + 1].2["request"]);
+    let host_steps = report["invocations"][0]["host_steps"].as_u64().unwrap();
+    assert!(host_steps >= 2, "{report}");
+    assert_eq!(report["replayed_steps"], host_steps, "{report}");
     // The response came from the trace: the server saw nothing more.
     assert_eq!(server.hits(), hits, "replay must not reach the network");
 
@@ -121,23 +133,104 @@ async fn http_errors_and_denials_replay() {
     add_test_skill("probe");
     let server = Server::start();
     let closed = format!("http://127.0.0.1:{}/", closed_port());
-    for (name, plan) in [
+    // With whether the request left the host (so its write-ahead intent is in the trace,
+    // and the replay must commit it too).
+    for (name, plan, left) in [
         // A status the skill reports, a refused connection, a destination not granted.
         (
             "rp-500",
             probe(&[&format!("http:{}", server.url("/status/500"))]),
+            true,
         ),
-        ("rp-connect", probe(&[&format!("http:{closed}")])),
-        ("rp-denied", probe(&["http:http://10.1.2.3/"])),
+        ("rp-connect", probe(&[&format!("http:{closed}")]), true),
+        ("rp-denied", probe(&["http:http://10.1.2.3/"]), false),
         (
             "rp-call-500",
             one_step("http_call", json!({"url": server.url("/status/500")})),
+            true,
         ),
     ] {
         let (tenant, run_id, _) = run(name, &["--allow-host", "http://127.0.0.1:*"], &plan);
+        let steps = step_bodies(&run_id).await;
+        let intents = steps.iter().filter(|(k, _, _)| k == "host.intent").count();
+        assert_eq!(intents, usize::from(left), "{name}: {steps:?}");
         assert_replayed(&run_id, &tenant);
     }
     assert_eq!(server.hits(), 2, "only the runs reached the server");
+}
+
+#[tokio::test]
+async fn answers_capped_to_a_digest_are_refused_and_capped_requests_still_compare() {
+    add_test_skill("hostile");
+    let server = Server::start();
+    let allow = ["--allow-host", "http://127.0.0.1:*"];
+
+    // A response body over 64 KiB is in the trace only as its size, SHA-256 and prefix: the
+    // replay cannot serve it, so it refuses the trace (naming the step), never REPLAYED.
+    let plan = one_step("http_call", json!({"url": server.url("/big")}));
+    let (tenant, run_id, code) = run("rp-big-response", &allow, &plan);
+    assert_eq!(code, 0);
+    let http = index_of(&run_id, "host.http", "/big").await;
+    let steps = step_bodies(&run_id).await;
+    assert_eq!(
+        steps[http as usize].2["response"]["body"]["digest"]["size"],
+        100_000
+    );
+    let hits = server.hits();
+    let r = replay(&run_id, &tenant, &[]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(!r.stdout.contains("REPLAYED"), "{}", r.stdout);
+    let error = r.json()["error"].as_str().unwrap_or_default().to_string();
+    assert!(
+        error.contains(&format!("step {http} (host.http)"))
+            && error.contains("recorded only as its size, SHA-256 and prefix"),
+        "{error}
+{}",
+        r.stderr
+    );
+    let text = runtime(&["replay", "--run-id", &run_id, "--tenant-id", &tenant]);
+    assert_eq!(text.code, 1);
+    assert!(!text.stdout.contains("REPLAYED"), "{}", text.stdout);
+    assert!(
+        text.stderr.contains("cannot be replayed"),
+        "{}",
+        text.stderr
+    );
+    assert_eq!(
+        server.hits(),
+        hits,
+        "a refused replay reaches nothing either"
+    );
+
+    // A request body over 64 KiB is recorded as its digest too, in its intent and its
+    // exchange; that is the guest's side, so the replayed code's request is compared by
+    // the digest (the answer is whole): REPLAYED.
+    add_test_skill("probe");
+    let spec = json!({"method": "POST", "url": server.url("/ok"), "body": "A".repeat(100_000)});
+    let plan = probe(&[&format!("request:{spec}")]);
+    let (tenant, run_id, code) = run("rp-big-request", &allow, &plan);
+    assert_eq!(code, 0);
+    let intent = index_of(&run_id, "host.intent", "/ok").await;
+    let steps = step_bodies(&run_id).await;
+    assert_eq!(
+        steps[intent as usize].2["request"]["body"]["digest"]["size"],
+        100_000
+    );
+    assert_replayed(&run_id, &tenant);
+
+    // A request refused for its size leaves no intent and replays as refused.
+    let plan = hostile(
+        "big_requests",
+        &format!("{}x2@{}", 5 << 20, server.url("/ok")),
+    );
+    let (tenant, run_id, code) = run("rp-refused-request", &allow, &plan);
+    assert_eq!(code, 3);
+    let steps = step_bodies(&run_id).await;
+    assert!(
+        steps.iter().all(|(k, _, _)| k != "host.intent"),
+        "{steps:?}"
+    );
+    assert_replayed(&run_id, &tenant);
 }
 
 #[tokio::test]
@@ -314,6 +407,28 @@ async fn limit_hits_and_traps_replay_as_recorded() {
         ),
         ("rp-trap", vec![], hostile("trap", ""), "wasm trap"),
         (
+            // Parked in a host call (a WASI sleep) when the deadline struck: the host's
+            // wall-clock bound, not the epoch, stopped it.
+            "rp-sleep",
+            vec!["--timeout", "500ms"],
+            hostile("sleep", "3600"),
+            "deadline of 500 ms exceeded",
+        ),
+        (
+            // The replay's scratch directory is a fresh temporary one with the recorded
+            // quotas: the same write is the one refused.
+            "rp-scratch-bytes",
+            vec!["--scratch-dir", "--scratch-max-bytes", "4MiB"],
+            hostile("scratch_fill", "64"),
+            "scratch quota of 4 MiB written reached",
+        ),
+        (
+            "rp-scratch-files",
+            vec!["--scratch-dir", "--scratch-max-files", "50"],
+            hostile("scratch_files", "10000"),
+            "scratch quota of 50 files created reached",
+        ),
+        (
             "rp-exit",
             vec![],
             hostile("exit", "3"),
@@ -362,11 +477,13 @@ async fn another_component_under_the_same_name_diverges_at_the_first_differing_s
     let report = r.json();
     assert_eq!(r.code, 5, "DIVERGED exits 5: {report}");
     assert_eq!(report["verdict"], "DIVERGED");
-    // The variant logs before its request: the first differing step is the recorded request.
-    let http_step = index_of(&run_id, "host.http", &url).await;
+    // The variant logs before its request: the first differing step is the recorded
+    // request's write-ahead intent, right before its exchange.
+    let intent_step = index_of(&run_id, "host.intent", &url).await;
+    assert_eq!(intent_step + 1, index_of(&run_id, "host.http", &url).await);
     let d = &report["divergence"];
-    assert_eq!(d["step_index"], http_step, "{report}");
-    assert_eq!(d["expected"]["kind"], "host.http");
+    assert_eq!(d["step_index"], intent_step, "{report}");
+    assert_eq!(d["expected"]["kind"], "host.intent");
     assert_eq!(d["actual"]["kind"], "host.log");
     assert!(
         d["actual"]["summary"]
@@ -395,12 +512,12 @@ async fn another_component_under_the_same_name_diverges_at_the_first_differing_s
     assert_eq!(text.code, 5);
     assert!(
         text.stdout
-            .contains(&format!("verdict: DIVERGED at step {http_step}")),
+            .contains(&format!("verdict: DIVERGED at step {intent_step}")),
         "{}",
         text.stdout
     );
     assert!(
-        text.stdout.contains("expected: host.http GET"),
+        text.stdout.contains("expected: host.intent GET"),
         "{}",
         text.stdout
     );
@@ -674,6 +791,18 @@ async fn replaced_components_stay_replayable_and_bundles_replay_offline_with_the
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(r.json()["verdict"], "REPLAYED");
     assert_eq!(r.json()["source"], format!("bundle {}", with.display()));
+    // And with no database reachable at all: DATABASE_URL names a port nobody listens on.
+    let unreachable = format!("postgres://runproof@127.0.0.1:{}/runproof", closed_port());
+    let r: Run = runtime_cmd()
+        .env("RUNPROOF_HOME", &home)
+        .env("DATABASE_URL", &unreachable)
+        .args(["--json", "replay", with.to_str().unwrap(), "--trusted-key"])
+        .arg(&public)
+        .output()
+        .expect("runtime starts")
+        .into();
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.json()["verdict"], "REPLAYED");
     // Without its component the replay names the digest it needs...
     let r = rt(&[
         "--json",
