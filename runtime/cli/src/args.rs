@@ -60,6 +60,14 @@ pub enum Command {
     /// Tenant secrets: values skills use by placeholder, never see, and the trace never holds.
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Execute queued runs (`run --detach`, the API) until SIGTERM; any number of workers
+    /// share one database.
+    Worker(crate::args_service::WorkerArgs),
+    /// The HTTP API (optionally with in-process workers, `--workers N`).
+    Serve(crate::args_service::ServeArgs),
+    /// API bearer tokens: one tenant each, stored hashed, revocable.
+    #[command(subcommand)]
+    Token(crate::args_service::TokenCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -274,9 +282,11 @@ pub struct RunArgs {
     #[arg(long, env = "RUNPROOF_LEASE_TTL", value_name = "DURATION", default_value = "30s",
           value_parser = parse_lease_ttl)]
     pub lease_ttl: std::time::Duration,
+    #[command(flatten)]
+    pub queue: crate::args_service::QueueRunArgs,
 }
 
-fn parse_lease_ttl(s: &str) -> Result<std::time::Duration, String> {
+pub(crate) fn parse_lease_ttl(s: &str) -> Result<std::time::Duration, String> {
     let ms = crate::units::parse_duration_ms(s)?;
     if ms < 150 {
         return Err(format!(
@@ -320,6 +330,25 @@ pub enum RunsCommand {
     /// Mark failed every running run whose runner stopped renewing its lease (killed,
     /// crashed, cut off). Every command does this on start; this one says what it did.
     Recover,
+    /// Follow a run to its end (and a lost run to its next attempt, if its plan asked for
+    /// one); exit 0 if it succeeded, 3 if it failed.
+    Wait {
+        #[arg(long)]
+        run_id: String,
+        #[arg(long)]
+        tenant_id: String,
+        /// Give up after this long (exit 1, the run goes on).
+        #[arg(long, value_name = "DURATION", value_parser = crate::args_service::parse_duration)]
+        timeout: Option<std::time::Duration>,
+    },
+    /// Cancel a run: a queued one never starts; a running one is stopped at its next lease
+    /// renewal and sealed as failed.
+    Cancel {
+        #[arg(long)]
+        run_id: String,
+        #[arg(long)]
+        tenant_id: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -383,6 +412,9 @@ pub struct BenchArgs {
     /// Smaller sizes: finishes in under a minute (the full run takes a few minutes).
     #[arg(long)]
     pub quick: bool,
+    /// Only the service figures (worker processes, submit-to-start, recovery).
+    #[arg(long)]
+    pub service: bool,
 }
 
 #[derive(Debug, Subcommand)]

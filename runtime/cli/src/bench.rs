@@ -8,6 +8,8 @@
 //! need rows (COPY) use a temporary table that is dropped afterwards; no run, trace or step
 //! is ever written except by the runner.
 
+mod service;
+
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use futures_util::StreamExt;
 use runproof_coordinator::{RunProofCoordinator, StepListing};
@@ -266,6 +268,8 @@ impl<'a> Bench<'a> {
         self.scaling().await?;
         (self.progress)("replay: a run re-executed against its trace ...".into());
         self.replay().await?;
+        (self.progress)("service: worker processes, submit-to-start, recovery ...".into());
+        self.service().await?;
         Ok(Report {
             quick: self.quick,
             cpus: std::thread::available_parallelism()
@@ -1012,7 +1016,7 @@ async fn direct_get(url: &str, policy: &OutboundPolicy) -> Result<()> {
 
 /// The smallest HTTP/1.1 server that answers every request with `200 {"ok":true}` and
 /// closes the connection (as the host's client sees any one-shot server).
-async fn serve(listener: tokio::net::TcpListener) {
+pub(crate) async fn serve(listener: tokio::net::TcpListener) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\nconnection: close\r\n\r\n{\"ok\":true}";
     while let Ok((mut socket, _)) = listener.accept().await {

@@ -5,6 +5,7 @@
 //! 4 the proof is not VERIFIED; 5 replay DIVERGED; 130 interrupted (Ctrl-C).
 
 mod args;
+mod args_service;
 mod bench;
 mod commands;
 mod compile_progress;
@@ -14,7 +15,7 @@ mod report;
 mod signing;
 mod units;
 
-use args::{Cli, Command, SkillCommand};
+use args::{Cli, Command, RunsCommand, SkillCommand};
 use clap::Parser;
 use database::Database;
 use output::Out;
@@ -75,6 +76,16 @@ async fn dispatch(cli: &Cli, out: &Out) -> anyhow::Result<i32> {
             commands::invoke::run(args, &db, cli.home.as_ref(), &key, out).await
         }
         Command::Run(args) => commands::run::run(args, &db, cli.home.as_ref(), &key, out).await,
+        Command::Runs(RunsCommand::Wait {
+            run_id,
+            tenant_id,
+            timeout,
+        }) => commands::queue::wait(run_id, tenant_id, *timeout, &db, out).await,
+        Command::Runs(RunsCommand::Cancel { run_id, tenant_id }) => {
+            commands::queue::cancel(run_id, tenant_id, &db, out)
+                .await
+                .map(|_| 0)
+        }
         Command::Runs(cmd) => commands::runs::run(cmd, &db, &key, out).await.map(|_| 0),
         Command::Proof(args) => commands::proof::run(args, &db, &key, out).await,
         // Offline by design: no database handle is passed.
@@ -97,6 +108,11 @@ async fn dispatch(cli: &Cli, out: &Out) -> anyhow::Result<i32> {
         Command::Secret(cmd) => commands::secret::run(cmd, &db, cli.home.as_ref(), out)
             .await
             .map(|_| 0),
+        Command::Worker(args) => {
+            commands::worker::run(args, &db, cli.home.as_ref(), &key, out).await
+        }
+        Command::Serve(args) => commands::serve::run(args, &db, cli.home.as_ref(), &key, out).await,
+        Command::Token(cmd) => commands::token::run(cmd, &db, out).await.map(|_| 0),
     }
 }
 

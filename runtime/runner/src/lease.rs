@@ -5,7 +5,7 @@
 //! heartbeat runs on its own task so a skill that keeps its invocation busy cannot starve
 //! it; renewing is one indexed UPDATE every `ttl / 3`.
 
-use runproof_store::{LeaseHolder, Store};
+use runproof_store::{LeaseHolder, LeaseState, Store};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -34,8 +34,25 @@ pub struct Heartbeat {
     lost: Arc<AtomicBool>,
 }
 
+/// What a run whose lease was lost records as its error (it will not be sealed).
+pub const LEASE_LOST: &str = "the run's lease was lost; it was recovered as failed";
+
+/// What a run stopped by a cancel records as its error.
+pub const CANCELLED: &str = "cancelled (asked through the queue while it was running)";
+
 impl Heartbeat {
     pub fn start(store: Store, run_id: String, holder: LeaseHolder) -> Heartbeat {
+        Heartbeat::start_controlled(store, run_id, holder, crate::RunControl::new())
+    }
+
+    /// As `start`; a renewal that finds a cancel asked for, or the lease lost, stops the
+    /// run through `control`.
+    pub fn start_controlled(
+        store: Store,
+        run_id: String,
+        holder: LeaseHolder,
+        control: crate::RunControl,
+    ) -> Heartbeat {
         let lost = Arc::new(AtomicBool::new(false));
         let flag = lost.clone();
         let task = tokio::spawn(async move {
@@ -44,13 +61,15 @@ impl Heartbeat {
             tick.tick().await; // the first tick is immediate; start_run just took the lease
             loop {
                 tick.tick().await;
-                match store.renew_lease(&run_id, &holder).await {
-                    Ok(true) => {}
-                    Ok(false) => {
+                match store.renew_lease_state(&run_id, &holder).await {
+                    Ok(LeaseState::Held) => {}
+                    Ok(LeaseState::CancelRequested) => control.abort(CANCELLED),
+                    Ok(LeaseState::Lost) => {
                         tracing::error!(
                             "run {run_id}: its lease was lost (recovered by another process); it will not be sealed"
                         );
                         flag.store(true, Ordering::Relaxed);
+                        control.abort(LEASE_LOST);
                         return;
                     }
                     // A renewal that fails is retried at the next tick; the lease has room

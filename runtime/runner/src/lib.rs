@@ -6,16 +6,22 @@
 //! runs; every step is durable before the trace is sealed; the run is reported finished
 //! only after the seal commits.
 
+mod catalog;
+mod control;
 pub mod lease;
 mod outputs;
 mod plan;
 mod planner;
+mod queued;
 mod runner;
 pub mod secrets;
 mod writer;
 
+pub use catalog::LoadedSkillInfo;
+pub use control::RunControl;
 pub use plan::{OnError, Plan, PlanError, PlanStep};
 pub use planner::{StubPlanner, plan_goal};
+pub use queued::{MAX_ATTEMPTS, QueueOptions, parse_model};
 pub use runner::{
     RunError, RunEvent, RunObserver, RunReport, RunRequest, Runner, StepOutcome, limit_grant,
 };

@@ -64,6 +64,20 @@ fn empty_object() -> serde_json::Value {
 pub struct Plan {
     pub planner: String,
     pub steps: Vec<PlanStep>,
+    /// Attempts the run may have in all. 1 (the default): a run lost with its worker is
+    /// failed and never executed again (its steps may have had effects). More: the plan
+    /// says a new attempt is safe; a lost run is then followed by a new run, with its own
+    /// trace, until this many attempts were made.
+    #[serde(default = "one_attempt", skip_serializing_if = "is_one_attempt")]
+    pub max_attempts: u32,
+}
+
+fn one_attempt() -> u32 {
+    1
+}
+
+fn is_one_attempt(n: &u32) -> bool {
+    *n == 1
 }
 
 impl Plan {

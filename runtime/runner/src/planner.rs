@@ -34,6 +34,7 @@ impl StubPlanner {
                 output_key: None,
                 depends_on: vec![],
             }],
+            max_attempts: 1,
         })
     }
 }

@@ -1,8 +1,10 @@
 //! One run from request to sealed trace.
 
+use crate::control::RunControl;
 use crate::outputs::{self, Outputs};
 use crate::plan::{OnError, Plan, PlanError};
 use crate::planner::plan_goal;
+use crate::queued::Admission;
 use crate::secrets::SecretError;
 use crate::writer::{SealedHead, TraceWriter};
 use runproof_host::{
@@ -224,6 +226,15 @@ impl Runner {
         self
     }
 
+    /// The lease this runner takes on every run (a worker claims with it).
+    pub fn lease(&self) -> &LeaseHolder {
+        &self.lease
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// Lets runs use tenant secrets sealed with the key under `home` (see `secrets.rs`).
     pub fn with_secrets_home(mut self, home: std::path::PathBuf) -> Self {
         self.secrets_home = Some(home);
@@ -300,6 +311,19 @@ impl Runner {
     pub async fn run(
         &self,
         req: &RunRequest,
+        observer: &dyn RunObserver,
+    ) -> Result<RunReport, RunError> {
+        self.run_admitted(req, Admission::New, &RunControl::new(), observer)
+            .await
+    }
+
+    /// `run`, for a run that is new (`Admission::New`: created here) or already claimed
+    /// from the queue (see `queued.rs`), stoppable through `control`.
+    pub(crate) async fn run_admitted(
+        &self,
+        req: &RunRequest,
+        admission: Admission,
+        control: &RunControl,
         observer: &dyn RunObserver,
     ) -> Result<RunReport, RunError> {
         // 1. Everything that can be refused, refused before any write.
@@ -390,7 +414,7 @@ impl Runner {
             .collect();
         // The scratch directory exists before the run does, so failing to create it refuses
         // the run without writing anything; it is removed when `scratch` drops (run end).
-        let run_id = crate::new_id();
+        let run_id = admission.run_id().unwrap_or_else(crate::new_id);
         let scratch = match grant.scratch_dir {
             true => Some(
                 self.host
@@ -403,27 +427,31 @@ impl Runner {
         // 2. The run exists, with its plan, before anything executes. Its duration counts
         // from here (skill compilation above is not part of the run).
         let started = Instant::now();
-        // The plan's exact stored text: the signed head binds it by its SHA-256.
-        let plan_json = plan.to_json();
-        let run = self
-            .store
-            .create_run(&NewRun {
-                id: run_id,
-                agent_id: agent.id.clone(),
-                tenant_id: req.tenant_id.clone(),
-                origin_system_id: req.origin_system_id.clone(),
-                goal: req.goal.clone(),
-                plan_json: plan_json.clone(),
-                idempotency_key: req.idempotency_key.clone(),
-            })
+        let (run, trace_id, trace_started_at) = admission
+            .admit(
+                &self.store,
+                NewRun {
+                    id: run_id,
+                    agent_id: agent.id.clone(),
+                    tenant_id: req.tenant_id.clone(),
+                    origin_system_id: req.origin_system_id.clone(),
+                    goal: req.goal.clone(),
+                    plan_json: plan.to_json(),
+                    idempotency_key: req.idempotency_key.clone(),
+                },
+                req.integrity_model,
+                &self.lease,
+            )
             .await?;
-        let trace_id = crate::new_id();
-        let trace_started_at = self
-            .store
-            .start_run(&run, &trace_id, req.integrity_model.as_str(), &self.lease)
-            .await?;
-        let heartbeat =
-            crate::lease::Heartbeat::start(self.store.clone(), run.id.clone(), self.lease.clone());
+        // The plan's exact stored text (a claimed run's is the submitter's): the signed head
+        // binds it by its SHA-256, and the verifier hashes the same `runs.plan_json`.
+        let plan_json = run.plan_json.clone().unwrap_or_default();
+        let heartbeat = crate::lease::Heartbeat::start_controlled(
+            self.store.clone(),
+            run.id.clone(),
+            self.lease.clone(),
+            control.clone(),
+        );
         observer.event(&RunEvent::Started {
             run_id: &run.id,
             trace_id: &trace_id,
@@ -521,7 +549,13 @@ impl Runner {
             // A run recovered as lost by another process is failed for good: run no more of
             // its steps (each may have side effects); the seal will be refused too.
             if heartbeat.lost() && run_error.is_none() {
-                run_error = Some("the run's lease was lost; it was recovered as failed".into());
+                run_error = Some(crate::lease::LEASE_LOST.into());
+            }
+            // Stopped from outside (a cancel, a worker's shutdown): the rest is skipped.
+            if let Some(reason) = control.aborted()
+                && run_error.is_none()
+            {
+                run_error = Some(reason.to_string());
             }
             let skip_reason = if let Some(err) = &run_error {
                 Some(format!("run aborted: {err}"))
@@ -556,8 +590,16 @@ impl Runner {
                     let sandbox = (limits[&step.skill], scratch.as_ref());
                     let secrets = secret_sets.get(&step.skill).cloned().unwrap_or_default();
                     self.run_step(
-                        &writer, skill, step, index, total, &granted, sandbox, &secrets, &outputs,
-                        observer,
+                        &writer,
+                        skill,
+                        step,
+                        index,
+                        total,
+                        &granted,
+                        sandbox,
+                        &secrets,
+                        &outputs,
+                        (observer, control),
                     )
                     .await
                 }
@@ -567,6 +609,13 @@ impl Runner {
                 total,
                 outcome: &outcome,
             });
+            // A step cut short from outside fails the run with the outside reason, not as a
+            // step failure (whatever its on_error says).
+            if let Some(reason) = control.aborted()
+                && run_error.is_none()
+            {
+                run_error = Some(reason.to_string());
+            }
             if outcome.status == "failed" && step.on_error == OnError::Abort && run_error.is_none()
             {
                 // Capped: it is stored in `runs.error_message`, `run.end` and printed.
@@ -695,7 +744,7 @@ impl Runner {
         (limits, scratch): (InvocationLimits, Option<&runproof_host::ScratchDir>),
         secrets: &Arc<SecretSet>,
         outputs: &Outputs,
-        observer: &dyn RunObserver,
+        (observer, control): (&dyn RunObserver, &RunControl),
     ) -> StepOutcome {
         let started = Instant::now();
         let name = skill.info.name.as_str();
@@ -748,23 +797,28 @@ impl Runner {
                 }
                 Ok(v) => {
                     let recorder: Arc<dyn runproof_host::TraceRecorder> = writer.clone();
-                    let outcome = self
-                        .host
-                        .invoke_with_secrets(
-                            skill,
-                            &v.to_string(),
-                            recorder,
-                            granted,
-                            secrets.clone(),
-                            limits,
-                            scratch,
-                        )
-                        .await;
+                    let input = v.to_string();
+                    let invocation = self.host.invoke_with_secrets(
+                        skill,
+                        &input,
+                        recorder,
+                        granted,
+                        secrets.clone(),
+                        limits,
+                        scratch,
+                    );
+                    // A run stopped from outside drops the invocation, as a deadline would:
+                    // the step ends `aborted` with the reason, recorded like any other end.
+                    let outcome = tokio::select! {
+                        outcome = invocation => outcome,
+                        reason = control.wait() => InvocationOutcome::Aborted { reason },
+                    };
                     classify(&step.step_id, attempt, outcome)
                 }
             };
             let duration = call_started.elapsed().as_millis() as u64;
-            let retry = result.is_err() && attempt <= step.retry_count;
+            let retry =
+                result.is_err() && attempt <= step.retry_count && control.aborted().is_none();
             let status = match (&result, retry) {
                 (Ok(_), _) => StepStatus::Success,
                 (Err(_), true) => StepStatus::Retry,
@@ -789,7 +843,10 @@ impl Runner {
                         after,
                         reason: &reason,
                     });
-                    tokio::time::sleep(after).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(after) => {}
+                        _ = control.wait() => {}
+                    }
                 }
                 Err(reason) => {
                     return StepOutcome::ended(step, name, attempt, started, Err(reason));

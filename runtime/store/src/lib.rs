@@ -6,27 +6,36 @@
 //! *means* is decided by `runproof-proof`.
 
 mod agents;
+mod db;
 mod error;
 mod evidence;
+mod follow;
 mod keys;
 mod leases;
+pub mod listen;
+mod queue;
 mod runs;
 mod schema;
 mod secrets;
 mod skills;
+mod tokens;
 mod traces;
 
 pub use agents::{Agent, NewAgent};
+pub use db::Pooling;
 pub use error::StoreError;
 pub use evidence::{Evidence, STEP_COUNT_SQL, TRACE_ROWS_SQL, TraceEvidenceRow};
 pub use keys::SigningKeyRow;
-pub use leases::{LeaseHolder, RecoveredRun};
+pub use leases::{LeaseHolder, LeaseState, RecoveredRun};
+pub use queue::{CancelOutcome, ClaimedRun, Submission, Submitted};
 pub use runs::{NewRun, Run, RunFinish};
 pub use schema::{MigrationState, SchemaStatus};
 pub use secrets::{SealedSecret, SecretInfo};
 pub use skills::SkillRecord;
+pub use tokens::{ApiToken, NewToken};
 pub use traces::{StepRow, TraceRow};
 
+use db::Db;
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use std::str::FromStr;
@@ -37,7 +46,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A handle on the RunProof database. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: PgPool,
+    pool: Db,
     /// Connections that only append trace steps, with `synchronous_commit = off`: a step
     /// batch's commit does not wait for its WAL to reach disk. Durability comes from the
     /// seal, which commits synchronously on `pool` after every batch of the trace has
@@ -46,14 +55,21 @@ pub struct Store {
     /// batches, and the trace is then unsealed (never VERIFIED) either way; the one
     /// exception is a write-ahead batch (`append_steps(.., durable: true)`),
     /// committed on `pool` so the intent of a side effect is on disk before it happens.
-    steps: PgPool,
+    steps: Db,
+    /// The URL as given (less the `pgbouncer` parameter), for a LISTEN connection.
+    url: String,
 }
 
 impl Store {
     /// Connects to `url`. Fails fast (seconds, not minutes) with an error that names the
     /// database and what to check when it cannot be reached.
+    ///
+    /// `pgbouncer=transaction` in the URL's query (or `pgbouncer=true`, as other tools spell
+    /// it) says a transaction-mode pooler is in between: see [`Pooling`]. `pgbouncer=session`
+    /// is accepted and changes nothing (a session-mode pooler behaves like Postgres here).
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
-        let options = PgConnectOptions::from_str(url)
+        let (url, pooling) = db::split_pooling(url)?;
+        let options = PgConnectOptions::from_str(&url)
             .map_err(|e| StoreError::BadUrl(e.to_string()))?
             .application_name("runproof");
         let target = format!(
@@ -73,22 +89,40 @@ impl Store {
             .map_err(|_| unreachable(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs())))?
             .map_err(|e| unreachable(one_line(&e.to_string())))?;
         let _ = probe.close().await;
+        // `synchronous_commit = off` for step batches is set per transaction by the INSERT
+        // itself (traces.rs), not as a startup parameter: poolers refuse `options`.
         let steps = PgPoolOptions::new()
             .max_connections(4)
             .acquire_timeout(CONNECT_TIMEOUT)
-            .connect_lazy_with(options.clone().options([("synchronous_commit", "off")]));
+            .connect_lazy_with(options.clone());
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(CONNECT_TIMEOUT)
             .connect_with(options)
             .await
             .map_err(|e| unreachable(one_line(&e.to_string())))?;
-        Ok(Store { pool, steps })
+        Ok(Store {
+            pool: Db {
+                inner: pool,
+                pooling,
+            },
+            steps: Db {
+                inner: steps,
+                pooling,
+            },
+            url,
+        })
     }
 
-    /// The underlying pool, for callers that stream rows (the coordinator).
+    /// The underlying pool, for direct work the store does not wrap (`runtime bench`'s COPY
+    /// baseline). Queries on it are not safe behind a transaction-mode pooler.
     pub fn pool(&self) -> &PgPool {
-        &self.pool
+        &self.pool.inner
+    }
+
+    /// How this store reaches the database.
+    pub fn pooling(&self) -> Pooling {
+        self.pool.pooling
     }
 
     /// Closes every connection (lets a CLI exit promptly).

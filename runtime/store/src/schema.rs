@@ -28,10 +28,13 @@ impl Store {
     /// Applies every pending migration; returns the versions it applied.
     pub async fn migrate(&self) -> Result<Vec<i64>, StoreError> {
         let before = self.schema_status().await?;
-        MIGRATOR
-            .run(&self.pool)
-            .await
-            .map_err(|e| StoreError::Migrate(crate::one_line(&e.to_string())))?;
+        match self.pool.pooling {
+            crate::Pooling::Direct => MIGRATOR
+                .run(&self.pool.inner)
+                .await
+                .map_err(|e| StoreError::Migrate(crate::one_line(&e.to_string())))?,
+            crate::Pooling::Transaction => self.migrate_in_transactions().await?,
+        }
         Ok(before
             .migrations
             .iter()
@@ -88,4 +91,80 @@ impl Store {
         }
         Ok(())
     }
+}
+
+impl Store {
+    /// `migrate` behind a transaction-mode pooler, where sqlx's migrator cannot run: it holds
+    /// a session advisory lock and prepares named statements. Each pending migration is
+    /// applied in one transaction of its own, serialized with a transaction-scoped advisory
+    /// lock (released by the commit), and recorded in `_sqlx_migrations` exactly as sqlx
+    /// records it, so either path sees the other's work. Only the simple query protocol is
+    /// used: the values are ours (version, description, checksum), quoted below.
+    async fn migrate_in_transactions(&self) -> Result<(), StoreError> {
+        let fail = |e: sqlx::Error| StoreError::Migrate(crate::one_line(&e.to_string()));
+        sqlx::raw_sql(
+            "CREATE TABLE IF NOT EXISTS _sqlx_migrations (
+                 version BIGINT PRIMARY KEY,
+                 description TEXT NOT NULL,
+                 installed_on TIMESTAMPTZ NOT NULL DEFAULT now(),
+                 success BOOLEAN NOT NULL,
+                 checksum BYTEA NOT NULL,
+                 execution_time BIGINT NOT NULL
+             )",
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(fail)?;
+        for m in MIGRATOR.iter() {
+            if m.migration_type.is_down_migration() {
+                continue;
+            }
+            let started = std::time::Instant::now();
+            let mut tx = self.pool.begin().await.map_err(fail)?;
+            // Any 64-bit key of our own; the same one for every runtime.
+            sqlx::raw_sql("SELECT pg_advisory_xact_lock(7256348712001100011)")
+                .execute(&mut *tx)
+                .await
+                .map_err(fail)?;
+            let done = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "SELECT 1 FROM _sqlx_migrations WHERE version = {}",
+                m.version
+            )))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(fail)?;
+            if done.is_some() {
+                tx.commit().await.map_err(fail)?;
+                continue;
+            }
+            sqlx::raw_sql(m.sql.clone())
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| {
+                    StoreError::Migrate(format!(
+                        "migration {} ({}): {}",
+                        m.version,
+                        m.description,
+                        crate::one_line(&e.to_string())
+                    ))
+                })?;
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+                 VALUES ({}, '{}', TRUE, '\\x{}', {})",
+                m.version,
+                m.description.replace('\'', "''"),
+                hex_lower(&m.checksum),
+                started.elapsed().as_nanos() as i64
+            )))
+            .execute(&mut *tx)
+            .await
+            .map_err(fail)?;
+            tx.commit().await.map_err(fail)?;
+        }
+        Ok(())
+    }
+}
+
+fn hex_lower(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -126,8 +126,13 @@ impl Store {
         sqlx::query(
             "INSERT INTO aos_trace_steps
                  (trace_id, run_id, tenant_id, step_index, kind, skill_name, status, duration_ms, payload, prev_hash, hash)
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[],
-                                  $7::text[], $8::bigint[], $9::bytea[], $10::bytea[], $11::bytea[])",
+             SELECT u.* FROM
+                 -- SET LOCAL synchronous_commit = off, for this statement's own transaction
+                 -- only: no session state, so this works behind a transaction-mode pooler.
+                 (SELECT set_config('synchronous_commit', 'off', true) AS v) AS local_setting,
+                 UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[],
+                        $7::text[], $8::bigint[], $9::bytea[], $10::bytea[], $11::bytea[]) AS u
+             WHERE local_setting.v = 'off'",
         )
         .bind(&trace_ids)
         .bind(&run_ids)

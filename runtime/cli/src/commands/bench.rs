@@ -38,9 +38,12 @@ pub async fn run(
         &progress,
         signing_key,
     )
-    .await?
-    .run_all()
     .await?;
+    let report = if args.service {
+        report.run_service().await?
+    } else {
+        report.run_all().await?
+    };
     store.close().await;
     out.emit(&report, || print_text(&report));
     Ok(0)

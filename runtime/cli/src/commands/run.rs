@@ -108,8 +108,18 @@ pub async fn run(
         ),
         None => None,
     };
+    if args.queue.detach {
+        let request = crate::commands::queue::request(args, plan_json);
+        return crate::commands::queue::detach(args, request, db, home, out).await;
+    }
     let signing_key = key.load_or_create(out)?;
     let store = db.ready_store().await?;
+    // A key used before names that run: it is followed, never executed a second time.
+    if let Some(k) = &args.idempotency_key
+        && let Some(existing) = store.run_by_idempotency_key(&args.tenant_id, k).await?
+    {
+        return crate::commands::queue::replay(&store, existing, out).await;
+    }
     let host = Arc::new(SkillHost::new(crate::compile_progress::host_config(
         home, out,
     ))?);

@@ -36,6 +36,10 @@ pub async fn run(cmd: &RunsCommand, db: &Database, local: &KeyLocation, out: &Ou
     let store = db.ready_store().await?;
     match cmd {
         RunsCommand::Recover => recover(db, out).await?,
+        // Dispatched in main.rs (they have exit codes of their own).
+        RunsCommand::Wait { .. } | RunsCommand::Cancel { .. } => {
+            bail!("internal: runs wait/cancel are dispatched elsewhere")
+        }
         RunsCommand::List { tenant_id, limit } => {
             let runs = store.list_runs(tenant_id, *limit).await?;
             out.emit(&runs, || {
