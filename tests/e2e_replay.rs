@@ -4,6 +4,8 @@
 //! `DIVERGED` at the first differing step; nothing leaves the host while replaying; an
 //! unverified trace is not replayed; offline replay from a bundle needs no database.
 
+#[path = "support/service.rs"]
+mod service;
 mod support;
 
 use runproof_proof::ChainBuilder;
@@ -231,6 +233,55 @@ async fn answers_capped_to_a_digest_are_refused_and_capped_requests_still_compar
         "{steps:?}"
     );
     assert_replayed(&run_id, &tenant);
+}
+
+#[tokio::test]
+async fn a_run_a_worker_executed_from_the_queue_replays() {
+    let _one = service::exclusive();
+    add_test_skill("probe");
+    let server = Server::start();
+    let tenant = tenant("rp-worker");
+    let agent_id = agent_with(&tenant, &["--allow-host", "http://127.0.0.1:*"]);
+    let plan = tempfile(
+        &probe(&[
+            "wall_clock",
+            "random",
+            &format!("http:{}", server.url("/ok")),
+            "log:done",
+        ])
+        .to_string(),
+    );
+    let queued = runtime(&[
+        "--json",
+        "-q",
+        "run",
+        "--detach",
+        "--agent-id",
+        &agent_id,
+        "--tenant-id",
+        &tenant,
+        "--origin-system-id",
+        "e2e-replay",
+        "--goal",
+        "e2e",
+        "--plan",
+        plan.to_str().unwrap(),
+    ])
+    .ok()
+    .json();
+    assert_eq!(queued["status"], "queued", "{queued}");
+    let run_id = queued["run_id"].as_str().unwrap().to_string();
+    let worker = service::worker(&["--concurrency", "2"], &[]);
+    let run = service::until(&tenant, &run_id, std::time::Duration::from_secs(120), |r| {
+        r["status"] != "queued" && r["status"] != "running"
+    });
+    worker.signal(libc::SIGTERM);
+    let (code, stderr) = worker.wait(std::time::Duration::from_secs(60));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let hits = server.hits();
+    assert_replayed(&run_id, &tenant);
+    assert_eq!(server.hits(), hits);
 }
 
 #[tokio::test]
