@@ -220,6 +220,15 @@ async fn answers_capped_to_a_digest_are_refused_and_capped_requests_still_compar
     );
     assert_replayed(&run_id, &tenant);
 
+    // An output over the 1 MiB step cap is in skill.end as its digest: the replayed output
+    // is compared with it by its bytes.
+    let (tenant, run_id, code) = run("rp-big-output", &[], &hostile("output", "2000000"));
+    assert_eq!(code, 0);
+    let steps = step_bodies(&run_id).await;
+    let end = &steps.iter().find(|(k, _, _)| k == "skill.end").unwrap().2;
+    assert_eq!(end["output"]["digest"]["size"], 2_000_000 - 2, "{end}");
+    assert_replayed(&run_id, &tenant);
+
     // A request refused for its size leaves no intent and replays as refused.
     let plan = hostile(
         "big_requests",

@@ -48,7 +48,7 @@ pub use engine::{
 pub use limits::{InvocationLimits, LimitGrant, LimitHit};
 pub use policy::{HostPattern, OutboundPolicy, PolicyError};
 pub use progress::{CompileEvent, CompileProgress};
-pub use recorded::{RecordedStep, summary as step_summary};
+pub use recorded::{RecordedStep, holds_digest, is_bounded, same_asked, summary as step_summary};
 pub use recorder::{
     HostEvent, NotDurable, NullRecorder, RecorderFuture, TraceRecorder, WriteAhead,
 };

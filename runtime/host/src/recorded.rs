@@ -144,7 +144,7 @@ pub(crate) fn interactions(kind: StepKind, body: &Value) -> Result<Vec<Interacti
     // Whatever a standard `wasi:http` exchange records (its intent too), it records from
     // its own task.
     let concurrent = body["interface"] == "wasi:http/outgoing-handler";
-    if is_digest(body, "bounded") {
+    if is_bounded(body) {
         // The step cap digested the whole body: nothing is left to serve or compare.
         return Err(ReadError::DigestOnly("the whole step body"));
     }
@@ -202,16 +202,38 @@ pub(crate) fn interactions(kind: StepKind, body: &Value) -> Result<Vec<Interacti
     })
 }
 
-/// `v` is `{key: {...}}` and nothing else: what `trace_caps.rs` leaves of capped bytes
-/// (`digest`) or of a whole capped body (`bounded`). Nothing else a step records has this
-/// shape (recorded bytes are `{"text"}` or `{"base64"}`, headers are pairs of strings).
+/// `v` is what `trace_caps.rs` leaves of capped bytes, `{"digest": {size, sha256, prefix}}`
+/// (`key` = `digest`), or of a whole capped body, `{"bounded": {"digest": ...}}` (`key` =
+/// `bounded`), and nothing else. No other host step field has this shape (recorded bytes are
+/// `{"text"}` or `{"base64"}`, headers are pairs of strings); a skill's own JSON (an input,
+/// an output) could spell it only on purpose, and is then refused, never served wrongly.
 fn is_digest(v: &Value, key: &str) -> bool {
-    v.as_object()
-        .is_some_and(|m| m.len() == 1 && m.get(key).is_some_and(Value::is_object))
+    let Some(inner) = v
+        .as_object()
+        .filter(|m| m.len() == 1)
+        .and_then(|m| m.get(key))
+    else {
+        return false;
+    };
+    if key == "bounded" {
+        return is_digest(inner, "digest");
+    }
+    inner.as_object().is_some_and(|d| {
+        d.len() == 3
+            && d.get("size").is_some_and(Value::is_u64)
+            && d.get("sha256").is_some_and(Value::is_string)
+            && d.get("prefix").is_some_and(Value::is_object)
+    })
 }
 
-/// Whether any value inside `v` is a capped field.
-fn holds_digest(v: &Value) -> bool {
+/// Whether a whole step body was capped to its digest (`{"bounded"}`).
+pub fn is_bounded(body: &Value) -> bool {
+    is_digest(body, "bounded")
+}
+
+/// Whether any value inside `v` is a capped field (`{"digest"}`): bytes the trace commits
+/// to but does not hold.
+pub fn holds_digest(v: &Value) -> bool {
     is_digest(v, "digest")
         || match v {
             Value::Array(items) => items.iter().any(holds_digest),
@@ -225,7 +247,7 @@ fn holds_digest(v: &Value) -> bool {
 /// replayed one has a string of exactly those bytes: the SHA-256 decides, and the replay
 /// caps nothing itself. Fields the host caps before recording (bodies, URLs) are capped the
 /// same way in both, so they are simply equal.
-pub(crate) fn same_asked(recorded: &Value, actual: &Value) -> bool {
+pub fn same_asked(recorded: &Value, actual: &Value) -> bool {
     if recorded == actual {
         return true;
     }

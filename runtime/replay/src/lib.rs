@@ -210,6 +210,7 @@ pub async fn replay_trace(
     // replay cannot serve (capped to a digest) is refused whole, not half replayed.
     let mut tapes = Vec::with_capacity(invocations.len());
     for inv in &invocations {
+        capped_ends(inv)?;
         let tape = match &inv.input {
             Some(_) => {
                 let limits = effective(&run, inv)?;
@@ -324,6 +325,24 @@ pub async fn replay_trace(
         substituted,
         replay_ms: started.elapsed().as_secs_f64() * 1e3,
     })
+}
+
+/// Refuses an invocation whose recorded input, or whole end, the trace's bounds capped to a
+/// digest: the skill cannot be invoked with bytes the trace does not hold, and an end with
+/// nothing left of it cannot be compared.
+fn capped_ends(inv: &trace::Invocation) -> Result<(), ReplayError> {
+    let capped = |index: u64, kind: &str, what: &str| {
+        ReplayError::NotServable(format!(
+            "step {index} ({kind}): {what} was recorded only as its size, SHA-256 and prefix (the trace's bounds): a replay can neither invoke nor compare with it; it cannot be replayed"
+        ))
+    };
+    if inv.input.as_ref().is_some_and(runproof_host::holds_digest) {
+        return Err(capped(inv.start_index, "skill.start", "the input"));
+    }
+    if runproof_host::is_bounded(&inv.end.body) {
+        return Err(capped(inv.end.index, "skill.end", "the whole step body"));
+    }
+    Ok(())
 }
 
 /// The limits `run.start` recorded for the skill of `inv`.

@@ -5,20 +5,21 @@
 //! `bad-params` (never invoked).
 
 use runproof_host::replay::outcome_summary;
-use runproof_host::{Divergence, InvocationOutcome, Observed, RecordedStep};
+use runproof_host::{Divergence, InvocationOutcome, Observed, RecordedStep, same_asked};
 use serde_json::{Value, json};
 
-/// `None` when the replayed outcome is the recorded one.
+/// `None` when the replayed outcome is the recorded one. Where the trace's bounds capped a
+/// recorded field to its digest (a raw output over 64 KiB, the largest strings of a step over
+/// 1 MiB), the replayed field is compared with it by its bytes' SHA-256 (`same_asked`).
 pub(crate) fn compare(outcome: &InvocationOutcome, end: &RecordedStep) -> Option<Divergence> {
     let recorded = &end.body;
     let actual = as_recorded(outcome);
+    let field = |name: &str| same_asked(&recorded[name], &actual[name]);
     let same = match recorded["outcome"].as_str() {
-        Some("output") => actual["outcome"] == "output" && actual["output"] == recorded["output"],
-        Some("invalid-output") => {
-            actual["outcome"] == "invalid-output" && actual["raw_output"] == recorded["raw_output"]
-        }
+        Some("output") => actual["outcome"] == "output" && field("output"),
+        Some("invalid-output") => actual["outcome"] == "invalid-output" && field("raw_output"),
         Some("skill-error" | "aborted") => {
-            actual["outcome"] == recorded["outcome"] && actual["error"] == recorded["error"]
+            actual["outcome"] == recorded["outcome"] && field("error")
         }
         _ => false,
     };
@@ -116,6 +117,17 @@ mod tests {
         assert_eq!(d.step_index, 9);
         assert_eq!(d.expected.detail["output"]["a"], 1);
         assert_eq!(d.actual.detail["output"]["a"], 2);
+    }
+
+    #[test]
+    fn a_raw_output_capped_to_its_digest_compares_by_its_bytes() {
+        let raw = "x".repeat(70_000);
+        let e = end(json!({"outcome": "invalid-output", "error": "not JSON",
+            "raw_output": runproof_host::trace_caps::text_field(&raw)}));
+        assert!(e.body["raw_output"]["digest"].is_object());
+        assert_eq!(compare(&InvocationOutcome::Output(raw.clone()), &e), None);
+        let other = InvocationOutcome::Output(format!("{raw}y"));
+        assert!(compare(&other, &e).is_some());
     }
 
     #[test]
