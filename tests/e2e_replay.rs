@@ -294,6 +294,81 @@ async fn a_run_a_worker_executed_from_the_queue_replays() {
 }
 
 #[tokio::test]
+async fn a_run_cancelled_mid_request_replays_as_recorded() {
+    let _one = service::exclusive();
+    add_test_skill("probe");
+    let server = Server::start();
+    let tenant = tenant("rp-cancel");
+    let agent_id = agent_with(&tenant, &["--allow-host", "http://127.0.0.1:*"]);
+    let plan = tempfile(
+        &probe(&[
+            "log:start",
+            "wall_clock",
+            &format!("http:{}", server.url("/slow")),
+            "log:never",
+        ])
+        .to_string(),
+    );
+    let worker = service::worker(&[], &[("RUNPROOF_LEASE_TTL", "900ms")]);
+    let queued = runtime(&[
+        "--json",
+        "-q",
+        "run",
+        "--detach",
+        "--agent-id",
+        &agent_id,
+        "--tenant-id",
+        &tenant,
+        "--origin-system-id",
+        "e2e-replay",
+        "--goal",
+        "e2e",
+        "--plan",
+        plan.to_str().unwrap(),
+    ])
+    .ok()
+    .json();
+    let run_id = queued["run_id"].as_str().unwrap().to_string();
+    while server.hits() < 1 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    runtime(&[
+        "runs",
+        "cancel",
+        "--run-id",
+        &run_id,
+        "--tenant-id",
+        &tenant,
+    ])
+    .ok();
+    let run = service::until(&tenant, &run_id, std::time::Duration::from_secs(60), |r| {
+        r["status"] != "running"
+    });
+    worker.signal(libc::SIGTERM);
+    let (code, stderr) = worker.wait(std::time::Duration::from_secs(60));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(run["status"], "failed", "{run}");
+    // The request's intent is on disk, its result never came: the invocation was dropped.
+    let steps = step_bodies(&run_id).await;
+    let kinds: Vec<&str> = steps.iter().map(|(k, _, _)| k.as_str()).collect();
+    assert!(kinds.contains(&"host.intent"), "{kinds:?}");
+    assert!(!kinds.contains(&"host.http"), "{kinds:?}");
+    let end = &steps.iter().find(|(k, _, _)| k == "skill.end").unwrap().2;
+    assert_eq!(end["stopped_from_outside"], true, "{end}");
+    assert!(
+        end["error"].as_str().unwrap().starts_with("cancelled"),
+        "{end}"
+    );
+    // The replay makes every recorded call (the intent too), then is cut off there.
+    let report = assert_replayed(&run_id, &tenant);
+    assert_eq!(
+        report["invocations"][0]["stopped_as_recorded"], true,
+        "{report}"
+    );
+    assert_eq!(server.hits(), 1, "the replay sent nothing");
+}
+
+#[tokio::test]
 async fn wasi_denials_replay() {
     add_test_skill("hostile");
     for (name, action, arg) in [

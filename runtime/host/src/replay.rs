@@ -46,6 +46,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// The `skill.end` field (`true`) the runner records when a run was stopped from outside
+/// (a cancel, a worker's shutdown) in the middle of the invocation.
+pub const STOPPED_FROM_OUTSIDE: &str = "stopped_from_outside";
+
 /// What the trace holds for one invocation (one `skill.start` … `skill.end`).
 #[derive(Debug, Clone)]
 pub struct InvocationTrace {
@@ -55,6 +59,11 @@ pub struct InvocationTrace {
     pub end_index: u64,
     /// The recorded invocation was stopped by its deadline.
     pub stopped_by_deadline: bool,
+    /// The recorded invocation was stopped from outside ([`STOPPED_FROM_OUTSIDE`]), with
+    /// this reason: somewhere after its last recorded call, at a moment the code cannot have
+    /// seen. Once the code has made every recorded call, nothing it does after can be checked
+    /// against the trace; it is stopped there, and ends as recorded.
+    pub stopped_from_outside: Option<String>,
 }
 
 impl InvocationTrace {
@@ -181,6 +190,7 @@ struct Tape {
     halted: AtomicBool,
     end_index: u64,
     stopped_by_deadline: bool,
+    stopped_from_outside: Option<String>,
     /// The recorded deadline.
     timeout: Duration,
     /// The replay's own deadline. Every answer comes from the trace, so the code cannot
@@ -295,14 +305,18 @@ impl Tape {
                 taken: false,
             });
         }
-        Ok(Tape {
+        let tape = Tape {
             state: Mutex::new(state),
             halted: AtomicBool::new(false),
             end_index: trace.end_index,
             stopped_by_deadline: trace.stopped_by_deadline,
+            stopped_from_outside: trace.stopped_from_outside,
             timeout: limits.timeout,
             replay_timeout: limits.timeout + limits.timeout.max(Duration::from_secs(1)),
-        })
+        };
+        // Stopped before its first call: nothing to check at all.
+        tape.halt_at_a_stop(&tape.lock());
+        Ok(tape)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, TapeState> {
@@ -326,10 +340,16 @@ impl Tape {
         }
     }
 
-    /// The code asks for more than the trace holds. Where the deadline stopped the original,
-    /// this is where it struck.
+    /// The original was cut off where its trace ends (its deadline, or a stop from outside),
+    /// not ended there by the code.
+    fn stopped_early(&self) -> bool {
+        self.stopped_by_deadline || self.stopped_from_outside.is_some()
+    }
+
+    /// The code asks for more than the trace holds. Where the original was cut off, this is
+    /// where that struck.
     fn overrun(&self, s: &mut TapeState) {
-        if self.stopped_by_deadline && s.divergence.is_none() {
+        if self.stopped_early() && s.divergence.is_none() {
             s.overran = true;
             self.halted.store(true, Ordering::Relaxed);
         }
@@ -367,9 +387,9 @@ impl Tape {
                     };
                     return self.diverge(s, d);
                 }
-                None if self.stopped_by_deadline => {
+                None if self.stopped_early() => {
                     // A call made is a call recorded (synchronously, in the original too): this
-                    // one came after the deadline struck.
+                    // one came after the deadline or the stop struck.
                     return self.overrun(s);
                 }
                 None => {
@@ -392,6 +412,17 @@ impl Tape {
         if in_events {
             s.events.pop_front();
         }
+        self.halt_at_a_stop(s);
+    }
+
+    /// A stop from outside came somewhere after the last recorded call; once the code has
+    /// made them all, there is nothing left to check, so it is stopped at its next epoch tick
+    /// instead of running on. (A code parked in a host call, a sleep, is not woken: it waits
+    /// for the replay's deadline, then ends as recorded too.)
+    fn halt_at_a_stop(&self, s: &TapeState) {
+        if self.stopped_from_outside.is_some() && s.ordered.is_empty() && s.events.is_empty() {
+            self.halted.store(true, Ordering::Relaxed);
+        }
     }
 
     fn finish(&self, outcome: InvocationOutcome) -> Replayed {
@@ -403,18 +434,27 @@ impl Tape {
         .to_string();
         let hit_own_deadline =
             matches!(&outcome, InvocationOutcome::Aborted { reason } if *reason == own_deadline);
-        if s.overran || (self.stopped_by_deadline && exhausted && hit_own_deadline) {
+        // Stopped from outside: every recorded call made is all the trace can check, however
+        // the code went on (a stop at another moment would have cut it there).
+        let stopped_outside =
+            self.stopped_from_outside.is_some() && exhausted && s.divergence.is_none();
+        if s.overran
+            || stopped_outside
+            || (self.stopped_by_deadline && exhausted && hit_own_deadline)
+        {
             let matched_steps = s.steps.len();
+            let reason = match &self.stopped_from_outside {
+                Some(reason) => reason.clone(),
+                None => LimitHit::Deadline {
+                    limit: self.timeout,
+                }
+                .to_string(),
+            };
             return Replayed {
-                outcome: InvocationOutcome::Aborted {
-                    reason: LimitHit::Deadline {
-                        limit: self.timeout,
-                    }
-                    .to_string(),
-                },
+                outcome: InvocationOutcome::Aborted { reason },
                 divergence: None,
                 matched_steps,
-                stopped_as_recorded: s.overran,
+                stopped_as_recorded: s.overran || stopped_outside,
             };
         }
         let first_missing = [s.ordered.front(), s.events.front()]

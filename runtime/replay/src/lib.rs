@@ -112,8 +112,8 @@ pub struct InvocationReport {
     pub host_steps: usize,
     /// `matched`, `diverged`, or `not-invoked` (its params did not resolve: nothing ran).
     pub result: &'static str,
-    /// The original was stopped by its deadline where the trace ends; the code asked for
-    /// more exactly there.
+    /// The original was cut off where the trace ends (by its deadline, or from outside: a
+    /// cancel, a worker's shutdown); the code made every recorded call and was stopped there.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub stopped_as_recorded: bool,
     pub replay_ms: f64,
@@ -218,6 +218,7 @@ pub async fn replay_trace(
                     steps: inv.host.clone(),
                     end_index: inv.end.index,
                     stopped_by_deadline: outcome::stopped_by(&inv.end, &deadline_reason(&limits)),
+                    stopped_from_outside: outcome::stopped_from_outside(&inv.end),
                 };
                 tape.check()
                     .map_err(|e| ReplayError::NotServable(e.to_string()))?;

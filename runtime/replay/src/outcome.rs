@@ -47,6 +47,15 @@ pub(crate) fn stopped_by(end: &RecordedStep, reason: &str) -> bool {
     end.body["outcome"] == "aborted" && end.body["error"] == reason
 }
 
+/// The reason of a recorded end that a stop from outside (a cancel, a worker's shutdown)
+/// made, when it was one (`runner.rs` marks it).
+pub(crate) fn stopped_from_outside(end: &RecordedStep) -> Option<String> {
+    let b = &end.body;
+    (b["outcome"] == "aborted" && b[runproof_host::replay::STOPPED_FROM_OUTSIDE] == true)
+        .then(|| b["error"].as_str().map(String::from))
+        .flatten()
+}
+
 /// The outcome in the recorded body's terms.
 fn as_recorded(outcome: &InvocationOutcome) -> Value {
     match outcome {

@@ -808,12 +808,22 @@ impl Runner {
                         scratch,
                     );
                     // A run stopped from outside drops the invocation, as a deadline would:
-                    // the step ends `aborted` with the reason, recorded like any other end.
+                    // the step ends `aborted` with the reason, recorded like any other end,
+                    // and says it was stopped from outside (a replay then knows the code was
+                    // cut off where the trace ends, not that it ended there).
+                    let mut stopped = false;
                     let outcome = tokio::select! {
                         outcome = invocation => outcome,
-                        reason = control.wait() => InvocationOutcome::Aborted { reason },
+                        reason = control.wait() => {
+                            stopped = true;
+                            InvocationOutcome::Aborted { reason }
+                        }
                     };
-                    classify(&step.step_id, attempt, outcome)
+                    let (result, mut end) = classify(&step.step_id, attempt, outcome);
+                    if stopped {
+                        end[runproof_host::replay::STOPPED_FROM_OUTSIDE] = true.into();
+                    }
+                    (result, end)
                 }
             };
             let duration = call_started.elapsed().as_millis() as u64;

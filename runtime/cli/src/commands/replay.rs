@@ -193,7 +193,7 @@ fn print_report(r: &ReplayReport) {
     }
     for i in &r.invocations {
         let note = if i.stopped_as_recorded {
-            " (stopped by the deadline where the trace ends, as recorded)"
+            " (cut off where the trace ends, by its deadline or from outside, as recorded)"
         } else {
             ""
         };
