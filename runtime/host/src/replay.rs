@@ -71,7 +71,7 @@ impl InvocationTrace {
     /// capped to a digest), without running anything: so a replay can refuse a trace before
     /// it replays any of it.
     pub fn check(&self) -> Result<(), ReplayError> {
-        Tape::new(self.clone(), InvocationLimits::default()).map(|_| ())
+        Tape::new(self, InvocationLimits::default()).map(|_| ())
     }
 }
 
@@ -154,7 +154,9 @@ impl SkillHost {
         limits: InvocationLimits,
         scratch: Option<&crate::ScratchDir>,
     ) -> Result<Replayed, ReplayError> {
-        let tape = Arc::new(Tape::new(trace, limits)?);
+        let tape = Arc::new(Tape::new(&trace, limits)?);
+        // The tape holds what it needs; the parsed steps need not live through the replay.
+        drop(trace);
         let limits = InvocationLimits {
             timeout: tape.replay_timeout,
             ..limits
@@ -231,7 +233,7 @@ struct TapeState {
 }
 
 impl Tape {
-    fn new(trace: InvocationTrace, limits: InvocationLimits) -> Result<Self, ReplayError> {
+    fn new(trace: &InvocationTrace, limits: InvocationLimits) -> Result<Self, ReplayError> {
         let mut state = TapeState {
             steps: trace.steps.iter().map(|s| s.index).collect(),
             ordered: VecDeque::new(),
@@ -310,7 +312,7 @@ impl Tape {
             halted: AtomicBool::new(false),
             end_index: trace.end_index,
             stopped_by_deadline: trace.stopped_by_deadline,
-            stopped_from_outside: trace.stopped_from_outside,
+            stopped_from_outside: trace.stopped_from_outside.clone(),
             timeout: limits.timeout,
             replay_timeout: limits.timeout + limits.timeout.max(Duration::from_secs(1)),
         };

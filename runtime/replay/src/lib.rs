@@ -162,7 +162,7 @@ pub async fn replay_trace(
     host: &SkillHost,
     req: &ReplayRequest<'_>,
 ) -> Result<ReplayReport, ReplayError> {
-    let (run, invocations) = trace::parse(req.steps).map_err(ReplayError::Layout)?;
+    let (run, mut invocations) = trace::parse(req.steps).map_err(ReplayError::Layout)?;
     // Loading checks every component before anything is replayed: a missing one is an
     // error, not a divergence halfway through.
     let mut loaded = BTreeMap::new();
@@ -208,14 +208,16 @@ pub async fn replay_trace(
     let substituted = substitutions(&invocations, req.substitutes);
     // Every invocation's tape is read before any is replayed: a trace with an answer the
     // replay cannot serve (capped to a digest) is refused whole, not half replayed.
+    // The host steps move into the tapes (not copied: a long trace is held once).
     let mut tapes = Vec::with_capacity(invocations.len());
-    for inv in &invocations {
+    let host_steps: Vec<usize> = invocations.iter().map(|i| i.host.len()).collect();
+    for inv in &mut invocations {
         capped_ends(inv)?;
         let tape = match &inv.input {
             Some(_) => {
                 let limits = effective(&run, inv)?;
                 let tape = InvocationTrace {
-                    steps: inv.host.clone(),
+                    steps: std::mem::take(&mut inv.host),
                     end_index: inv.end.index,
                     stopped_by_deadline: outcome::stopped_by(&inv.end, &deadline_reason(&limits)),
                     stopped_from_outside: outcome::stopped_from_outside(&inv.end),
@@ -246,7 +248,7 @@ pub async fn replay_trace(
     let mut reports = Vec::with_capacity(invocations.len());
     let mut replayed_steps = 0u64;
     let mut divergence = None;
-    for (inv, tape) in invocations.iter().zip(tapes) {
+    for ((inv, tape), host_steps) in invocations.iter().zip(tapes).zip(host_steps) {
         let skill = &loaded[&(inv.skill.clone(), inv.digest.clone())];
         let mut report = InvocationReport {
             step_id: inv.step_id.clone(),
@@ -256,7 +258,7 @@ pub async fn replay_trace(
             replayed_digest: skill.digest.clone(),
             start_step: inv.start_index,
             end_step: inv.end.index,
-            host_steps: inv.host.len(),
+            host_steps,
             result: "matched",
             stopped_as_recorded: false,
             replay_ms: 0.0,
