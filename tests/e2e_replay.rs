@@ -295,7 +295,7 @@ async fn a_run_a_worker_executed_from_the_queue_replays() {
 
 #[tokio::test]
 async fn a_run_cancelled_mid_request_replays_as_recorded() {
-    let _one = service::exclusive();
+    let one = service::exclusive();
     add_test_skill("probe");
     let server = Server::start();
     let tenant = tenant("rp-cancel");
@@ -346,6 +346,8 @@ async fn a_run_cancelled_mid_request_replays_as_recorded() {
     });
     worker.signal(libc::SIGTERM);
     let (code, stderr) = worker.wait(std::time::Duration::from_secs(60));
+    // No worker runs any more: the other tests may queue runs again.
+    drop(one);
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(run["status"], "failed", "{run}");
     // The request's intent is on disk, its result never came: the invocation was dropped.
