@@ -256,3 +256,34 @@ async fn a_skill_that_never_asks_for_the_seed_has_no_seed_step() {
         "{kinds:?}"
     );
 }
+
+/// `runtime runs show … | head`: when the reader goes away the command ends quietly with
+/// 141 (as a shell reports SIGPIPE), as git and ripgrep do, with no panic, and stores nothing
+/// differently.
+#[test]
+fn a_closed_stdout_pipe_ends_the_command_quietly() {
+    let (tenant, run_id) = verified_http_run("pipe", "HASH_CHAIN");
+    for json in [false, true] {
+        let mut cmd = runtime_cmd();
+        if json {
+            cmd.arg("--json");
+        }
+        let mut child = cmd
+            .args(["runs", "show", "--run-id", &run_id, "--tenant-id", &tenant])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("runtime starts");
+        // The reader is gone before the first line is written.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("runtime ends");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(141), "json={json}: {stderr}");
+        assert!(stderr.is_empty(), "json={json}: quiet, got {stderr}");
+    }
+    let (code, p) = proof(&run_id, &tenant);
+    assert_eq!(
+        (code, &p["integrity"]["verification_status"]),
+        (0, &json!("VERIFIED"))
+    );
+}

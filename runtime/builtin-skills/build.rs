@@ -205,9 +205,6 @@ fn build_skills(manifest: &Path, target_dir: &Path) -> BTreeMap<String, PathBuf>
         .arg(manifest)
         .arg("--target-dir")
         .arg(target_dir)
-        // Artifacts as JSON on stdout (to find the .wasm files); diagnostics rendered on
-        // stderr as usual.
-        .arg("--message-format=json-render-diagnostics")
         .current_dir(manifest.parent().unwrap());
     for (key, _) in env::vars_os() {
         if let Some(key) = key.to_str()
@@ -235,38 +232,38 @@ fn build_skills(manifest: &Path, target_dir: &Path) -> BTreeMap<String, PathBuf>
         );
     }
 
+    // Where cargo puts a cdylib for this target and profile; every member of skills/ is a
+    // cdylib named after its directory (skills/README and the manifests say so).
+    let release = target_dir.join(WASM_TARGET).join("release");
     let mut artifacts = BTreeMap::new();
-    for line in String::from_utf8_lossy(&output.stdout).lines() {
-        if let Some((name, wasm)) = cdylib_artifact(line) {
-            artifacts.insert(name, wasm);
+    for name in member_names(
+        manifest
+            .parent()
+            .expect("skills/Cargo.toml has a directory"),
+    ) {
+        let wasm = release.join(format!("{name}.wasm"));
+        if !wasm.is_file() {
+            panic!(
+                "skills/{name} built, but {} is missing: every member of skills/ must be a \
+                 `cdylib` whose package is named after its directory",
+                wasm.display()
+            );
         }
+        artifacts.insert(name, wasm);
     }
     artifacts
 }
 
-/// `(target name, .wasm path)` if `line` is a `compiler-artifact` message for a cdylib.
-fn cdylib_artifact(line: &str) -> Option<(String, PathBuf)> {
-    let msg = json::parse(line)?;
-    if msg.get("reason")?.as_str()? != "compiler-artifact" {
-        return None;
-    }
-    let target = msg.get("target")?;
-    let is_cdylib = target
-        .get("kind")?
-        .as_array()?
-        .iter()
-        .any(|k| k.as_str() == Some("cdylib"));
-    if !is_cdylib {
-        return None;
-    }
-    let name = target.get("name")?.as_str()?.replace('-', "_");
-    let wasm = msg
-        .get("filenames")?
-        .as_array()?
-        .iter()
-        .filter_map(|f| f.as_str())
-        .find(|f| f.ends_with(".wasm"))?;
-    Some((name, PathBuf::from(wasm)))
+/// The directories of skills/ that hold a crate (`<dir>/Cargo.toml`), sorted.
+fn member_names(skills_dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(skills_dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", skills_dir.display()))
+        .filter_map(Result::ok)
+        .filter(|e| e.path().join("Cargo.toml").is_file())
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .collect();
+    names.sort();
+    names
 }
 
 fn copy_if_changed(from: &Path, to: &Path) {
@@ -280,167 +277,4 @@ fn write_if_changed(path: &Path, bytes: &[u8]) {
         return;
     }
     fs::write(path, bytes).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
-}
-
-/// Just enough JSON to read cargo's `--message-format=json` lines (this crate has no
-/// dependencies, build or otherwise).
-mod json {
-    #[derive(Debug)]
-    pub enum Value {
-        Null,
-        Bool(#[allow(dead_code)] bool),
-        Number,
-        String(String),
-        Array(Vec<Value>),
-        Object(Vec<(String, Value)>),
-    }
-
-    impl Value {
-        pub fn get(&self, key: &str) -> Option<&Value> {
-            match self {
-                Value::Object(fields) => fields.iter().find(|(k, _)| k == key).map(|(_, v)| v),
-                _ => None,
-            }
-        }
-        pub fn as_str(&self) -> Option<&str> {
-            match self {
-                Value::String(s) => Some(s),
-                _ => None,
-            }
-        }
-        pub fn as_array(&self) -> Option<&[Value]> {
-            match self {
-                Value::Array(a) => Some(a),
-                _ => None,
-            }
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Value> {
-        let mut p = Parser {
-            s: text.as_bytes(),
-            i: 0,
-        };
-        let v = p.value()?;
-        p.ws();
-        (p.i == p.s.len()).then_some(v)
-    }
-
-    struct Parser<'a> {
-        s: &'a [u8],
-        i: usize,
-    }
-
-    impl Parser<'_> {
-        fn ws(&mut self) {
-            while self.i < self.s.len() && self.s[self.i].is_ascii_whitespace() {
-                self.i += 1;
-            }
-        }
-        fn eat(&mut self, b: u8) -> Option<()> {
-            self.ws();
-            (self.s.get(self.i) == Some(&b)).then(|| self.i += 1)
-        }
-        fn lit(&mut self, word: &str, v: Value) -> Option<Value> {
-            self.s[self.i..].starts_with(word.as_bytes()).then(|| {
-                self.i += word.len();
-                v
-            })
-        }
-        fn value(&mut self) -> Option<Value> {
-            self.ws();
-            match *self.s.get(self.i)? {
-                b'n' => self.lit("null", Value::Null),
-                b't' => self.lit("true", Value::Bool(true)),
-                b'f' => self.lit("false", Value::Bool(false)),
-                b'"' => self.string().map(Value::String),
-                b'[' => {
-                    self.i += 1;
-                    let mut items = Vec::new();
-                    if self.eat(b']').is_some() {
-                        return Some(Value::Array(items));
-                    }
-                    loop {
-                        items.push(self.value()?);
-                        if self.eat(b',').is_none() {
-                            self.eat(b']')?;
-                            return Some(Value::Array(items));
-                        }
-                    }
-                }
-                b'{' => {
-                    self.i += 1;
-                    let mut fields = Vec::new();
-                    if self.eat(b'}').is_some() {
-                        return Some(Value::Object(fields));
-                    }
-                    loop {
-                        self.ws();
-                        let key = self.string()?;
-                        self.eat(b':')?;
-                        fields.push((key, self.value()?));
-                        if self.eat(b',').is_none() {
-                            self.eat(b'}')?;
-                            return Some(Value::Object(fields));
-                        }
-                    }
-                }
-                b'-' | b'0'..=b'9' => {
-                    while self.i < self.s.len()
-                        && matches!(
-                            self.s[self.i],
-                            b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'
-                        )
-                    {
-                        self.i += 1;
-                    }
-                    Some(Value::Number)
-                }
-                _ => None,
-            }
-        }
-        fn string(&mut self) -> Option<String> {
-            if self.s.get(self.i) != Some(&b'"') {
-                return None;
-            }
-            self.i += 1;
-            let mut out = String::new();
-            let mut start = self.i;
-            loop {
-                match *self.s.get(self.i)? {
-                    b'"' => {
-                        out.push_str(std::str::from_utf8(&self.s[start..self.i]).ok()?);
-                        self.i += 1;
-                        return Some(out);
-                    }
-                    b'\\' => {
-                        out.push_str(std::str::from_utf8(&self.s[start..self.i]).ok()?);
-                        let esc = *self.s.get(self.i + 1)?;
-                        self.i += 2;
-                        match esc {
-                            b'"' => out.push('"'),
-                            b'\\' => out.push('\\'),
-                            b'/' => out.push('/'),
-                            b'b' => out.push('\u{8}'),
-                            b'f' => out.push('\u{c}'),
-                            b'n' => out.push('\n'),
-                            b'r' => out.push('\r'),
-                            b't' => out.push('\t'),
-                            b'u' => {
-                                let hex =
-                                    std::str::from_utf8(self.s.get(self.i..self.i + 4)?).ok()?;
-                                let unit = u32::from_str_radix(hex, 16).ok()?;
-                                self.i += 4;
-                                // Paths with non-BMP characters are not worth a surrogate decoder.
-                                out.push(char::from_u32(unit).unwrap_or('\u{fffd}'));
-                            }
-                            _ => return None,
-                        }
-                        start = self.i;
-                    }
-                    _ => self.i += 1,
-                }
-            }
-        }
-    }
 }

@@ -155,6 +155,7 @@ pub enum AgentCommand {
     },
     /// Show one agent and its policy.
     Show {
+        /// The agent's id (as `agent create` printed it).
         #[arg(long)]
         agent_id: String,
     },
@@ -162,6 +163,7 @@ pub enum AgentCommand {
 
 #[derive(Debug, Args)]
 pub struct AgentCreateArgs {
+    /// A name for people; the agent is addressed by the id `agent create` prints.
     #[arg(long)]
     pub name: String,
     /// Restrict the agent to one tenant (default: usable by every tenant).
@@ -258,10 +260,13 @@ pub struct InvokeArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
+    /// The agent that runs the goal: its policy (hosts, secrets, limits) applies to every step.
     #[arg(long)]
     pub agent_id: String,
+    /// What the run is for, in words: the agent plans it into steps (unless --plan gives them); the signed head binds it.
     #[arg(long)]
     pub goal: String,
+    /// The tenant the run belongs to: runs, proofs, secrets and tokens are per tenant.
     #[arg(long)]
     pub tenant_id: String,
     /// The system this run comes from (required; `legacy-migration` is reserved).
@@ -310,8 +315,10 @@ fn parse_model(s: &str) -> Result<runproof_proof::IntegrityModel, String> {
 pub enum RunsCommand {
     /// Show one run with its trace and steps, each value marked by what the proof says of it.
     Show {
+        /// The run (the run_id `runtime run` printed).
         #[arg(long)]
         run_id: String,
+        /// The run's tenant: a run of another tenant is not found.
         #[arg(long)]
         tenant_id: String,
         #[command(flatten)]
@@ -322,8 +329,10 @@ pub enum RunsCommand {
     },
     /// List a tenant's recent runs.
     List {
+        /// Whose runs to list.
         #[arg(long)]
         tenant_id: String,
+        /// At most this many runs, newest first.
         #[arg(long, default_value_t = 20)]
         limit: i64,
     },
@@ -333,8 +342,10 @@ pub enum RunsCommand {
     /// Follow a run to its end (and a lost run to its next attempt, if its plan asked for
     /// one); exit 0 if it succeeded, 3 if it failed.
     Wait {
+        /// The run to follow (the run_id `runtime run --detach` printed).
         #[arg(long)]
         run_id: String,
+        /// The run's tenant: a run of another tenant is not found.
         #[arg(long)]
         tenant_id: String,
         /// Give up after this long (exit 1, the run goes on).
@@ -344,8 +355,10 @@ pub enum RunsCommand {
     /// Cancel a run: a queued one never starts; a running one is stopped at its next lease
     /// renewal and sealed as failed.
     Cancel {
+        /// The run to cancel.
         #[arg(long)]
         run_id: String,
+        /// The run's tenant: a run of another tenant is not found.
         #[arg(long)]
         tenant_id: String,
     },
@@ -356,8 +369,10 @@ pub enum RunsCommand {
 pub struct ProofArgs {
     #[command(subcommand)]
     pub action: Option<ProofAction>,
+    /// The run whose proof to verify.
     #[arg(long, required = true)]
     pub run_id: Option<String>,
+    /// The run's tenant: a run of another tenant is not found.
     #[arg(long, required = true)]
     pub tenant_id: Option<String>,
     #[command(flatten)]
@@ -380,8 +395,10 @@ pub struct TrustArgs {
 pub enum ProofAction {
     /// Write one JSON bundle (signed head, every step's bytes and hashes) for `runtime verify`.
     Export {
+        /// The run to export.
         #[arg(long)]
         run_id: String,
+        /// The run's tenant: a run of another tenant is not found.
         #[arg(long)]
         tenant_id: String,
         /// The bundle file to write.
@@ -394,8 +411,10 @@ pub enum ProofAction {
     },
     /// Print the inclusion proof of one step against the signed head (for `runtime verify`).
     Inclusion {
+        /// The run whose step to prove.
         #[arg(long)]
         run_id: String,
+        /// The run's tenant: a run of another tenant is not found.
         #[arg(long)]
         tenant_id: String,
         /// The step_index to prove.
@@ -424,6 +443,7 @@ pub enum SecretCommand {
     Set {
         /// Secret name: letters, digits, `_`, `-`, `.` (at most 64).
         name: String,
+        /// The tenant whose skills may use the secret.
         #[arg(long)]
         tenant_id: String,
         /// Where the value may be sent: scheme://host[:port] patterns, as --allow-host.
@@ -433,13 +453,51 @@ pub enum SecretCommand {
     },
     /// List a tenant's secrets: names, allowed hosts, times (never values).
     List {
+        /// Whose secrets to list.
         #[arg(long)]
         tenant_id: String,
     },
     /// Delete a secret.
     Rm {
+        /// The secret's name.
         name: String,
+        /// The tenant the secret belongs to.
         #[arg(long)]
         tenant_id: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Every command and every flag says what it is for in `--help`.
+    #[test]
+    fn every_command_and_flag_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            let path = format!("{path} {}", cmd.get_name());
+            if cmd.get_about().is_none() && path != "runtime" {
+                missing.push(format!("{path} (the command)"));
+            }
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                let said = arg.get_help().or(arg.get_long_help());
+                if said.is_none_or(|h| h.to_string().trim().is_empty()) {
+                    missing.push(format!("{path} --{id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_name() != "help" {
+                    walk(sub, &path, missing);
+                }
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "", &mut missing);
+        assert!(missing.is_empty(), "no help for:\n{}", missing.join("\n"));
+    }
 }

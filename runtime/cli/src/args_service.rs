@@ -64,6 +64,7 @@ pub struct ServeArgs {
 pub enum TokenCommand {
     /// Create an API bearer token for a tenant; it is printed once, only its hash is kept.
     Create {
+        /// The tenant the token acts for (the API takes the tenant from the token, never the request).
         #[arg(long)]
         tenant_id: String,
         /// A name for people (what the token is for).
@@ -72,11 +73,13 @@ pub enum TokenCommand {
     },
     /// List tokens (never the tokens themselves).
     List {
+        /// Only this tenant's tokens.
         #[arg(long)]
         tenant_id: Option<String>,
     },
     /// Revoke a token for good: requests with it are refused from now on.
     Revoke {
+        /// The token's id, as `token create` and `token list` show it (not the secret token).
         #[arg(long)]
         token_id: String,
     },

@@ -8,6 +8,7 @@ use runproof_pgembed::EmbeddedPostgres;
 use runproof_store::{RecoveredRun, Store, StoreError};
 use std::path::PathBuf;
 
+#[derive(Clone)]
 pub enum Database {
     External(String),
     Embedded(EmbeddedPostgres),
@@ -108,9 +109,19 @@ impl Database {
         }
     }
 
+    /// [`Database::url`] from async code: starting the private cluster runs `pg_ctl` and
+    /// waits for it (seconds on first use), which belongs on the blocking pool, not on an
+    /// async worker thread.
+    pub async fn url_blocking_pool(&self) -> Result<String> {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || db.url())
+            .await
+            .map_err(|e| anyhow::anyhow!("the database start task failed: {e}"))?
+    }
+
     /// A store with no schema check (for `db migrate` and `db status`).
     pub async fn connect(&self) -> Result<Store> {
-        let url = self.url()?;
+        let url = self.url_blocking_pool().await?;
         Ok(Store::connect(&url).await?)
     }
 }

@@ -2,15 +2,17 @@
 //! stderr (and `{"error": ...}` on stdout with --json) and a non-zero exit.
 //!
 //! Exit codes: 0 ok; 1 error (nothing was run); 2 usage; 3 the run ended `failed`;
-//! 4 the proof is not VERIFIED; 5 replay DIVERGED; 130 interrupted (Ctrl-C).
+//! 4 the proof is not VERIFIED; 5 replay DIVERGED; 130 interrupted (Ctrl-C); 141 stdout's
+//! reader went away.
 
+// First, so that its `outln!`/`out!` macros are in scope in every module below.
+#[macro_use]
+mod output;
 mod args;
 mod args_service;
-mod bench;
 mod commands;
 mod compile_progress;
 mod database;
-mod output;
 mod report;
 mod signing;
 mod units;
@@ -45,7 +47,7 @@ fn main() {
         Err(e) => {
             let message = one_line(&e);
             if out.json {
-                println!("{}", serde_json::json!({"error": message}));
+                outln!("{}", serde_json::json!({"error": message}));
             }
             eprintln!("error: {message}");
             std::process::exit(1);
@@ -109,9 +111,13 @@ async fn dispatch(cli: &Cli, out: &Out) -> anyhow::Result<i32> {
             .await
             .map(|_| 0),
         Command::Worker(args) => {
+            output::stdout_best_effort();
             commands::worker::run(args, &db, cli.home.as_ref(), &key, out).await
         }
-        Command::Serve(args) => commands::serve::run(args, &db, cli.home.as_ref(), &key, out).await,
+        Command::Serve(args) => {
+            output::stdout_best_effort();
+            commands::serve::run(args, &db, cli.home.as_ref(), &key, out).await
+        }
         Command::Token(cmd) => commands::token::run(cmd, &db, out).await.map(|_| 0),
     }
 }

@@ -22,7 +22,7 @@ pub fn render(r: &ReportInput<'_>) -> String {
     let p = r.proof;
     let e = r.evidence;
     let i = &p.integrity;
-    let status = crate::commands::proof::status_word(i.verification_status);
+    let status = i.verification_status.as_str();
     let mut s = String::new();
     // `writeln!` into a String cannot fail.
     let _ = writeln!(s, "# RunProof execution report: run `{}`\n", p.run_id);
@@ -76,11 +76,7 @@ pub fn render(r: &ReportInput<'_>) -> String {
     let _ = writeln!(s, "**Run ID:** `{}`  ", p.run_id);
     let _ = writeln!(s, "**Tenant ID:** `{}`  ", p.tenant_id);
     // The status from the signed head only; the row's own value is marked as unchecked.
-    let _ = writeln!(
-        s,
-        "**Run status:** {}  ",
-        crate::commands::proof::run_status_line(p)
-    );
+    let _ = writeln!(s, "**Run status:** {}  ", run_status_line(p));
     let _ = writeln!(s, "**Trace rows:** {}  ", p.aos_traces.len());
     for t in &p.aos_traces {
         let _ = writeln!(
@@ -297,4 +293,17 @@ fn host_description() -> String {
         read("/proc/sys/kernel/osrelease"),
         std::env::consts::ARCH
     )
+}
+
+/// The run's status as signed, or why there is none (with the unsigned column, marked).
+pub fn run_status_line(proof: &RunProof) -> String {
+    match (&proof.run_status, proof.run_field("runs.status")) {
+        (Some(s), _) => format!("{s} (signed)"),
+        (None, Some(c)) => format!(
+            "- (no verified signed head; runs.status says {}, {})",
+            c.value.as_str().unwrap_or("?"),
+            runproof_proof::Coverage::Unverified.marker()
+        ),
+        (None, None) => "-".into(),
+    }
 }

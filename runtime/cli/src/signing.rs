@@ -9,9 +9,7 @@ use runproof_proof::seal::{
     SigningKey, VerifyingKey, Zeroizing, key_id, signing_key_from_pem, signing_key_from_seed,
     signing_key_to_pem, verifying_keys_from_keyring,
 };
-use std::fs::{self, OpenOptions};
-use std::io::Write as _;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::fs;
 use std::path::{Path, PathBuf};
 
 /// Where the signing key lives, and whether the operator named it (then it is never
@@ -45,8 +43,7 @@ impl KeyLocation {
                 Err(e).with_context(|| format!("reading signing key {}", self.path.display()))
             }
             Ok(meta) => {
-                let mode = meta.permissions().mode() & 0o777;
-                if mode & 0o077 != 0 {
+                if let Err(mode) = runproof_runner::private_file::check_private(&meta) {
                     bail!(
                         "signing key {} is readable by other users (mode {mode:04o}); run `chmod 600 {}`",
                         self.path.display(),
@@ -93,29 +90,8 @@ pub fn generate_at(path: &Path) -> Result<SigningKey> {
         .map_err(|e| anyhow::anyhow!("the OS random number generator failed: {e}"))?;
     let key = signing_key_from_seed(*seed);
     let pem = signing_key_to_pem(&key)?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        // Only the key's own directory is private. Its ancestors (RUNPROOF_HOME, which the
-        // `postgres` user must traverse for the built-in database) get default permissions.
-        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-            fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-        }
-        if !dir.exists() {
-            fs::DirBuilder::new()
-                .mode(0o700)
-                .create(dir)
-                .with_context(|| format!("creating {}", dir.display()))?;
-        }
-    }
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
+    runproof_runner::private_file::create_private(path, pem.as_bytes())
         .with_context(|| format!("creating signing key {}", path.display()))?;
-    file.write_all(pem.as_bytes())
-        .with_context(|| format!("writing signing key {}", path.display()))?;
-    file.sync_all()
-        .with_context(|| format!("writing signing key {}", path.display()))?;
     Ok(key)
 }
 

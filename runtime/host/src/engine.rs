@@ -1,4 +1,7 @@
 //! The shared engine, the compiled-component cache, and one invocation from start to end.
+//!
+//! One file: `SkillHost` is the engine, its cache and one invocation's lifetime; what can
+//! live apart already does (compile.rs, deadline.rs, limits.rs, pool.rs, wasi.rs, state.rs).
 
 use crate::bindings::runproof::skill::types::{SkillError, SkillInfo};
 use crate::bindings::{Skill, SkillPre};
@@ -12,12 +15,11 @@ use crate::world::{LiveWorld, OfflineWorld, World};
 use runproof_proof::{StepKind, StepStatus};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use thiserror::Error;
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store, Trap, UpdateDeadline};
 
 use crate::deadline::EPOCH_TICK;
@@ -194,7 +196,14 @@ impl SkillHost {
                     .into(),
             ));
         }
-        let component = self.compile(wasm, &digest)?;
+        // Cranelift (seconds for an interpreter component) and artifact deserialization are
+        // blocking work: on the blocking pool, not an async worker thread that other runs'
+        // host calls and the trace writer need.
+        let compiler = self.compiler();
+        let (bytes, for_compile) = (wasm.to_vec(), digest.clone());
+        let component = tokio::task::spawn_blocking(move || compiler.compile(&bytes, &for_compile))
+            .await
+            .map_err(|e| HostError::Engine(format!("the compile task failed: {e}")))??;
         crate::validate::check(&component, &self.engine).map_err(HostError::InvalidComponent)?;
         let (imports, exports) = crate::validate::interface(&component, &self.engine);
         let instance_pre = self
@@ -270,6 +279,15 @@ impl SkillHost {
         Ok(loaded)
     }
 
+    fn compiler(&self) -> crate::compile::Compiler {
+        crate::compile::Compiler {
+            engine: self.engine.clone(),
+            cache_dir: self.config.cache_dir.clone(),
+            progress: self.config.compile_progress.clone(),
+            pooled: self.pooled,
+        }
+    }
+
     /// Creates the scratch directory of run `run_id` (for an agent granted `--scratch-dir`);
     /// it is removed when the returned value is dropped.
     pub fn create_scratch(&self, run_id: &str) -> Result<crate::ScratchDir, HostError> {
@@ -284,81 +302,6 @@ impl SkillHost {
                 root.display()
             ))
         })
-    }
-
-    /// Compiles `wasm`, or loads the artifact an earlier process compiled from the same bytes
-    /// with a compatible engine.
-    fn compile(&self, wasm: &[u8], digest: &str) -> Result<Component, HostError> {
-        let Some(dir) = &self.config.cache_dir else {
-            return self.compile_reporting(wasm, digest);
-        };
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        self.engine.precompile_compatibility_hash().hash(&mut h);
-        let path = dir.join(format!("{digest}-{:016x}.cwasm", h.finish()));
-        if path.is_file() {
-            // SAFETY: deserializing runs no wasm validation, so the file must be one this
-            // runtime wrote. It lives under RUNPROOF_HOME, written 0600 by us, next to the
-            // database password; whoever can replace it can already replace those. wasmtime
-            // still rejects an artifact from another engine version or configuration, and
-            // any failure falls back to compiling from the original bytes.
-            match unsafe { Component::deserialize_file(&self.engine, &path) } {
-                Ok(c) => return Ok(c),
-                Err(e) => {
-                    tracing::warn!(path = %path.display(), "ignoring unusable compiled component: {e}")
-                }
-            }
-        }
-        let component = self.compile_reporting(wasm, digest)?;
-        if let Err(e) = component
-            .serialize()
-            .map_err(|e| e.to_string())
-            .and_then(|bytes| write_private(&path, &bytes))
-        {
-            // A cache that cannot be written costs time, not correctness.
-            tracing::warn!(path = %path.display(), "cannot cache compiled component: {e}");
-        }
-        Ok(component)
-    }
-
-    /// Compiles with Cranelift, telling `compile_progress` when the component is large.
-    fn compile_reporting(&self, wasm: &[u8], digest: &str) -> Result<Component, HostError> {
-        use crate::progress::{CompileEvent, REPORT_ABOVE_BYTES};
-        let progress = self
-            .config
-            .compile_progress
-            .as_ref()
-            .filter(|_| wasm.len() > REPORT_ABOVE_BYTES);
-        let started = std::time::Instant::now();
-        if let Some(p) = progress {
-            (p.0)(CompileEvent::Started {
-                digest,
-                size_bytes: wasm.len(),
-            });
-        }
-        let component =
-            Component::new(&self.engine, wasm).map_err(|e| self.compile_error(wasm, &e))?;
-        if let Some(p) = progress {
-            (p.0)(CompileEvent::Finished {
-                digest,
-                elapsed: started.elapsed(),
-            });
-        }
-        Ok(component)
-    }
-
-    /// Why `wasm` did not compile. The pooling allocator refuses a component whose shape
-    /// exceeds its per-component limits while compiling, with an untyped error; to tell that
-    /// apart from a broken component without reading the error's text, the bytes are
-    /// compiled once more without the pool (only on this failure path): if that works, the
-    /// pool is what refused it.
-    fn compile_error(&self, wasm: &[u8], e: &wasmtime::Error) -> HostError {
-        if self.pooled
-            && let Ok(unpooled) = Engine::new(&engine_config(false))
-            && Component::new(&unpooled, wasm).is_ok()
-        {
-            return HostError::PoolLimit { detail: chain(e) };
-        }
-        HostError::InvalidComponent(chain(e))
     }
 
     fn new_store(
@@ -589,7 +532,7 @@ impl Drop for SkillHost {
 
 /// The engine configuration. Per-invocation limits (memory, tables, instances, deadline)
 /// are set per store in `new_store`; the pool only bounds what all stores share.
-fn engine_config(pooled: bool) -> Config {
+pub(crate) fn engine_config(pooled: bool) -> Config {
     let mut wasm_config = Config::new();
     wasm_config.wasm_component_model(true);
     // Deadlines: the ticker thread advances the epoch; each store sets how many ticks it
@@ -684,7 +627,7 @@ fn abort_reason(e: &wasmtime::Error, hit: Option<LimitHit>, limits: &InvocationL
 }
 
 /// An error with its causes on one line.
-fn chain(e: &wasmtime::Error) -> String {
+pub(crate) fn chain(e: &wasmtime::Error) -> String {
     let mut parts: Vec<String> = e.chain().map(|c| c.to_string()).collect();
     parts.dedup();
     parts

@@ -19,6 +19,7 @@
 
 mod bindings;
 mod compact;
+mod compile;
 pub mod deadline;
 mod engine;
 pub mod fs_quota;

@@ -16,6 +16,9 @@
 //!
 //! Operational columns (`attempts`, `priority`, the lease, ...) are never bound: they say how
 //! the runtime handled the run, not what the run did, and are always marked so.
+//!
+//! One file: the table of every shown column and its coverage, and the rule that judges
+//! each, must be read together to see that nothing is shown unjudged.
 
 use serde::Serialize;
 use serde_json::Value;

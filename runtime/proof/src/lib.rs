@@ -43,6 +43,7 @@ pub mod signed_head;
 mod step;
 mod strict;
 mod verify;
+mod vocabulary;
 
 pub use binding::{Coverage, FieldCheck, RunRecord, RunVerdict, TraceRecord, judge_run};
 pub use bundle::{
@@ -64,6 +65,7 @@ pub use seal::{
 pub use step::{StepEnvelope, StepHeader, StepKind, StepStatus};
 pub use strict::StrictError;
 pub use verify::{ChainVerifier, StoredStep, TraceHead, TraceIds, TraceOutcome, verify_trace};
+pub use vocabulary::RunStatus;
 
 /// Entry points for the fuzz targets (`fuzz/`): internals that untrusted bytes reach, not
 /// an API.

@@ -38,8 +38,8 @@ impl IntegrityModel {
 }
 
 /// The outcome of verification. Anything short of a complete check is not `Verified`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+/// Spelled `VERIFIED`, `FAILED`, `UNSUPPORTED` (the table in `vocabulary.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VerificationStatus {
     Verified,
     Failed,

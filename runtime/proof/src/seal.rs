@@ -23,6 +23,9 @@
 //!
 //! What the claims *say* (model, length, digests) is for the caller to compare with the
 //! stored trace; [`TraceHeadClaims::validate`] checks that they are sensible on their own.
+//!
+//! One file: the signed statement's format, its strict parse and its checks are one
+//! specification (docs/proof-format.md §6), kept in one place so they cannot drift.
 
 use std::collections::BTreeMap;
 
@@ -54,8 +57,8 @@ pub const PREDICATE_TYPE: &str = "https://runproof.dev/attestations/trace-head/v
 pub const PREDICATE_TYPE_V1: &str = "https://runproof.dev/attestations/trace-head/v1";
 /// Prefix of the statement's subject name: `runproof:run:<tenant_id>/<run_id>`.
 pub const SUBJECT_PREFIX: &str = "runproof:run:";
-/// Largest integer every JSON reader holds exactly (I-JSON, RFC 7493 §2.2): 2^53 − 1.
-pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+/// The strict-JSON integer bound, which the head's numbers must respect too.
+pub use crate::strict::MAX_SAFE_INTEGER;
 
 /// What a sealed trace claims. The predicate of the signed statement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -134,7 +134,24 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
-impl StepEnvelope<'_> {
+impl<'a> StepEnvelope<'a> {
+    /// A step in the envelope version this verifier accepts, recorded `at`, with no skill,
+    /// duration, run status or cost: set those fields when the step has them. The only way
+    /// the writer makes an envelope, so the version it writes is the one verification checks.
+    pub fn new(kind: StepKind, status: StepStatus, at: &'a str, body: serde_json::Value) -> Self {
+        StepEnvelope {
+            v: ENVELOPE_VERSION,
+            kind,
+            skill: None,
+            status,
+            duration_ms: None,
+            run_status: None,
+            cost_cents: 0,
+            at,
+            body,
+        }
+    }
+
     /// The exact bytes to store and hash. Serialization of our own structs cannot fail.
     pub fn to_bytes(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("a step envelope always serializes")
@@ -171,16 +188,16 @@ mod tests {
     #[test]
     fn envelope_round_trips_through_header() {
         let env = StepEnvelope {
-            v: ENVELOPE_VERSION,
-            kind: StepKind::HostHttp,
             skill: Some("http_call"),
-            status: StepStatus::Failure,
             duration_ms: Some(12),
-            run_status: None,
-            cost_cents: 0,
-            at: "2026-11-23T00:00:00Z",
-            body: serde_json::json!({"url": "http://127.0.0.1:1/"}),
+            ..StepEnvelope::new(
+                StepKind::HostHttp,
+                StepStatus::Failure,
+                "2026-11-23T00:00:00Z",
+                serde_json::json!({"url": "http://127.0.0.1:1/"}),
+            )
         };
+        assert_eq!(env.v, ENVELOPE_VERSION);
         let bytes = env.to_bytes();
         let h = StepHeader::parse(&bytes).unwrap();
         assert_eq!(h.kind, StepKind::HostHttp);

@@ -10,7 +10,8 @@ use std::fmt;
 use serde::de::{self, DeserializeOwned, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use crate::seal::MAX_SAFE_INTEGER;
+/// Largest integer every JSON reader holds exactly (I-JSON, RFC 7493 §2.2): 2^53 − 1.
+pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
 /// Why a JSON document was refused. Messages are one line; input text is escaped and cut.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

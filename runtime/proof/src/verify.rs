@@ -2,6 +2,9 @@
 //!
 //! Fail closed: every path that is not a complete, matching check ends in `FAILED` or
 //! `UNSUPPORTED`, and the reason names the first bad `step_index` when there is one.
+//!
+//! One file: the verifier is one state machine (per-step checks, then the head), and
+//! splitting it would put the fail-closed order of its checks in two places.
 
 use std::collections::BTreeMap;
 

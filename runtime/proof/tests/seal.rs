@@ -1,5 +1,7 @@
 //! The signed trace head against every way an envelope can be forged or altered. Each case
 //! must end in the named error, never `Ok`.
+//!
+//! Long: one case per way a head can be forged, each with the error it must end in.
 
 use std::collections::BTreeMap;
 

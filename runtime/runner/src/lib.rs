@@ -17,6 +17,7 @@ mod runner;
 pub mod secrets;
 mod writer;
 
+pub mod private_file;
 pub use catalog::LoadedSkillInfo;
 pub use control::RunControl;
 pub use plan::{OnError, Plan, PlanError, PlanStep};
@@ -25,6 +26,8 @@ pub use queued::{MAX_ATTEMPTS, QueueOptions, parse_model};
 pub use runner::{
     RunError, RunEvent, RunObserver, RunReport, RunRequest, Runner, StepOutcome, limit_grant,
 };
+/// The run-status vocabulary, re-exported so that every caller of the runner spells it one way.
+pub use runproof_proof::RunStatus;
 pub use secrets::{SecretError, SecretKeyring};
 pub use writer::TraceWriter;
 

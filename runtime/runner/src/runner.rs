@@ -1,4 +1,7 @@
 //! One run from request to sealed trace.
+//!
+//! Long: `Runner::run` is still one function from request to seal (the prepare /
+//! execute / seal split of the code-health issue is not done yet).
 
 use crate::control::RunControl;
 use crate::outputs::{self, Outputs};
@@ -12,7 +15,8 @@ use runproof_host::{
 };
 use runproof_proof::seal::{SigningKey, key_id, verifying_key_to_pem};
 use runproof_proof::{
-    IntegrityModel, RunClaims, StepKind, StepStatus, TraceHeadClaims, TraceIds, sign_head,
+    IntegrityModel, RunClaims, RunStatus, StepKind, StepStatus, TraceHeadClaims, TraceIds,
+    sign_head,
 };
 use runproof_store::{LeaseHolder, NewRun, RunFinish, SkillRecord, Store, StoreError, rfc3339};
 use serde::Serialize;
@@ -119,7 +123,7 @@ pub struct RunReport {
     pub trace_id: String,
     pub tenant_id: String,
     /// `succeeded` or `failed`.
-    pub status: &'static str,
+    pub status: RunStatus,
     pub error_message: Option<String>,
     pub steps: Vec<StepOutcome>,
     pub chain_length: u64,
@@ -636,7 +640,7 @@ impl Runner {
         // 4. End, make durable, seal.
         let completed_at = runproof_store::whole_micros(chrono::Utc::now());
         let succeeded = run_error.is_none();
-        let status = if succeeded { "succeeded" } else { "failed" };
+        let status = RunStatus::ended(succeeded);
         writer.append(
             StepKind::RunEnd,
             None,
@@ -646,7 +650,7 @@ impl Runner {
                 StepStatus::Failure
             },
             Some(started.elapsed().as_millis() as u64),
-            Some(status),
+            Some(status.as_str()),
             serde_json::json!({"status": status, "error": run_error}),
         );
         if let Err(e) = writer.flush().await {
@@ -679,7 +683,7 @@ impl Runner {
             req.integrity_model,
             &head,
             digests,
-            status,
+            status.as_str(),
             HeadTimes {
                 started_at: trace_started_at,
                 completed_at,

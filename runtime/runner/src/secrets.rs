@@ -59,49 +59,24 @@ pub fn key_path(home: &Path) -> PathBuf {
 impl SecretKeyring {
     /// Opens `home`'s key, creating it (and `keys/`, 0700) on first use.
     pub fn open_or_create(home: &Path) -> Result<SecretKeyring, SecretError> {
-        use std::io::Write;
-        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+        use crate::private_file::{check_private, create_private};
         let path = key_path(home);
         let err = |reason: String| SecretError::Key {
             path: path.display().to_string(),
             reason,
         };
-        let dir = path
-            .parent()
-            .ok_or_else(|| err("has no parent directory".into()))?;
-        // Only `keys/` is private: RUNPROOF_HOME itself must stay traversable by the
-        // `postgres` user that runs the built-in database.
-        std::fs::create_dir_all(home)
-            .map_err(|e| err(format!("creating {}: {e}", home.display())))?;
-        if !dir.exists() {
-            std::fs::DirBuilder::new()
-                .mode(0o700)
-                .create(dir)
-                .map_err(|e| err(format!("creating {}: {e}", dir.display())))?;
-        }
-        // create_new: two processes starting at once must not each write a different key;
-        // the loser reads the winner's.
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-        {
-            Ok(mut f) => {
-                let key = ChaCha20Poly1305::generate_key(&mut OsRng);
-                f.write_all(key.as_slice())
-                    .and_then(|_| f.sync_all())
-                    .map_err(|e| err(format!("writing: {e}")))?;
+        if !path.exists() {
+            let key = ChaCha20Poly1305::generate_key(&mut OsRng);
+            match create_private(&path, key.as_slice()) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(err(format!("creating: {e}"))),
             }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(err(format!("creating: {e}"))),
         }
         let meta = std::fs::metadata(&path).map_err(|e| err(e.to_string()))?;
-        // A key others can read is a leaked key: refuse rather than use it quietly.
-        if meta.permissions().mode() & 0o077 != 0 {
+        if let Err(mode) = check_private(&meta) {
             return Err(err(format!(
-                "is readable by others (mode {:o}); run `chmod 600` on it",
-                meta.permissions().mode() & 0o777
+                "is readable by others (mode {mode:o}); run `chmod 600` on it"
             )));
         }
         let bytes = std::fs::read(&path).map_err(|e| err(format!("reading: {e}")))?;

@@ -23,6 +23,9 @@
 //!   The first write error is kept: later rows are dropped (the trace can never be sealed)
 //!   and every later barrier returns the error, so the run fails with an unsealed trace
 //!   (and a write-ahead that fails stops its request from being sent).
+//!
+//! One file: the chain (calling task) and the batches (writer task) share one lock and
+//! one ordering argument; apart, that argument would span files.
 
 use runproof_host::{HostEvent, NotDurable, RecorderFuture, TraceRecorder};
 use runproof_proof::{ChainBuilder, Digest, StepEnvelope, StepKind, StepStatus, TraceIds};
@@ -221,15 +224,10 @@ impl TraceWriter {
         } = step;
         let at = timestamp(std::time::SystemTime::now());
         let mut envelope = StepEnvelope {
-            v: 1,
-            kind,
             skill,
-            status,
             duration_ms,
             run_status,
-            cost_cents: 0,
-            at: at.as_str(),
-            body,
+            ..StepEnvelope::new(kind, status, at.as_str(), body)
         };
         let mut payload = envelope.to_bytes();
         // The step cap (`trace_caps.rs`): rare, so measured on the bytes already made.

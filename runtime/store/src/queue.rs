@@ -13,6 +13,7 @@
 
 use crate::{LeaseHolder, Run, Store, StoreError};
 use chrono::{DateTime, Utc};
+use runproof_proof::RunStatus;
 use serde::Serialize;
 
 /// What to queue. The plan is the checked, planned plan JSON.
@@ -207,9 +208,9 @@ impl Store {
         .bind(reason)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(status.map(|before| match before.as_str() {
-            "queued" => CancelOutcome::Cancelled,
-            "running" => CancelOutcome::Requested,
+        Ok(status.map(|before| match RunStatus::parse(&before) {
+            Some(RunStatus::Queued) => CancelOutcome::Cancelled,
+            Some(RunStatus::Running) => CancelOutcome::Requested,
             _ => CancelOutcome::AlreadyEnded,
         }))
     }

@@ -139,7 +139,7 @@ impl Store {
     /// (nothing sealed) when the run's lease is no longer `lease_owner`'s: it was recovered
     /// as lost, and its failed status stands.
     pub async fn finish_run(&self, f: &RunFinish<'_>) -> Result<(), StoreError> {
-        let status = if f.succeeded { "succeeded" } else { "failed" };
+        let status = runproof_proof::RunStatus::ended(f.succeeded).as_str();
         let mut tx = self.pool.begin().await?;
         let sealed = sqlx::query(
             "UPDATE aos_traces SET status = $2, completed_at = $6, chain_length = $3, root_hash = $4, sealed_at = $10,

@@ -127,12 +127,12 @@ impl Store {
             "INSERT INTO aos_trace_steps
                  (trace_id, run_id, tenant_id, step_index, kind, skill_name, status, duration_ms, payload, prev_hash, hash)
              SELECT u.* FROM
-                 -- SET LOCAL synchronous_commit = off, for this statement's own transaction
-                 -- only: no session state, so this works behind a transaction-mode pooler.
-                 (SELECT set_config('synchronous_commit', 'off', true) AS v) AS local_setting,
+                 -- SET LOCAL synchronous_commit, for this statement's own transaction only:
+                 -- no session state, so this works behind a transaction-mode pooler.
+                 (SELECT set_config('synchronous_commit', $12, true) AS v) AS local_setting,
                  UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[],
                         $7::text[], $8::bigint[], $9::bytea[], $10::bytea[], $11::bytea[]) AS u
-             WHERE local_setting.v = 'off'",
+             WHERE local_setting.v = $12",
         )
         .bind(&trace_ids)
         .bind(&run_ids)
@@ -145,6 +145,10 @@ impl Store {
         .bind(&payloads)
         .bind(&prevs)
         .bind(&hashes)
+        // A write-ahead batch must be on disk when this returns: `on` whatever the server's
+        // default, else the intent of a request could be lost by a database crash after the
+        // request left (e2e_crash_evidence stops Postgres with `-m immediate` to check it).
+        .bind(if durable { "on" } else { "off" })
         .execute(if durable { &self.pool } else { &self.steps })
         .await?;
         Ok(())

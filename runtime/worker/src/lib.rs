@@ -216,7 +216,7 @@ impl Worker {
                         s.executed += 1;
                         match &result {
                             Ok(report) => {
-                                if report.status == "succeeded" {
+                                if report.status == runproof_runner::RunStatus::Succeeded {
                                     s.succeeded += 1;
                                 } else {
                                     s.failed += 1;
@@ -230,7 +230,7 @@ impl Worker {
                                 drop(s);
                                 observer.event(&WorkerEvent::Finished {
                                     run_id: &run_id,
-                                    status: report.status,
+                                    status: report.status.as_str(),
                                     error: report.error_message.as_deref(),
                                     duration_ms: started.elapsed().as_millis() as u64,
                                 });

@@ -18,10 +18,10 @@ pub async fn run(cmd: &AgentCommand, db: &Database, out: &Out) -> Result<()> {
             let agents = store.list_agents(tenant_id.as_deref()).await?;
             out.emit(&agents, || {
                 if agents.is_empty() {
-                    println!("no agents yet: create one with `runtime agent create --name NAME`");
+                    outln!("no agents yet: create one with `runtime agent create --name NAME`");
                 }
                 for a in &agents {
-                    println!(
+                    outln!(
                         "{}  {}  tenant={}  allow-host=[{}]",
                         a.id,
                         a.name,
@@ -138,28 +138,28 @@ async fn create(args: &AgentCreateArgs, db: &Database, out: &Out) -> Result<()> 
         })
         .await?;
     out.emit(&agent_json(&agent), || {
-        println!("created agent {}", agent.id);
+        outln!("created agent {}", agent.id);
         print_agent(&agent);
     });
     Ok(())
 }
 
 fn print_agent(a: &Agent) {
-    println!("agent_id:      {}", a.id);
-    println!("name:          {}", a.name);
-    println!(
+    outln!("agent_id:      {}", a.id);
+    outln!("name:          {}", a.name);
+    outln!(
         "tenant_id:     {}",
         a.tenant_id.as_deref().unwrap_or("(any tenant)")
     );
     if a.allowed_hosts.is_empty() {
-        println!("allowed hosts: none (all outbound HTTP is denied)");
+        outln!("allowed hosts: none (all outbound HTTP is denied)");
     } else {
-        println!("allowed hosts: {}", a.allowed_hosts.join(", "));
+        outln!("allowed hosts: {}", a.allowed_hosts.join(", "));
     }
     if !a.allowed_secrets.is_empty() {
-        println!("secrets:       {}", a.allowed_secrets.join(", "));
+        outln!("secrets:       {}", a.allowed_secrets.join(", "));
     }
-    println!(
+    outln!(
         "own plan:      {}",
         if a.plan_json.is_some() {
             "yes"
@@ -169,27 +169,27 @@ fn print_agent(a: &Agent) {
     );
     let l = granted_limits(a);
     let tag = |set: bool| if set { "" } else { " (default)" };
-    println!(
+    outln!(
         "memory:        {}{}",
         Bytes(l.max_memory_bytes as u64),
         tag(a.max_memory_bytes.is_some())
     );
-    println!(
+    outln!(
         "timeout:       {} ms{}",
         l.timeout.as_millis(),
         tag(a.timeout_ms.is_some())
     );
     match l.fuel {
-        Some(f) => println!("fuel:          {f} units"),
-        None => println!("fuel:          not metered (default)"),
+        Some(f) => outln!("fuel:          {f} units"),
+        None => outln!("fuel:          not metered (default)"),
     }
-    println!(
+    outln!(
         "host calls:    {}{}",
         l.max_host_calls,
         tag(a.max_host_calls.is_some())
     );
-    println!("output cap:    {}", Bytes(l.max_output_bytes as u64));
-    println!(
+    outln!("output cap:    {}", Bytes(l.max_output_bytes as u64));
+    outln!(
         "filesystem:    {}",
         if a.scratch_dir {
             "a per-run scratch directory at /scratch, removed after the run"
@@ -198,7 +198,7 @@ fn print_agent(a: &Agent) {
         }
     );
     if a.scratch_dir {
-        println!(
+        outln!(
             "scratch quota: {} written, {} files, {} open at once{}",
             Bytes(l.scratch_max_bytes),
             l.scratch_max_files,
@@ -208,10 +208,10 @@ fn print_agent(a: &Agent) {
                 || a.scratch_max_open_files.is_some())
         );
     }
-    println!(
+    outln!(
         "denied always: environment, arguments, sockets, inherited stdio, imports other than WASI and runproof:skill"
     );
-    println!(
+    outln!(
         "(a skill that asks for less memory or time in describe gets less: see `runtime skill inspect NAME --agent-id ID`)"
     );
 }

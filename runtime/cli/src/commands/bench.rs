@@ -2,10 +2,10 @@
 //! The measuring lives in `crate::bench`; this prints it.
 
 use crate::args::BenchArgs;
-use crate::bench::{Bench, ChildEnv, Report};
 use crate::database::Database;
 use crate::output::Out;
 use anyhow::{Context, Result};
+use runproof_bench::{Bench, ChildEnv, Report};
 use std::path::PathBuf;
 
 pub async fn run(
@@ -50,7 +50,7 @@ pub async fn run(
 }
 
 fn print_text(r: &Report) {
-    println!(
+    outln!(
         "runtime bench ({}; {} CPUs; {} allocator; tenant {}; {:.1} s)",
         if r.quick { "quick" } else { "full" },
         r.cpus,
@@ -67,12 +67,14 @@ fn print_text(r: &Report) {
             ),
             None => String::new(),
         };
-        println!("{}", f.id);
-        println!("  {}: {:.3} {}", f.what, f.value, f.unit);
-        println!(
+        outln!("{}", f.id);
+        outln!("  {}: {:.3} {}", f.what, f.value, f.unit);
+        outln!(
             "  baseline, {}: {:.3} {}",
-            f.baseline.what, f.baseline.value, f.unit
+            f.baseline.what,
+            f.baseline.value,
+            f.unit
         );
-        println!("  ratio {:.3}{goal}", f.ratio);
+        outln!("  ratio {:.3}{goal}", f.ratio);
     }
 }

@@ -14,12 +14,12 @@ pub async fn run(cmd: &DbCommand, db: &Database, out: &Out) -> Result<()> {
                 &serde_json::json!({"applied": applied, "pending": status.pending}),
                 || {
                     if applied.is_empty() {
-                        println!(
+                        outln!(
                             "schema is up to date ({} migrations)",
                             status.migrations.len()
                         );
                     } else {
-                        println!("applied {} migration(s): {applied:?}", applied.len());
+                        outln!("applied {} migration(s): {applied:?}", applied.len());
                     }
                 },
             );
@@ -45,12 +45,12 @@ pub async fn run(cmd: &DbCommand, db: &Database, out: &Out) -> Result<()> {
             out.emit(
                 &serde_json::json!({"server": server, "schema": status}),
                 || {
-                    println!("database: {}", server["kind"].as_str().unwrap_or("?"));
+                    outln!("database: {}", server["kind"].as_str().unwrap_or("?"));
                     if let Some(s) = server.get("state").and_then(|s| s.as_str()) {
-                        println!("server:   {s}");
+                        outln!("server:   {s}");
                     }
                     for m in &status.migrations {
-                        println!(
+                        outln!(
                             "  {} {:>4} {}",
                             if m.applied { "applied" } else { "PENDING" },
                             m.version,
@@ -58,7 +58,7 @@ pub async fn run(cmd: &DbCommand, db: &Database, out: &Out) -> Result<()> {
                         );
                     }
                     if status.pending > 0 {
-                        println!(
+                        outln!(
                             "{} migration(s) pending: run `runtime db migrate`",
                             status.pending
                         );
@@ -67,8 +67,8 @@ pub async fn run(cmd: &DbCommand, db: &Database, out: &Out) -> Result<()> {
             );
         }
         DbCommand::Url => {
-            let url = db.url()?;
-            out.emit(&serde_json::json!({"url": url}), || println!("{url}"));
+            let url = db.url_blocking_pool().await?;
+            out.emit(&serde_json::json!({"url": url}), || outln!("{url}"));
         }
         DbCommand::Stop => match db {
             Database::External(_) => {
@@ -77,7 +77,7 @@ pub async fn run(cmd: &DbCommand, db: &Database, out: &Out) -> Result<()> {
             Database::Embedded(pg) => {
                 pg.stop()?;
                 out.emit(&serde_json::json!({"stopped": true}), || {
-                    println!("built-in database stopped")
+                    outln!("built-in database stopped")
                 });
             }
         },

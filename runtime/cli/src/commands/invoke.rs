@@ -15,6 +15,7 @@ use crate::database::Database;
 use crate::output::Out;
 use anyhow::{Context, Result, bail};
 use runproof_host::{HostEvent, InvocationLimits, InvocationOutcome, SkillHost, TraceRecorder};
+use runproof_proof::RunStatus;
 use runproof_runner::{RunRequest, Runner};
 use std::sync::{Arc, Mutex};
 
@@ -130,17 +131,20 @@ async fn recorded(
             step.and_then(|s| s.output.as_ref()),
             step.and_then(|s| s.error.as_deref()),
         );
-        println!(
+        outln!(
             "run_id: {}  status: {}  ({} steps recorded, sealed and signed)",
-            report.run_id, report.status, report.chain_length
+            report.run_id,
+            report.status,
+            report.chain_length
         );
         steps_view::print(&steps);
-        println!(
+        outln!(
             "verify: runtime proof --run-id {} --tenant-id {}",
-            report.run_id, report.tenant_id
+            report.run_id,
+            report.tenant_id
         );
     });
-    Ok(if report.status == "succeeded" {
+    Ok(if report.status == RunStatus::Succeeded {
         0
     } else {
         EXIT_FAILED
@@ -212,14 +216,14 @@ async fn in_memory(
         "recorded": false,
         "skill": skill.info.name,
         "digest": skill.digest,
-        "status": if error.is_none() { "succeeded" } else { "failed" },
+        "status": RunStatus::ended(error.is_none()),
         "output": output,
         "error": error,
         "steps": steps,
     });
     out.emit(&value, || {
         print_result(output.as_ref(), error.as_deref());
-        println!(
+        outln!(
             "not recorded: no run and no trace exist (deny-all outbound policy, default limits); \
              pass --agent-id to run it under an agent's policy as a recorded, verifiable run"
         );
@@ -230,12 +234,12 @@ async fn in_memory(
 
 fn print_result(output: Option<&serde_json::Value>, error: Option<&str>) {
     match (output, error) {
-        (Some(o), _) => println!(
+        (Some(o), _) => outln!(
             "output: {}",
             serde_json::to_string_pretty(o).unwrap_or_default()
         ),
-        (None, Some(e)) => println!("error: {e}"),
-        (None, None) => println!("error: (none recorded)"),
+        (None, Some(e)) => outln!("error: {e}"),
+        (None, None) => outln!("error: (none recorded)"),
     }
 }
 

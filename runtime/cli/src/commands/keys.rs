@@ -70,20 +70,20 @@ fn generate(
         "retired": retired.as_ref().map(|(id, p)| serde_json::json!({"key_id": id, "moved_to": p})),
     });
     out.emit(&result, || {
-        println!("key_id: {id}");
-        println!(
+        outln!("key_id: {id}");
+        outln!(
             "private_key: {} (mode 0600; never leaves this machine)",
             target.display()
         );
         if let Some((old, p)) = &retired {
-            println!("retired: {old} (moved to {})", p.display());
+            outln!("retired: {old} (moved to {})", p.display());
         }
         if retired.is_some() {
-            println!(
+            outln!(
                 "next: runtime keys export-public --all -o runproof-keyring.pub   # give reviewers every key, old and new"
             );
         } else {
-            println!(
+            outln!(
                 "next: runtime keys export-public -o runproof-signing.pub   # give this to reviewers"
             );
         }
@@ -122,7 +122,7 @@ async fn list(db: &Database, local: &KeyLocation, out: &Out) -> Result<()> {
         .collect();
     out.emit(&rows, || {
         if rows.is_empty() {
-            println!("no signing keys yet: the first `runtime run` creates and registers one");
+            outln!("no signing keys yet: the first `runtime run` creates and registers one");
         }
         for k in &rows {
             let held = match k.held {
@@ -131,19 +131,19 @@ async fn list(db: &Database, local: &KeyLocation, out: &Out) -> Result<()> {
                 _ => "  (not held here: cannot be exported)",
             };
             match (&k.key_id, k.consistent) {
-                (Some(id), true) => println!(
+                (Some(id), true) => outln!(
                     "{}  {}  {} trace(s) signed  created {}{held}",
                     short(id),
                     k.algorithm,
                     k.traces_signed,
                     k.created_at.format("%Y-%m-%d %H:%M:%S UTC")
                 ),
-                (Some(id), false) => println!(
+                (Some(id), false) => outln!(
                     "{}  TAMPERED: the row says key_id {}, but its key hashes to {id}",
                     short(&k.row_key_id),
                     k.row_key_id
                 ),
-                (None, _) => println!(
+                (None, _) => outln!(
                     "{}  TAMPERED: the row holds no readable Ed25519 public key",
                     short(&k.row_key_id)
                 ),
@@ -196,20 +196,20 @@ async fn export_public(
             out.emit(
                 &serde_json::json!({"key_id": id, "public_key": p, "from": key.path}),
                 || {
-                    println!("key_id: {id}");
-                    println!("public_key: {}", p.display());
-                    println!(
+                    outln!("key_id: {id}");
+                    outln!("public_key: {}", p.display());
+                    outln!(
                         "from: {} (a key file this runtime holds)",
                         key.path.display()
                     );
                 },
             );
         }
-        None if out.json => println!(
+        None if out.json => outln!(
             "{}",
             serde_json::json!({"key_id": id, "public_key_pem": pem})
         ),
-        None => print!("{pem}"),
+        None => out!("{pem}"),
     }
     Ok(())
 }
@@ -276,13 +276,13 @@ fn export_keyring(path: Option<&std::path::PathBuf>, local: &KeyLocation, out: &
             std::fs::write(p, &text).with_context(|| format!("writing {}", p.display()))?;
             out.emit(&serde_json::json!({"key_ids": ids, "keyring": p}), || {
                 for id in &ids {
-                    println!("key_id: {id}");
+                    outln!("key_id: {id}");
                 }
-                println!("keyring: {}", p.display());
+                outln!("keyring: {}", p.display());
             });
         }
-        None if out.json => println!("{}", serde_json::json!({"key_ids": ids, "keyring": text})),
-        None => print!("{text}"),
+        None if out.json => outln!("{}", serde_json::json!({"key_ids": ids, "keyring": text})),
+        None => out!("{text}"),
     }
     Ok(())
 }

@@ -7,18 +7,10 @@ use crate::output::Out;
 use crate::signing::{KeyLocation, trusted_or_local};
 use anyhow::{Context, Result};
 use runproof_coordinator::{RunProof, RunProofCoordinator, StepListing};
-use runproof_proof::{Coverage, VerificationStatus};
+use runproof_proof::Coverage;
 
 /// Exit code when the proof is anything but VERIFIED.
 pub const EXIT_NOT_VERIFIED: i32 = 4;
-
-pub fn status_word(s: VerificationStatus) -> &'static str {
-    match s {
-        VerificationStatus::Verified => "VERIFIED",
-        VerificationStatus::Failed => "FAILED",
-        VerificationStatus::Unsupported => "UNSUPPORTED",
-    }
-}
 
 pub async fn run(args: &ProofArgs, db: &Database, local: &KeyLocation, out: &Out) -> Result<i32> {
     match &args.action {
@@ -83,29 +75,26 @@ async fn verify(
     let i = &proof.integrity;
     out.emit(&proof, || {
         // Everything printed here is either recomputed, signed, or says it is not.
-        println!("run_id: {}", proof.run_id);
-        println!("run_status: {}", run_status_line(&proof));
-        println!("integrity_model: {}", i.model.as_str());
-        println!(
-            "verification_status: {}",
-            status_word(i.verification_status)
-        );
-        println!("chain_length: {}", i.chain_length);
-        println!("verified_prefix: {}", i.verified_prefix);
-        println!("root_hash: {}", i.root_hash.as_deref().unwrap_or("-"));
-        println!("merkle_root: {}", i.merkle_root.as_deref().unwrap_or("-"));
-        println!("trace_count: {}", proof.aos_traces.len());
-        println!(
+        outln!("run_id: {}", proof.run_id);
+        outln!("run_status: {}", crate::report::run_status_line(&proof));
+        outln!("integrity_model: {}", i.model.as_str());
+        outln!("verification_status: {}", i.verification_status.as_str());
+        outln!("chain_length: {}", i.chain_length);
+        outln!("verified_prefix: {}", i.verified_prefix);
+        outln!("root_hash: {}", i.root_hash.as_deref().unwrap_or("-"));
+        outln!("merkle_root: {}", i.merkle_root.as_deref().unwrap_or("-"));
+        outln!("trace_count: {}", proof.aos_traces.len());
+        outln!(
             "step_count: {}",
             proof.aos_traces.iter().map(|t| t.step_count).sum::<u64>()
         );
-        println!("signed_by: {}", i.signed_by.as_deref().unwrap_or("-"));
-        println!("trusted_keys: {trust_note}");
+        outln!("signed_by: {}", i.signed_by.as_deref().unwrap_or("-"));
+        outln!("trusted_keys: {trust_note}");
         if let Some(v) = proof.head_version {
-            println!("head_version: {}", v.as_str());
+            outln!("head_version: {}", v.as_str());
         }
         if let Some(r) = &i.failure_reason {
-            println!("failure_reason: {r}");
+            outln!("failure_reason: {r}");
         }
         if i.is_verified() {
             let bound = proof
@@ -113,29 +102,16 @@ async fn verify(
                 .iter()
                 .filter(|c| c.coverage == Coverage::Bound)
                 .count();
-            println!("row_columns_bound: {bound} (equal to the signed head)");
-            println!("row_columns_not_covered: {}", not_covered(&proof));
+            outln!("row_columns_bound: {bound} (equal to the signed head)");
+            outln!("row_columns_not_covered: {}", not_covered(&proof));
         }
-        println!("verified_at: {}", proof.verified_at.to_rfc3339());
+        outln!("verified_at: {}", proof.verified_at.to_rfc3339());
     });
     Ok(if i.is_verified() {
         0
     } else {
         EXIT_NOT_VERIFIED
     })
-}
-
-/// The run's status as signed, or why there is none (with the unsigned column, marked).
-pub fn run_status_line(proof: &RunProof) -> String {
-    match (&proof.run_status, proof.run_field("runs.status")) {
-        (Some(s), _) => format!("{s} (signed)"),
-        (None, Some(c)) => format!(
-            "- (no verified signed head; runs.status says {}, {})",
-            c.value.as_str().unwrap_or("?"),
-            Coverage::Unverified.marker()
-        ),
-        (None, None) => "-".into(),
-    }
 }
 
 /// The columns shown by `runs show` that the proof does not cover, by name.
@@ -183,7 +159,7 @@ async fn export(
         "components": bundle.components.as_ref().map_or(0, |c| c.len()),
     });
     out.emit(&summary, || {
-        println!(
+        outln!(
             "bundle: {} ({} steps, {} components, {} bytes)",
             path.display(),
             bundle.steps.len(),
@@ -191,9 +167,9 @@ async fn export(
             json.len()
         );
         if bundle.signed_head.is_none() {
-            println!("warning: the trace head is not signed; this bundle will not verify");
+            outln!("warning: the trace head is not signed; this bundle will not verify");
         }
-        println!(
+        outln!(
             "verify offline: runtime verify {} --trusted-key runproof-signing.pub",
             path.display()
         );
@@ -222,13 +198,13 @@ async fn inclusion(
             out.emit(
                 &serde_json::json!({"run_id": run_id, "step": step, "tree_size": proof.tree_size, "file": p}),
                 || {
-                    println!("inclusion proof of step {step} of {}: {}", proof.tree_size, p.display());
-                    println!("verify offline: runtime verify {} --trusted-key runproof-signing.pub", p.display());
+                    outln!("inclusion proof of step {step} of {}: {}", proof.tree_size, p.display());
+                    outln!("verify offline: runtime verify {} --trusted-key runproof-signing.pub", p.display());
                 },
             );
         }
         // The proof is itself JSON: print it as is, with or without --json.
-        None => println!("{json}"),
+        None => outln!("{json}"),
     }
     Ok(0)
 }

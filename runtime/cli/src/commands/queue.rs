@@ -6,6 +6,7 @@ use crate::database::Database;
 use crate::output::Out;
 use anyhow::{Result, bail};
 use runproof_host::SkillHost;
+use runproof_proof::RunStatus;
 use runproof_runner::{QueueOptions, RunRequest, Runner};
 use runproof_store::{CancelOutcome, Run, Store};
 use std::sync::Arc;
@@ -36,16 +37,17 @@ pub async fn detach(
     let mut value = serde_json::to_value(run)?;
     value["created"] = submitted.created.into();
     out.emit(&value, || {
-        println!("run_id: {}", run.id);
-        println!("status: {}", run.status);
+        outln!("run_id: {}", run.id);
+        outln!("status: {}", run.status);
         if !submitted.created {
-            println!(
+            outln!(
                 "note: idempotency key already used: this is that run, nothing was queued again"
             );
         }
-        println!(
+        outln!(
             "follow: runtime runs wait --run-id {} --tenant-id {}",
-            run.id, run.tenant_id
+            run.id,
+            run.tenant_id
         );
     });
     Ok(0)
@@ -66,9 +68,9 @@ pub async fn follow(
         let Some(run) = store.run_for_tenant(tenant, &current).await? else {
             bail!("run {current} not found for tenant {tenant}");
         };
-        if matches!(run.status.as_str(), "succeeded" | "failed") {
+        if RunStatus::is_final_word(&run.status) {
             match store.next_attempt(&run.id).await? {
-                Some(next) if run.status == "failed" => {
+                Some(next) if run.status == RunStatus::Failed.as_str() => {
                     out.progress(format!(
                         "run {} failed ({}); following its next attempt, run {next}",
                         run.id,
@@ -106,17 +108,18 @@ pub async fn wait(
     let run = follow(&store, tenant, run_id, timeout, out).await?;
     store.close().await;
     out.emit(&run, || {
-        println!("run_id: {}", run.id);
-        println!("status: {}", run.status);
+        outln!("run_id: {}", run.id);
+        outln!("status: {}", run.status);
         if let Some(e) = &run.error_message {
-            println!("error:  {e}");
+            outln!("error:  {e}");
         }
-        println!(
+        outln!(
             "verify: runtime proof --run-id {} --tenant-id {}",
-            run.id, run.tenant_id
+            run.id,
+            run.tenant_id
         );
     });
-    Ok(if run.status == "succeeded" {
+    Ok(if run.status == RunStatus::Succeeded.as_str() {
         0
     } else {
         crate::commands::run::EXIT_RUN_FAILED
@@ -136,12 +139,12 @@ pub async fn cancel(run_id: &str, tenant: &str, db: &Database, out: &Out) -> Res
     out.emit(
         &serde_json::json!({"run_id": run_id, "outcome": outcome}),
         || match outcome {
-            CancelOutcome::Cancelled => println!("run {run_id}: cancelled; it never started"),
-            CancelOutcome::Requested => println!(
+            CancelOutcome::Cancelled => outln!("run {run_id}: cancelled; it never started"),
+            CancelOutcome::Requested => outln!(
                 "run {run_id}: running; asked to stop (at its next lease renewal it ends failed, sealed)"
             ),
             CancelOutcome::AlreadyEnded => {
-                println!("run {run_id}: already ended; nothing changed")
+                outln!("run {run_id}: already ended; nothing changed")
             }
         },
     );
@@ -173,14 +176,14 @@ pub async fn replay(store: &Store, existing: Run, out: &Out) -> Result<i32> {
     let mut value = serde_json::to_value(&run)?;
     value["created"] = false.into();
     out.emit(&value, || {
-        println!("run_id: {}", run.id);
-        println!("status: {}", run.status);
+        outln!("run_id: {}", run.id);
+        outln!("status: {}", run.status);
         if let Some(e) = &run.error_message {
-            println!("error:  {e}");
+            outln!("error:  {e}");
         }
-        println!("note: the idempotency key was used before; this is that run");
+        outln!("note: the idempotency key was used before; this is that run");
     });
-    Ok(if run.status == "succeeded" {
+    Ok(if run.status == RunStatus::Succeeded.as_str() {
         0
     } else {
         crate::commands::run::EXIT_RUN_FAILED

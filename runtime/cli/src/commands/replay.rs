@@ -9,7 +9,7 @@
 //! (`skills` keeps every component ever added or run) or this binary's built-ins.
 
 use crate::args::ReplayArgs;
-use crate::commands::proof::{EXIT_NOT_VERIFIED, status_word};
+use crate::commands::proof::EXIT_NOT_VERIFIED;
 use crate::database::Database;
 use crate::output::{Out, short};
 use crate::signing::{KeyLocation, trusted_or_local};
@@ -94,7 +94,7 @@ pub async fn run(
         }
     };
     let proof = ProofLine {
-        verification_status: status_word(source.integrity.verification_status),
+        verification_status: source.integrity.verification_status.as_str(),
         signed_by: source.integrity.signed_by.as_deref(),
         trusted_keys: &trust_note,
         failure_reason: source.integrity.failure_reason.as_deref(),
@@ -117,7 +117,7 @@ pub async fn run(
         };
         out.emit(&printed, || {
             print_header(&printed);
-            println!("replay: refused (the trace is not VERIFIED; nothing was replayed)");
+            outln!("replay: refused (the trace is not VERIFIED; nothing was replayed)");
         });
         return Ok(EXIT_NOT_VERIFIED);
     }
@@ -166,21 +166,21 @@ pub async fn run(
 }
 
 fn print_header(p: &Printed<'_>) {
-    println!("run_id: {}  tenant_id: {}", p.run_id, p.tenant_id);
-    println!("source: {}", p.source);
-    println!("verification_status: {}", p.proof.verification_status);
+    outln!("run_id: {}  tenant_id: {}", p.run_id, p.tenant_id);
+    outln!("source: {}", p.source);
+    outln!("verification_status: {}", p.proof.verification_status);
     if let Some(k) = p.proof.signed_by {
-        println!("signed_by: {k}");
+        outln!("signed_by: {k}");
     }
-    println!("trusted_keys: {}", p.proof.trusted_keys);
+    outln!("trusted_keys: {}", p.proof.trusted_keys);
     if let Some(r) = p.proof.failure_reason {
-        println!("failure_reason: {r}");
+        outln!("failure_reason: {r}");
     }
 }
 
 fn print_report(r: &ReplayReport) {
     for s in &r.substituted {
-        println!(
+        outln!(
             "against: skill {} replayed with component {} instead of the recorded {}",
             s.skill,
             short(&s.replayed_digest),
@@ -197,7 +197,7 @@ fn print_report(r: &ReplayReport) {
         } else {
             ""
         };
-        println!(
+        outln!(
             "  steps {}..{}  {} {:?} attempt {} ({}): {}, {} host steps{note}",
             i.start_step,
             i.end_step,
@@ -210,23 +210,28 @@ fn print_report(r: &ReplayReport) {
         );
     }
     match &r.divergence {
-        None => println!(
+        None => outln!(
             "verdict: REPLAYED ({} invocations, {} host steps, {:.1} ms)",
-            r.invocation_count, r.replayed_steps, r.replay_ms
+            r.invocation_count,
+            r.replayed_steps,
+            r.replay_ms
         ),
         Some(d) => {
-            println!(
+            outln!(
                 "verdict: DIVERGED at step {} ({} {:?} attempt {})",
-                d.at.step_index, d.skill, d.step_id, d.attempt
+                d.at.step_index,
+                d.skill,
+                d.step_id,
+                d.attempt
             );
-            println!("  expected: {}", d.at.expected.summary);
-            println!("  actual:   {}", d.at.actual.summary);
+            outln!("  expected: {}", d.at.expected.summary);
+            outln!("  actual:   {}", d.at.actual.summary);
             if d.at.expected.kind == d.at.actual.kind
                 && !d.at.expected.detail.is_null()
                 && d.at.expected.detail != d.at.actual.detail
             {
-                println!("  expected detail: {}", d.at.expected.detail);
-                println!("  actual detail:   {}", d.at.actual.detail);
+                outln!("  expected detail: {}", d.at.expected.detail);
+                outln!("  actual detail:   {}", d.at.actual.detail);
             }
         }
     }

@@ -3,6 +3,7 @@ use crate::database::Database;
 use crate::output::Out;
 use anyhow::{Context, Result, bail};
 use runproof_host::SkillHost;
+use runproof_proof::RunStatus;
 use runproof_runner::{RunEvent, RunObserver, RunRequest, Runner};
 use std::sync::Arc;
 
@@ -152,34 +153,35 @@ pub async fn run(
             if let Some(run_id) = &run_id {
                 store.abandon_run(run_id, &format!("interrupted by {signal}; trace left unsealed")).await?;
             }
-            out.emit(&serde_json::json!({"run_id": run_id, "status": "failed", "error_message": "interrupted"}), || {
+            out.emit(&serde_json::json!({"run_id": run_id, "status": RunStatus::Failed, "error_message": "interrupted"}), || {
                 if let Some(r) = &run_id {
-                    println!("run_id: {r}");
+                    outln!("run_id: {r}");
                 }
-                println!("status: failed (interrupted; the trace is unsealed and will not verify)");
+                outln!("status: failed (interrupted; the trace is unsealed and will not verify)");
             });
             return Ok(exit_code);
         }
     };
     store.close().await;
     out.emit(&report, || {
-        println!("run_id: {}", report.run_id);
-        println!("status: {}", report.status);
+        outln!("run_id: {}", report.run_id);
+        outln!("status: {}", report.status);
         if let Some(e) = &report.error_message {
-            println!("error:  {e}");
+            outln!("error:  {e}");
         }
-        println!(
+        outln!(
             "trace_id: {} ({} steps recorded, sealed and signed by {})",
             report.trace_id,
             report.chain_length,
             crate::output::short(&report.signing_key_id)
         );
-        println!(
+        outln!(
             "verify: runtime proof --run-id {} --tenant-id {}",
-            report.run_id, report.tenant_id
+            report.run_id,
+            report.tenant_id
         );
     });
-    Ok(if report.status == "succeeded" {
+    Ok(if report.status == RunStatus::Succeeded {
         0
     } else {
         EXIT_RUN_FAILED

@@ -1,7 +1,7 @@
 use crate::args::RunsCommand;
-use crate::commands::proof::{run_status_line, status_word};
 use crate::database::Database;
 use crate::output::Out;
+use crate::report::run_status_line;
 use crate::signing::{KeyLocation, trusted_or_local};
 use anyhow::{Result, bail};
 use runproof_coordinator::{RunProofCoordinator, StepListing};
@@ -44,10 +44,10 @@ pub async fn run(cmd: &RunsCommand, db: &Database, local: &KeyLocation, out: &Ou
             let runs = store.list_runs(tenant_id, *limit).await?;
             out.emit(&runs, || {
                 if runs.is_empty() {
-                    println!("no runs for tenant {tenant_id}");
+                    outln!("no runs for tenant {tenant_id}");
                 }
                 for r in &runs {
-                    println!(
+                    outln!(
                         "{}  {:<9}  {}  {}",
                         r.id,
                         r.status,
@@ -101,14 +101,14 @@ pub async fn run(cmd: &RunsCommand, db: &Database, local: &KeyLocation, out: &Ou
             });
             out.emit(&value, || {
                 let i = &proof.integrity;
-                println!(
+                outln!(
                     "verification_status: {}  (trusted keys: {trust_note})",
-                    status_word(i.verification_status)
+                    i.verification_status.as_str()
                 );
                 if let Some(r) = &i.failure_reason {
-                    println!("failure_reason: {r}");
+                    outln!("failure_reason: {r}");
                 }
-                println!("run_status: {}", run_status_line(&proof));
+                outln!("run_status: {}", run_status_line(&proof));
                 for c in proof.checks.iter().filter(|c| c.trace_id.is_none()) {
                     // An empty column is left out, unless leaving it out would hide that
                     // the signed head says it held something.
@@ -116,7 +116,7 @@ pub async fn run(cmd: &RunsCommand, db: &Database, local: &KeyLocation, out: &Ou
                         continue;
                     }
                     let name = c.field.trim_start_matches("runs.");
-                    println!("{:<18}{}  {}", format!("{name}:"), shown(c), marker(c));
+                    outln!("{:<18}{}  {}", format!("{name}:"), shown(c), marker(c));
                 }
                 for t in &proof.aos_traces {
                     let marks: Vec<String> = proof
@@ -132,7 +132,7 @@ pub async fn run(cmd: &RunsCommand, db: &Database, local: &KeyLocation, out: &Ou
                             )
                         })
                         .collect();
-                    println!(
+                    outln!(
                         "trace {}  status={}  steps={}  {}",
                         t.trace_id,
                         t.status,
@@ -149,12 +149,12 @@ pub async fn run(cmd: &RunsCommand, db: &Database, local: &KeyLocation, out: &Ou
                 super::steps_view::print(&lines);
                 let total = lines.len() as u64;
                 if i.verified_prefix < total {
-                    println!(
+                    outln!(
                         "  [steps from step_index {} on are not verified: the chain breaks there or nothing signed vouches for them]",
                         i.verified_prefix
                     );
                 } else if !i.is_verified() && total > 0 {
-                    println!(
+                    outln!(
                         "  [the {total} step(s) hash and link intact, but no signed head vouches for them]"
                     );
                 }
@@ -170,12 +170,14 @@ async fn recover(db: &Database, out: &Out) -> Result<()> {
     let recovered = recovered?;
     out.emit(&serde_json::json!({"recovered": recovered}), || {
         if recovered.is_empty() {
-            println!("no lost runs: every running run has a live lease");
+            outln!("no lost runs: every running run has a live lease");
         }
         for r in &recovered {
-            println!(
+            outln!(
                 "{}  tenant {}  failed: {}",
-                r.run_id, r.tenant_id, r.error_message
+                r.run_id,
+                r.tenant_id,
+                r.error_message
             );
         }
     });

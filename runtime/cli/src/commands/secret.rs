@@ -41,7 +41,7 @@ pub async fn run(
                 .put_secret(tenant_id, name, &ciphertext, &nonce, allow_hosts)
                 .await?;
             out.emit(&info, || {
-                println!(
+                outln!(
                     "secret {} set for tenant {} (allowed hosts: {})",
                     info.name,
                     info.tenant_id,
@@ -55,10 +55,10 @@ pub async fn run(
             let secrets = store.list_secrets(tenant_id).await?;
             out.emit(&secrets, || {
                 if secrets.is_empty() {
-                    println!("no secrets for tenant {tenant_id}: add one with `runtime secret set NAME --tenant-id {tenant_id} --allow-host PATTERN < value`");
+                    outln!("no secrets for tenant {tenant_id}: add one with `runtime secret set NAME --tenant-id {tenant_id} --allow-host PATTERN < value`");
                 }
                 for s in &secrets {
-                    println!("{}  allow-host=[{}]  created {}  updated {}", s.name, s.allowed_hosts.join(", "), s.created_at.to_rfc3339(), s.updated_at.to_rfc3339());
+                    outln!("{}  allow-host=[{}]  created {}  updated {}", s.name, s.allowed_hosts.join(", "), s.created_at.to_rfc3339(), s.updated_at.to_rfc3339());
                 }
             });
             Ok(())
@@ -73,7 +73,7 @@ pub async fn run(
             }
             out.emit(
                 &serde_json::json!({"deleted": name, "tenant_id": tenant_id}),
-                || println!("secret {name} of tenant {tenant_id} deleted"),
+                || outln!("secret {name} of tenant {tenant_id} deleted"),
             );
             Ok(())
         }

@@ -59,11 +59,14 @@ pub async fn run(
     store.close().await;
     let value = serde_json::json!({"addr": addr.to_string(), "workers": summary});
     out.emit(&value, || {
-        println!("stopped serving on {addr}");
+        outln!("stopped serving on {addr}");
         if let Some(s) = &summary {
-            println!(
+            outln!(
                 "in-process workers: {} run(s) executed, {} succeeded, {} failed ({} interrupted)",
-                s.executed, s.succeeded, s.failed, s.interrupted
+                s.executed,
+                s.succeeded,
+                s.failed,
+                s.interrupted
             );
         }
     });

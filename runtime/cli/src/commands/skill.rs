@@ -52,7 +52,7 @@ pub async fn list(db: &Database, home: Option<&std::path::PathBuf>, out: &Out) -
     }
     out.emit(&lines, || {
         for l in &lines {
-            println!(
+            outln!(
                 "{:<16} {:<8} {}  {}{}",
                 l.name,
                 l.version,
@@ -79,9 +79,11 @@ pub async fn add(
 ) -> Result<()> {
     let line = add_component(file, replace, db, home, out).await?;
     out.emit(&line, || {
-        println!(
+        outln!(
             "added skill {} {} (sha256 {})",
-            line.name, line.version, line.digest
+            line.name,
+            line.version,
+            line.digest
         )
     });
     Ok(())
@@ -237,16 +239,16 @@ pub async fn inspect(
     };
     out.emit(&report, || {
         use runproof_host::limits::Bytes;
-        println!(
+        outln!(
             "skill:       {} {}{}",
             s.info.name,
             s.info.version,
             if builtin { " (built-in)" } else { "" }
         );
-        println!("description: {}", s.info.description);
-        println!("digest:      sha256:{}", s.digest);
-        println!("size:        {} bytes", s.size_bytes);
-        println!(
+        outln!("description: {}", s.info.description);
+        outln!("digest:      sha256:{}", s.digest);
+        outln!("size:        {} bytes", s.size_bytes);
+        outln!(
             "requests:    outbound hosts [{}], secrets [{}], memory {}, timeout {}",
             caps.outbound_hosts.join(", "),
             caps.secrets.join(", "),
@@ -255,33 +257,33 @@ pub async fn inspect(
             caps.timeout_ms
                 .map_or("-".to_string(), |t| format!("{t} ms"))
         );
-        println!("imports:     {}", s.imports.join(", "));
-        println!("exports:     {}", s.exports.join(", "));
+        outln!("imports:     {}", s.imports.join(", "));
+        outln!("exports:     {}", s.exports.join(", "));
         if let Some((a, l)) = &agent {
-            println!("with agent {}:", a.id);
-            println!(
+            outln!("with agent {}:", a.id);
+            outln!(
                 "  outbound:   a destination must match the agent's [{}] and the skill's [{}]",
                 a.allowed_hosts.join(", "),
                 caps.outbound_hosts.join(", ")
             );
-            println!("  memory:     {}", Bytes(l.max_memory_bytes as u64));
-            println!("  timeout:    {} ms", l.timeout.as_millis());
-            println!(
+            outln!("  memory:     {}", Bytes(l.max_memory_bytes as u64));
+            outln!("  timeout:    {} ms", l.timeout.as_millis());
+            outln!(
                 "  fuel:       {}",
                 l.fuel
                     .map_or("not metered".to_string(), |f| format!("{f} units"))
             );
-            println!("  host calls: {}", l.max_host_calls);
-            println!("  output cap: {}", Bytes(l.max_output_bytes as u64));
+            outln!("  host calls: {}", l.max_host_calls);
+            outln!("  output cap: {}", Bytes(l.max_output_bytes as u64));
             if l.scratch_dir {
-                println!(
+                outln!(
                     "  scratch:    {} written, {} files, {} open at once",
                     Bytes(l.scratch_max_bytes),
                     l.scratch_max_files,
                     l.scratch_max_open_files
                 );
             }
-            println!(
+            outln!(
                 "  filesystem: {}",
                 if l.scratch_dir {
                     "per-run scratch directory at /scratch (quotas below)"

@@ -89,12 +89,16 @@ pub fn print(steps: &[StepLine]) {
         .max()
         .unwrap_or(1)
         .max(4);
-    println!(
+    outln!(
         "  {:>index_w$}  {:<kind_w$}  {:<skill_w$}  {:<7}  {:>8}  hash",
-        "step", "kind", "skill", "status", "duration"
+        "step",
+        "kind",
+        "skill",
+        "status",
+        "duration"
     );
     for s in steps {
-        println!(
+        outln!(
             "  {:>index_w$}  {:<kind_w$}  {:<skill_w$}  {:<7}  {:>8}  {}",
             s.step_index,
             s.kind,
@@ -105,7 +109,7 @@ pub fn print(steps: &[StepLine]) {
         );
         if let Some(body) = &s.payload {
             for line in describe(&s.kind, body) {
-                println!("  {:>index_w$}    {line}", "");
+                outln!("  {:>index_w$}    {line}", "");
             }
         }
     }

@@ -14,10 +14,10 @@ pub async fn run(cmd: &TokenCommand, db: &Database, out: &Out) -> Result<()> {
             }
             let t = store.create_token(tenant_id, name).await?;
             out.emit(&t, || {
-                println!("token_id: {}", t.info.token_id);
-                println!("tenant_id: {}", t.info.tenant_id);
-                println!("token: {}", t.token);
-                println!(
+                outln!("token_id: {}", t.info.token_id);
+                outln!("tenant_id: {}", t.info.tenant_id);
+                outln!("token: {}", t.token);
+                outln!(
                     "note: shown once; only its SHA-256 is stored. Send it as `Authorization: Bearer <token>`."
                 );
             });
@@ -26,16 +26,19 @@ pub async fn run(cmd: &TokenCommand, db: &Database, out: &Out) -> Result<()> {
             let tokens = store.list_tokens(tenant_id.as_deref()).await?;
             out.emit(&tokens, || {
                 if tokens.is_empty() {
-                    println!("no tokens");
+                    outln!("no tokens");
                 }
                 for t in &tokens {
                     let state = match t.revoked_at {
                         Some(at) => format!("revoked {}", at.format("%Y-%m-%d %H:%M:%S")),
                         None => "active".to_string(),
                     };
-                    println!(
+                    outln!(
                         "{}  {:<20}  {:<24}  {}",
-                        t.token_id, t.tenant_id, state, t.name
+                        t.token_id,
+                        t.tenant_id,
+                        state,
+                        t.name
                     );
                 }
             });
@@ -45,9 +48,10 @@ pub async fn run(cmd: &TokenCommand, db: &Database, out: &Out) -> Result<()> {
                 bail!("token {token_id} not found; `runtime token list` shows them");
             };
             out.emit(&t, || {
-                println!(
+                outln!(
                     "token {} (tenant {}) revoked; requests with it are refused",
-                    t.token_id, t.tenant_id
+                    t.token_id,
+                    t.tenant_id
                 )
             });
         }

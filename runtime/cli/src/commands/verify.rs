@@ -2,7 +2,7 @@
 //! pinned keys; opens no database and no network connection.
 
 use crate::args::VerifyArgs;
-use crate::commands::proof::{EXIT_NOT_VERIFIED, status_word};
+use crate::commands::proof::EXIT_NOT_VERIFIED;
 use crate::output::Out;
 use crate::signing::load_trusted;
 use anyhow::{Context, Result};
@@ -29,29 +29,28 @@ pub fn run(args: &VerifyArgs, out: &Out) -> Result<i32> {
         DocumentVerdict::Bundle(v) => return Ok(bundle(args, out, &v)),
     };
     out.emit(&v, || {
-        println!("file: {} (inclusion proof)", args.file.display());
-        println!(
-            "verification_status: {}",
-            status_word(v.verification_status)
-        );
+        outln!("file: {} (inclusion proof)", args.file.display());
+        outln!("verification_status: {}", v.verification_status.as_str());
         if let (Some(i), Some(n)) = (v.step_index, v.tree_size) {
-            println!("step_index: {i} of {n}");
+            outln!("step_index: {i} of {n}");
         }
         if let Some(c) = &v.signed_head {
-            println!(
+            outln!(
                 "run_id: {}  tenant_id: {}  trace_id: {}",
-                c.run_id, c.tenant_id, c.trace_id
+                c.run_id,
+                c.tenant_id,
+                c.trace_id
             );
-            println!("merkle_root: {}", c.merkle_root);
+            outln!("merkle_root: {}", c.merkle_root);
         }
         if let Some(step) = &v.step {
-            println!("step: {}", serde_json::to_string(step).unwrap_or_default());
+            outln!("step: {}", serde_json::to_string(step).unwrap_or_default());
         }
         if let Some(k) = &v.signed_by {
-            println!("signed_by: {k}");
+            outln!("signed_by: {k}");
         }
         if let Some(r) = &v.failure_reason {
-            println!("failure_reason: {r}");
+            outln!("failure_reason: {r}");
         }
     });
     Ok(
@@ -66,46 +65,45 @@ pub fn run(args: &VerifyArgs, out: &Out) -> Result<i32> {
 fn bundle(args: &VerifyArgs, out: &Out, v: &runproof_proof::BundleVerdict) -> i32 {
     let i = &v.integrity;
     out.emit(&v, || {
-        println!("file: {} (bundle)", args.file.display());
+        outln!("file: {} (bundle)", args.file.display());
         if let (Some(r), Some(t)) = (&v.run_id, &v.tenant_id) {
-            println!("run_id: {r}  tenant_id: {t}");
+            outln!("run_id: {r}  tenant_id: {t}");
         }
-        println!("integrity_model: {}", i.model.as_str());
-        println!(
-            "verification_status: {}",
-            status_word(i.verification_status)
-        );
-        println!("chain_length: {}", i.chain_length);
-        println!("verified_prefix: {}", i.verified_prefix);
-        println!("root_hash: {}", i.root_hash.as_deref().unwrap_or("-"));
+        outln!("integrity_model: {}", i.model.as_str());
+        outln!("verification_status: {}", i.verification_status.as_str());
+        outln!("chain_length: {}", i.chain_length);
+        outln!("verified_prefix: {}", i.verified_prefix);
+        outln!("root_hash: {}", i.root_hash.as_deref().unwrap_or("-"));
         if let Some(k) = &i.signed_by {
-            println!("signed_by: {k}");
+            outln!("signed_by: {k}");
         }
         if let Some(r) = &i.failure_reason {
-            println!("failure_reason: {r}");
+            outln!("failure_reason: {r}");
         }
         // What the run was, only from the signed head (present only when it verified).
         if let Some(c) = &v.signed_head {
-            println!("signed run (from the head the pinned key signed):");
-            println!("  status: {}", c.status);
-            println!(
+            outln!("signed run (from the head the pinned key signed):");
+            outln!("  status: {}", c.status);
+            outln!(
                 "  started_at: {}  completed_at: {}",
-                c.started_at, c.completed_at
+                c.started_at,
+                c.completed_at
             );
             match &c.run {
                 Some(run) => {
-                    println!("  goal: {}", run.goal);
-                    println!(
+                    outln!("  goal: {}", run.goal);
+                    outln!(
                         "  agent_id: {}  origin_system_id: {}",
-                        run.agent_id, run.origin_system_id
+                        run.agent_id,
+                        run.origin_system_id
                     );
-                    println!("  plan_sha256: {}", run.plan_sha256);
+                    outln!("  plan_sha256: {}", run.plan_sha256);
                     if let Some(e) = &run.error_message {
-                        println!("  error_message: {e}");
+                        outln!("  error_message: {e}");
                     }
-                    println!("  duration_ms: {}", run.duration_ms);
+                    outln!("  duration_ms: {}", run.duration_ms);
                 }
-                None => println!(
+                None => outln!(
                     "  (a v1 head: it does not state the run's goal, agent, origin, plan or error)"
                 ),
             }

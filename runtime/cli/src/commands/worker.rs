@@ -29,7 +29,7 @@ pub async fn run(
         .await;
     store.close().await;
     out.emit(&summary, || {
-        println!(
+        outln!(
             "worker {} stopped ({}): {} run(s) executed, {} succeeded, {} failed ({} interrupted), {} could not run; {} lost run(s) recovered",
             summary.owner,
             summary.stopped_by,

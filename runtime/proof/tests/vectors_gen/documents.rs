@@ -1,5 +1,8 @@
 //! Document vectors: bundles (v2 and v1) and inclusion proofs, good and forged, one rule of
 //! the specification broken per forged document, in the specification's order.
+//!
+//! Long: one forged document per rule of the specification, in its order; a reviewer
+//! reads it beside the spec.
 
 use std::collections::BTreeMap;
 

@@ -8,6 +8,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use runproof_proof::RunStatus;
 use runproof_runner::{QueueOptions, RunRequest, parse_model};
 use runproof_store::{CancelOutcome, Run};
 use serde::Deserialize;
@@ -36,7 +37,7 @@ pub const MAX_IDEMPOTENCY_KEY: usize = 255;
 
 pub(crate) async fn run_json(s: &AppState, run: &Run) -> ApiResult<Value> {
     let mut v = serde_json::to_value(run).unwrap_or_default();
-    if run.status == "failed"
+    if run.status == RunStatus::Failed.as_str()
         && let Some(next) = s.store.next_attempt(&run.id).await?
     {
         v["next_attempt"] = next.into();
@@ -201,7 +202,7 @@ pub struct WaitQuery {
 }
 
 pub fn is_final(status: &str) -> bool {
-    matches!(status, "succeeded" | "failed")
+    RunStatus::is_final_word(status)
 }
 
 /// Long-poll: answers when the run has ended, or when `timeout` runs out (`done: false`).

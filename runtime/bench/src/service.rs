@@ -6,9 +6,13 @@
 //! Every run is a real run through the production path: queued with `Runner::submit`,
 //! claimed and executed by real worker processes against the same database, sealed and
 //! signed. The plans are three `http_call` GETs of a loopback server in this process.
+//!
+//! One file: the service figures share one deployment (workers, server, database) that
+//! they set up and tear down together.
 
 use super::{BENCH_TENANT, Bench, Figure, ORIGIN, percentile};
 use anyhow::{Context, Result, bail, ensure};
+use runproof_proof::RunStatus;
 use runproof_runner::{QueueOptions, RunRequest};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -387,9 +391,9 @@ impl Bench<'_> {
                     .bind(&id)
                     .fetch_one(self.store.pool())
                     .await?;
-            if status != "running" {
+            if status != RunStatus::Running.as_str() {
                 ensure!(
-                    status == "failed"
+                    status == RunStatus::Failed.as_str()
                         && error
                             .as_deref()
                             .is_some_and(|e| e.starts_with("worker lost")),
@@ -432,7 +436,7 @@ impl Bench<'_> {
                     let (runner, req) = (runner.clone(), req.clone());
                     async move {
                         let r = runner.run(&req, &()).await?;
-                        ensure!(r.status == "succeeded", "{:?}", r.error_message);
+                        ensure!(r.status == RunStatus::Succeeded, "{:?}", r.error_message);
                         Ok(())
                     }
                 }
