@@ -115,8 +115,10 @@ pub struct ReplayArgs {
     /// Without it, the run named by --run-id and --tenant-id is read from the database.
     #[arg(value_name = "BUNDLE", conflicts_with_all = ["run_id", "tenant_id"])]
     pub bundle: Option<PathBuf>,
+    /// The run to replay, read from the database (without BUNDLE).
     #[arg(long, required_unless_present = "bundle")]
     pub run_id: Option<String>,
+    /// The tenant the run belongs to (without BUNDLE).
     #[arg(long, required_unless_present = "bundle")]
     pub tenant_id: Option<String>,
     /// The component with this SHA-256 digest, from a file (when neither the database, the
