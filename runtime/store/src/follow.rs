@@ -1,23 +1,8 @@
 //! Reading a run's steps while it is being recorded (the API's step stream).
 
+use crate::traces::StepDbRow;
 use crate::{Store, StoreError};
 use runproof_proof::StoredStep;
-
-#[derive(sqlx::FromRow)]
-struct Row {
-    trace_id: String,
-    run_id: String,
-    tenant_id: String,
-    step_index: i64,
-    kind: String,
-    skill_name: Option<String>,
-    status: String,
-    duration_ms: Option<i64>,
-    cost_cents: i32,
-    payload: Vec<u8>,
-    prev_hash: Vec<u8>,
-    hash: Vec<u8>,
-}
 
 impl Store {
     /// The tenant's run's steps from `from` on (by `step_index`), at most `limit`, in order:
@@ -29,7 +14,7 @@ impl Store {
         from: i64,
         limit: i64,
     ) -> Result<Vec<StoredStep>, StoreError> {
-        let rows = sqlx::query_as::<_, Row>(
+        let rows = sqlx::query_as::<_, StepDbRow>(
             "SELECT s.trace_id, s.run_id, s.tenant_id, s.step_index, s.kind, s.skill_name, s.status,
                     s.duration_ms, s.cost_cents, s.payload, s.prev_hash, s.hash
              FROM aos_trace_steps s JOIN runs r ON r.id = s.run_id
@@ -43,22 +28,6 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| StoredStep {
-                trace_id: r.trace_id,
-                run_id: r.run_id,
-                tenant_id: r.tenant_id,
-                step_index: r.step_index,
-                kind: r.kind,
-                skill_name: r.skill_name,
-                status: r.status,
-                duration_ms: r.duration_ms,
-                cost_cents: r.cost_cents.into(),
-                payload: r.payload,
-                prev_hash: r.prev_hash,
-                hash: r.hash,
-            })
-            .collect())
+        Ok(rows.into_iter().map(StoredStep::from).collect())
     }
 }

@@ -64,8 +64,10 @@ pub struct StepRow {
     pub hash: Vec<u8>,
 }
 
+/// A stored step as read (`cost_cents` is an `integer` column); every reader of steps
+/// maps through it.
 #[derive(sqlx::FromRow)]
-struct StepDbRow {
+pub(crate) struct StepDbRow {
     trace_id: String,
     run_id: String,
     tenant_id: String,
