@@ -78,6 +78,9 @@ fn serve(stream: TcpStream, hits: &AtomicUsize) -> std::io::Result<()> {
         // Long enough for a test to interrupt the run; bounded so nothing hangs.
         std::thread::sleep(std::time::Duration::from_secs(5));
         (200, String::new(), "late".to_string())
+    } else if path == "/big" {
+        // Over the trace's 64 KiB inline cap: the response body is recorded as its digest.
+        (200, String::new(), "b".repeat(100_000))
     } else if path == "/redirect" {
         (302, "Location: /ok\r\n".to_string(), String::new())
     } else {

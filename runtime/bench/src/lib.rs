@@ -31,6 +31,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod replay;
+
 /// The tenant every bench run belongs to, so they never mix with real runs.
 pub const BENCH_TENANT: &str = "runproof-bench";
 /// Host calls one bench invocation may make (the runtime default is 10 000, which a
@@ -268,6 +270,8 @@ impl<'a> Bench<'a> {
             self.sizes.scaling
         ));
         self.scaling().await?;
+        (self.progress)("replay: a run re-executed against its trace ...".into());
+        self.replay().await?;
         (self.progress)("service: worker processes, submit-to-start, recovery ...".into());
         self.service().await?;
         Ok(Report {

@@ -50,6 +50,8 @@ pub enum Command {
     Proof(ProofArgs),
     /// Verify an exported bundle or inclusion proof offline: no database, no network.
     Verify(VerifyArgs),
+    /// Re-run a verified run's skills against their recorded trace: REPLAYED or DIVERGED.
+    Replay(ReplayArgs),
     /// Signing keys: the runtime's Ed25519 key that signs every trace head.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -105,6 +107,30 @@ pub struct VerifyArgs {
     /// whose signatures you accept. Repeatable; at least one.
     #[arg(long = "trusted-key", value_name = "FILE", required = true)]
     pub trusted_keys: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// A bundle to replay offline (`runtime proof export --with-components`): no database.
+    /// Without it, the run named by --run-id and --tenant-id is read from the database.
+    #[arg(value_name = "BUNDLE", conflicts_with_all = ["run_id", "tenant_id"])]
+    pub bundle: Option<PathBuf>,
+    /// The run to replay, read from the database (without BUNDLE).
+    #[arg(long, required_unless_present = "bundle")]
+    pub run_id: Option<String>,
+    /// The tenant the run belongs to (without BUNDLE).
+    #[arg(long, required_unless_present = "bundle")]
+    pub tenant_id: Option<String>,
+    /// The component with this SHA-256 digest, from a file (when neither the database, the
+    /// bundle nor this binary has it). The file must hash to DIGEST. Repeatable.
+    #[arg(long = "component", value_name = "DIGEST=FILE")]
+    pub components: Vec<String>,
+    /// Replay SKILL's invocations with another component (e.g. a new build) instead of the
+    /// one the run recorded: shows where it behaves differently on this trace. Repeatable.
+    #[arg(long = "against", value_name = "SKILL=FILE")]
+    pub against: Vec<String>,
+    #[command(flatten)]
+    pub trust: TrustArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -380,6 +406,10 @@ pub enum ProofAction {
         /// The bundle file to write.
         #[arg(long, short, value_name = "FILE")]
         out: PathBuf,
+        /// Also put the run's components (by digest) in the bundle, so `runtime replay
+        /// BUNDLE` can re-run its skills offline.
+        #[arg(long)]
+        with_components: bool,
     },
     /// Print the inclusion proof of one step against the signed head (for `runtime verify`).
     Inclusion {

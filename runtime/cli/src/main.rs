@@ -2,7 +2,8 @@
 //! stderr (and `{"error": ...}` on stdout with --json) and a non-zero exit.
 //!
 //! Exit codes: 0 ok; 1 error (nothing was run); 2 usage; 3 the run ended `failed`;
-//! 4 the proof is not VERIFIED; 130 interrupted (Ctrl-C); 141 stdout's reader went away.
+//! 4 the proof is not VERIFIED; 5 replay DIVERGED; 130 interrupted (Ctrl-C); 141 stdout's
+//! reader went away.
 
 // First, so that its `outln!`/`out!` macros are in scope in every module below.
 #[macro_use]
@@ -91,6 +92,9 @@ async fn dispatch(cli: &Cli, out: &Out) -> anyhow::Result<i32> {
         Command::Proof(args) => commands::proof::run(args, &db, &key, out).await,
         // Offline by design: no database handle is passed.
         Command::Verify(args) => commands::verify::run(args, out),
+        Command::Replay(args) => {
+            commands::replay::run(args, &db, cli.home.as_ref(), &key, out).await
+        }
         Command::Keys(cmd) => commands::keys::run(cmd, &db, &key, out).await.map(|_| 0),
         Command::Bench(args) => {
             commands::bench::run(

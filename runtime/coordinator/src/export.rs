@@ -48,6 +48,7 @@ impl RunProofCoordinator {
             signed_head: trace.signed_head.as_deref().map(SignedHead::from_stored),
             skill_digests,
             steps,
+            components: None,
         })
     }
 
@@ -89,7 +90,7 @@ impl RunProofCoordinator {
             .ok_or_else(no_such_step)
     }
 
-    async fn single_trace(
+    pub(crate) async fn single_trace(
         &self,
         tenant_id: &str,
         run_id: &str,

@@ -7,6 +7,9 @@
 //! head by the pure core (`runproof_proof::judge_run`). It never writes.
 
 mod export;
+mod replay_source;
+
+pub use replay_source::VerifiedSteps;
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;

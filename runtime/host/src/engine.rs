@@ -11,6 +11,7 @@ use crate::policy::OutboundPolicy;
 use crate::recorder::{HostEvent, NullRecorder, TraceRecorder};
 use crate::state::{SkillState, bytes_json};
 use crate::wasi::{self, Reporter};
+use crate::world::{LiveWorld, OfflineWorld, World};
 use runproof_proof::{StepKind, StepStatus};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -224,6 +225,7 @@ impl SkillHost {
         let mut store = self
             .new_store(
                 Reporter::new(Arc::new(NullRecorder), "(describe)", limits.max_host_calls),
+                Arc::new(OfflineWorld::new()),
                 OutboundPolicy::deny_all(),
                 limits,
                 None,
@@ -305,11 +307,12 @@ impl SkillHost {
     fn new_store(
         &self,
         reporter: Reporter,
+        world: Arc<dyn World>,
         policy: OutboundPolicy,
         limits: InvocationLimits,
         scratch: Option<&crate::ScratchDir>,
     ) -> wasmtime::Result<(Store<SkillState>, wasi::CapturedStdio)> {
-        let (wasi_ctx, stdio) = wasi::locked_down(&reporter, scratch.map(|s| s.path()))?;
+        let (wasi_ctx, stdio) = wasi::locked_down(&reporter, &world, scratch.map(|s| s.path()))?;
         let fs = match scratch {
             Some(dir) => crate::fs_quota::FsQuota::new(
                 dir.usage().clone(),
@@ -335,6 +338,7 @@ impl SkillHost {
             caps: self.config.http,
             deadline,
             wasi_http: Default::default(),
+            world,
             fs,
         };
         let mut store = Store::new(&self.engine, state);
@@ -348,6 +352,12 @@ impl SkillHost {
         store.set_epoch_deadline(1);
         let timeout = limits.timeout;
         store.epoch_deadline_callback(move |mut ctx| {
+            // A replay whose code has left the trace: nothing after this can be checked.
+            if ctx.data().world.halted() {
+                return Err(wasmtime::format_err!(
+                    "stopped by the replay: the code no longer follows the trace"
+                ));
+            }
             let hit = if ctx.data().reporter.meter.exceeded() {
                 LimitHit::HostCalls {
                     limit: ctx.data().reporter.meter.max(),
@@ -402,13 +412,34 @@ impl SkillHost {
         limits: InvocationLimits,
         scratch: Option<&crate::ScratchDir>,
     ) -> InvocationOutcome {
-        let reporter = Reporter::new(recorder.clone(), &skill.info.name, limits.max_host_calls);
         let policy = OutboundPolicy {
             granted: granted.to_vec(),
             requested: skill.requested_hosts.clone(),
         };
+        let world: Arc<dyn World> = Arc::new(LiveWorld::new());
+        self.invoke_in(
+            skill, input, recorder, world, policy, secrets, limits, scratch,
+        )
+        .await
+    }
+
+    /// One invocation with host calls answered by `world` and reported to `recorder`: the
+    /// live path and the replay path (`replay.rs`) differ only in these two.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn invoke_in(
+        &self,
+        skill: &LoadedSkill,
+        input: &str,
+        recorder: Arc<dyn TraceRecorder>,
+        world: Arc<dyn World>,
+        policy: OutboundPolicy,
+        secrets: Arc<crate::SecretSet>,
+        limits: InvocationLimits,
+        scratch: Option<&crate::ScratchDir>,
+    ) -> InvocationOutcome {
+        let reporter = Reporter::new(recorder.clone(), &skill.info.name, limits.max_host_calls);
         let scratch = scratch.filter(|_| limits.scratch_dir);
-        let (mut store, stdio) = match self.new_store(reporter, policy, limits, scratch) {
+        let (mut store, stdio) = match self.new_store(reporter, world, policy, limits, scratch) {
             Ok(s) => s,
             Err(e) => {
                 return InvocationOutcome::Aborted {

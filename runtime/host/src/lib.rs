@@ -11,6 +11,9 @@
 //! - Outbound HTTP is made by the host ([`http`]) and only to destinations the agent's
 //!   policy *and* the skill's own request both allow ([`policy`]).
 //!
+//! - Every answer a host call gets (HTTP, clocks, randomness) comes from a [`world::World`]:
+//!   the live world in a run, the recorded trace in a replay ([`replay`]).
+//!
 //! Hashing and persistence are not here: the recorder (in the runner) does them, so this
 //! crate does no database I/O.
 
@@ -25,8 +28,10 @@ pub mod limits;
 pub mod policy;
 pub mod pool;
 pub mod progress;
+mod recorded;
 mod recorder;
 pub mod redact;
+pub mod replay;
 mod scratch;
 pub mod secrets;
 mod state;
@@ -35,6 +40,7 @@ mod validate;
 mod wasi;
 mod wasi_http;
 mod wasi_random;
+pub mod world;
 
 pub use bindings::runproof::skill::types::{Capabilities, SkillError, SkillInfo};
 pub use engine::{
@@ -43,8 +49,10 @@ pub use engine::{
 pub use limits::{InvocationLimits, LimitGrant, LimitHit};
 pub use policy::{HostPattern, OutboundPolicy, PolicyError};
 pub use progress::{CompileEvent, CompileProgress};
+pub use recorded::{RecordedStep, holds_digest, is_bounded, same_asked, summary as step_summary};
 pub use recorder::{
     HostEvent, NotDurable, NullRecorder, RecorderFuture, TraceRecorder, WriteAhead,
 };
+pub use replay::{Divergence, InvocationTrace, Observed, ReplayError, Replayed};
 pub use scratch::ScratchDir;
 pub use secrets::{Secret, SecretSet, valid_secret_name};

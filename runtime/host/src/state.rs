@@ -9,6 +9,7 @@ use crate::recorder::TraceRecorder as _;
 use crate::recorder::WriteAhead;
 use crate::secrets::SecretSet;
 use crate::wasi::Reporter;
+use crate::world::{HttpVia, World};
 use base64::Engine as _;
 use runproof_proof::{StepKind, StepStatus};
 use std::time::Duration;
@@ -31,6 +32,8 @@ pub(crate) struct SkillState {
     pub deadline: tokio::time::Instant,
     /// Standard `wasi:http`, routed into the same outbound path (`wasi_http.rs`).
     pub wasi_http: crate::wasi_http::WasiHttpState,
+    /// Where host calls get their answers: the world, or a recorded trace (`world.rs`).
+    pub world: std::sync::Arc<dyn World>,
     /// Scratch quotas and what this invocation has open (`fs_quota.rs`).
     pub fs: crate::fs_quota::FsQuota,
 }
@@ -136,6 +139,7 @@ pub(crate) struct Outbound {
     pub secrets: std::sync::Arc<SecretSet>,
     pub caps: HttpCaps,
     pub deadline: tokio::time::Instant,
+    pub world: std::sync::Arc<dyn World>,
 }
 
 impl SkillState {
@@ -146,6 +150,7 @@ impl SkillState {
             secrets: self.secrets.clone(),
             caps: self.caps,
             deadline: self.deadline,
+            world: self.world.clone(),
         }
     }
 }
@@ -182,18 +187,17 @@ pub(crate) async fn send_recorded(
     };
     // The request is recorded as the skill wrote it (placeholders, never values); the
     // response and any error come back already redacted. Before it leaves, its intent is
-    // made durable (write-ahead, inside `http::send`), as a `host.intent` step naming the
-    // same interface.
+    // made durable (write-ahead: the live world hands `ahead` to `http::send`; a replay
+    // commits it where the original did), as a `host.intent` step naming the same interface.
     let mut ahead = WriteAhead::new(&*out.reporter.recorder, &out.reporter.skill, interface);
-    let result = http::send(
-        &req,
-        &out.policy,
-        &out.secrets,
-        &out.caps,
-        &deadline,
-        &mut ahead,
-    )
-    .await;
+    let via = HttpVia {
+        policy: &out.policy,
+        secrets: &out.secrets,
+        caps: &out.caps,
+        deadline: &deadline,
+        ahead: &mut ahead,
+    };
+    let result = out.world.http(&req, via).await;
     let duration_ms = started.elapsed().as_millis() as u64;
     let mut body = serde_json::json!({"interface": interface, "request": req.to_json(&out.caps)});
     let status = match &result {

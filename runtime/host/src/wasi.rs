@@ -3,9 +3,10 @@
 //! and stdout/stderr captured in memory. Rust's std on wasm32-wasip2 imports these
 //! interfaces even when a skill never uses them, so they are linked, but they grant nothing.
 //!
-//! Clocks (below) and randomness (`wasi_random.rs`) report every read to the invocation's
-//! [`Compactor`], which records consecutive reads of one source as one step: a skill's view
-//! of time and chance is part of its trace, without one step per four bytes.
+//! Clocks (below) and randomness (`wasi_random.rs`) take every value from the invocation's
+//! [`World`] and report every read to the invocation's [`Compactor`], which records
+//! consecutive reads of one source as one step: a skill's view of time and chance is part of
+//! its trace, without one step per four bytes.
 //!
 //! Denied attempts the host can see are recorded too ([`add_to_linker`]): asking for the
 //! preopened directories when none is granted (what a guest's `open("/etc/passwd")` turns
@@ -16,11 +17,12 @@
 use crate::compact::{Compactor, Read};
 use crate::recorder::{HostEvent, TraceRecorder};
 use crate::state::SkillState;
+use crate::world::World;
 use runproof_proof::{StepKind, StepStatus};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 use wasmtime::component::{HasSelf, Linker, Resource};
 use wasmtime_wasi::filesystem::WasiFilesystemView;
 use wasmtime_wasi::p2::bindings::filesystem::preopens;
@@ -117,7 +119,10 @@ impl Reporter {
     }
 }
 
-struct RecordingWallClock(Reporter);
+struct RecordingWallClock {
+    reporter: Reporter,
+    world: Arc<dyn World>,
+}
 
 impl HostWallClock for RecordingWallClock {
     fn resolution(&self) -> Duration {
@@ -125,11 +130,8 @@ impl HostWallClock for RecordingWallClock {
     }
 
     fn now(&self) -> Duration {
-        // A clock before 1970 is reported as the epoch rather than failing the skill.
-        let now = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or_default();
-        self.0.read(Read::Wall {
+        let now = self.world.wall_clock();
+        self.reporter.read(Read::Wall {
             seconds: now.as_secs(),
             nanoseconds: now.subsec_nanos(),
         });
@@ -139,7 +141,7 @@ impl HostWallClock for RecordingWallClock {
 
 struct RecordingMonotonicClock {
     reporter: Reporter,
-    origin: Instant,
+    world: Arc<dyn World>,
 }
 
 impl HostMonotonicClock for RecordingMonotonicClock {
@@ -148,7 +150,7 @@ impl HostMonotonicClock for RecordingMonotonicClock {
     }
 
     fn now(&self) -> u64 {
-        let ns = u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let ns = self.world.monotonic_clock();
         self.reporter.read(Read::Monotonic { nanoseconds: ns });
         ns
     }
@@ -167,6 +169,7 @@ pub(crate) const STDIO_CAPACITY: usize = 1 << 20;
 /// the agent grants one; it is the only host path the skill can name.
 pub(crate) fn locked_down(
     reporter: &Reporter,
+    world: &Arc<dyn World>,
     scratch: Option<&Path>,
 ) -> wasmtime::Result<(WasiCtx, CapturedStdio)> {
     let stdio = CapturedStdio {
@@ -178,10 +181,13 @@ pub(crate) fn locked_down(
     // inherit_network, allow_ip_name_lookup. The builder's defaults deny all of them.
     b.stdout(stdio.stdout.clone())
         .stderr(stdio.stderr.clone())
-        .wall_clock(RecordingWallClock(reporter.clone()))
+        .wall_clock(RecordingWallClock {
+            reporter: reporter.clone(),
+            world: world.clone(),
+        })
         .monotonic_clock(RecordingMonotonicClock {
             reporter: reporter.clone(),
-            origin: Instant::now(),
+            world: world.clone(),
         })
         // Randomness keeps wasmtime_wasi's generators; `wasi_random.rs` records what each
         // call hands out (and the insecure seed only when the guest asks for it).

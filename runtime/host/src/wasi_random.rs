@@ -1,8 +1,9 @@
-//! `wasi:random/{random, insecure, insecure-seed}` for skills: wasmtime_wasi's generators,
-//! with every call recorded as what it handed out (one read per guest call, compacted with
+//! `wasi:random/{random, insecure, insecure-seed}` for skills: the bytes come from the
+//! invocation's world (`world.rs`: the OS generator in a run, the trace in a replay), and
+//! every call is recorded as what it handed out (one read per guest call, compacted with
 //! its neighbours by `compact.rs`).
 //!
-//! Recorded here, per call, rather than inside the generator: wasmtime_wasi fills
+//! Served and recorded here, per call, rather than inside a generator: wasmtime_wasi fills
 //! `get-random-bytes(n)` by drawing `n` separate `u32`s and keeping one byte of each, so a
 //! generator-level record would hold four bytes per byte and one read per byte, neither of
 //! which is what the guest saw. `get-random-u64` is recorded as its 8 little-endian bytes.
@@ -35,6 +36,19 @@ fn check_len(len: u64) -> wasmtime::Result<()> {
 }
 
 impl SkillState {
+    /// `len` bytes from the invocation's world (`world.rs`), for the guest call of `source`.
+    fn draw(&self, source: &'static str, len: u64) -> Vec<u8> {
+        let mut bytes = vec![0; len as usize];
+        self.world.random(source, &mut bytes);
+        bytes
+    }
+
+    fn draw_u64(&self, source: &'static str) -> u64 {
+        let mut b = [0u8; 8];
+        self.world.random(source, &mut b);
+        u64::from_le_bytes(b)
+    }
+
     fn record_random(&self, source: &'static str, bytes: &[u8]) {
         self.reporter.read(Read::Random {
             source,
@@ -46,13 +60,13 @@ impl SkillState {
 impl random::Host for SkillState {
     fn get_random_bytes(&mut self, len: u64) -> wasmtime::Result<Vec<u8>> {
         check_len(len)?;
-        let bytes = random::Host::get_random_bytes(self.wasi.random(), len)?;
+        let bytes = self.draw("secure", len);
         self.record_random("secure", &bytes);
         Ok(bytes)
     }
 
     fn get_random_u64(&mut self) -> wasmtime::Result<u64> {
-        let n = random::Host::get_random_u64(self.wasi.random())?;
+        let n = self.draw_u64("secure");
         self.record_random("secure", &n.to_le_bytes());
         Ok(n)
     }
@@ -61,13 +75,13 @@ impl random::Host for SkillState {
 impl insecure::Host for SkillState {
     fn get_insecure_random_bytes(&mut self, len: u64) -> wasmtime::Result<Vec<u8>> {
         check_len(len)?;
-        let bytes = insecure::Host::get_insecure_random_bytes(self.wasi.random(), len)?;
+        let bytes = self.draw("insecure", len);
         self.record_random("insecure", &bytes);
         Ok(bytes)
     }
 
     fn get_insecure_random_u64(&mut self) -> wasmtime::Result<u64> {
-        let n = insecure::Host::get_insecure_random_u64(self.wasi.random())?;
+        let n = self.draw_u64("insecure");
         self.record_random("insecure", &n.to_le_bytes());
         Ok(n)
     }
@@ -75,10 +89,10 @@ impl insecure::Host for SkillState {
 
 impl insecure_seed::Host for SkillState {
     fn insecure_seed(&mut self) -> wasmtime::Result<(u64, u64)> {
-        let (lo, hi) = insecure_seed::Host::insecure_seed(self.wasi.random())?;
         // The seed as one 128-bit little-endian value: low word first, as it is returned.
-        let mut bytes = lo.to_le_bytes().to_vec();
-        bytes.extend_from_slice(&hi.to_le_bytes());
+        let bytes = self.draw("insecure-seed", 16);
+        let word = |i: usize| u64::from_le_bytes(bytes[i..i + 8].try_into().expect("8 bytes"));
+        let (lo, hi) = (word(0), word(8));
         self.record_random("insecure-seed", &bytes);
         Ok((lo, hi))
     }

@@ -92,6 +92,10 @@ pub struct Bundle {
     /// Skill name → component digest, as the run recorded them.
     pub skill_digests: BTreeMap<String, String>,
     pub steps: Vec<BundleStep>,
+    /// Optional: component digest → its bytes (base64), for offline replay
+    /// ([`crate::components`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub components: Option<BTreeMap<String, String>>,
 }
 
 impl Bundle {
@@ -111,6 +115,8 @@ pub struct ReadBundle {
     pub signed_head: Option<HeadForm>,
     pub skill_digests: BTreeMap<String, String>,
     pub steps: Vec<BundleStep>,
+    /// The components a v2 bundle carries (digest → base64), if any.
+    pub components: Option<BTreeMap<String, String>>,
 }
 
 /// What the offline verifier concluded about a bundle.
@@ -148,9 +154,11 @@ pub(crate) fn parse_bundle_value(value: Value) -> Result<ReadBundle, BundleError
             signed_head: b.signed_head.map(HeadForm::Text),
             skill_digests: b.skill_digests,
             steps: b.steps,
+            components: None,
         }
     } else {
-        check_shape(&value, fields_of::<Bundle>(), true)?;
+        let fields = crate::components::required_fields(&value, fields_of::<Bundle>());
+        check_shape(&value, &fields, true)?;
         let b: Bundle = typed(value, "bundle")?;
         ReadBundle {
             format,
@@ -158,6 +166,7 @@ pub(crate) fn parse_bundle_value(value: Value) -> Result<ReadBundle, BundleError
             signed_head: b.signed_head.map(HeadForm::Object),
             skill_digests: b.skill_digests,
             steps: b.steps,
+            components: b.components,
         }
     };
     if let Some(root) = &bundle.trace.root_hash {
@@ -170,6 +179,9 @@ pub(crate) fn parse_bundle_value(value: Value) -> Result<ReadBundle, BundleError
         decode_digest(&s.prev_hash, &format!("steps[{n}].prev_hash"))?;
         decode_digest(&s.hash, &format!("steps[{n}].hash"))?;
         decode_payload(&s.payload, n)?;
+    }
+    if let Some(c) = &bundle.components {
+        crate::components::parse_components(c)?;
     }
     Ok(bundle)
 }
@@ -312,6 +324,17 @@ pub(crate) fn verify_bundle_value(value: Value, trusted: &[VerifyingKey]) -> Bun
             integrity.failure_reason = Some(reason.into());
         }
     }
+    // Components ride along only if each is exactly a component the signed head names.
+    if integrity.is_verified()
+        && let Some(c) = &bundle.components
+        && let Err(reason) = crate::components::parse_components(c)
+            .map_err(|e| e.to_string())
+            .and_then(|c| crate::components::check_components(&c, &bundle.skill_digests))
+    {
+        integrity.verification_status = VerificationStatus::Failed;
+        integrity.signed_by = None;
+        integrity.failure_reason = Some(reason);
+    }
     BundleVerdict {
         format: bundle.format,
         tenant_id: Some(ids.tenant_id),
@@ -396,6 +419,7 @@ pub fn bundle_from_rows(
         signed_head: signed_head.as_deref().map(SignedHead::from_stored),
         skill_digests,
         steps: steps.into_iter().map(|s| bundle_step(&s)).collect(),
+        components: None,
     }
 }
 

@@ -74,6 +74,8 @@ pub const RULES: &[&str] = &[
     "claims/skill-digests",
     "bundle/skill-digests",
     "bundle/statement",
+    "bundle/component-digest",
+    "bundle/component-unsigned",
     "inclusion/tree-size",
     "inclusion/base64",
     "inclusion/hex",
@@ -232,6 +234,8 @@ fn other_rule(s: &str) -> Option<&'static str> {
             "the bundle's signed_head.statement differs",
             "bundle/statement",
         ),
+        ("the bundle's component ", "bundle/component-digest"),
+        ("the bundle carries component ", "bundle/component-unsigned"),
         ("tree_size ", "inclusion/tree-size"),
         (
             "step.payload is not strict standard base64",

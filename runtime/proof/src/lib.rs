@@ -30,6 +30,7 @@ pub mod binding;
 pub mod bundle;
 pub mod bundle_v1;
 mod chain;
+pub mod components;
 pub mod conformance;
 pub mod document;
 pub mod hash;

@@ -182,6 +182,8 @@ pub struct Runner {
     secrets_home: Option<std::path::PathBuf>,
     /// The lease this runner takes on every run it executes (see `lease.rs`).
     lease: LeaseHolder,
+    /// Built-in components whose bytes this process has stored (`keep_builtin`).
+    kept_builtins: std::sync::Mutex<std::collections::HashSet<String>>,
     /// Intents of side effects are durable before the effect (always, but for the bench's
     /// baseline, see `without_write_ahead`).
     write_ahead: bool,
@@ -208,6 +210,7 @@ impl Runner {
             signer: None,
             secrets_home: None,
             lease: crate::lease::process_holder("runner", crate::lease::DEFAULT_LEASE_TTL),
+            kept_builtins: Default::default(),
             write_ahead: true,
         }
     }
@@ -252,6 +255,26 @@ impl Runner {
             registered: tokio::sync::OnceCell::new(),
         });
         self
+    }
+
+    /// Stores a built-in's bytes by digest (once per process), so its runs stay replayable
+    /// after this binary is replaced by one with other built-ins.
+    async fn keep_builtin(&self, skill: &LoadedSkill) -> Result<(), RunError> {
+        let kept = |d: &str| {
+            let set = self.kept_builtins.lock();
+            set.unwrap_or_else(|p| p.into_inner()).contains(d)
+        };
+        if let (false, Some(b)) = (
+            kept(&skill.digest),
+            runproof_builtin_skills::find(&skill.info.name),
+        ) {
+            self.store.keep_component(&skill.digest, b.wasm).await?;
+            self.kept_builtins
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(skill.digest.clone());
+        }
+        Ok(())
     }
 
     /// Loads a skill by name: a built-in first, else the newest added component.
@@ -370,6 +393,9 @@ impl Runner {
             self.store
                 .record_skill(&skill_record(&s.skill, s.builtin))
                 .await?;
+            if s.builtin {
+                self.keep_builtin(&s.skill).await?;
+            }
         }
         signer
             .registered
@@ -786,12 +812,22 @@ impl Runner {
                         scratch,
                     );
                     // A run stopped from outside drops the invocation, as a deadline would:
-                    // the step ends `aborted` with the reason, recorded like any other end.
+                    // the step ends `aborted` with the reason, recorded like any other end,
+                    // and says it was stopped from outside (a replay then knows the code was
+                    // cut off where the trace ends, not that it ended there).
+                    let mut stopped = false;
                     let outcome = tokio::select! {
                         outcome = invocation => outcome,
-                        reason = control.wait() => InvocationOutcome::Aborted { reason },
+                        reason = control.wait() => {
+                            stopped = true;
+                            InvocationOutcome::Aborted { reason }
+                        }
                     };
-                    classify(&step.step_id, attempt, outcome)
+                    let (result, mut end) = classify(&step.step_id, attempt, outcome);
+                    if stopped {
+                        end[runproof_host::replay::STOPPED_FROM_OUTSIDE] = true.into();
+                    }
+                    (result, end)
                 }
             };
             let duration = call_started.elapsed().as_millis() as u64;

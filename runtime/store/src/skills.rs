@@ -75,3 +75,18 @@ impl Store {
         .await?)
     }
 }
+
+impl Store {
+    /// Stores the bytes of a component recorded without them (a built-in: its bytes live in
+    /// the binary, and a newer binary no longer has an older one's), so every run stays
+    /// replayable by digest. Does nothing if the bytes are already stored; the database
+    /// refuses bytes that do not hash to `digest` (migration 0017).
+    pub async fn keep_component(&self, digest: &str, component: &[u8]) -> Result<(), StoreError> {
+        sqlx::query("UPDATE skills SET component = $2 WHERE digest = $1 AND component IS NULL")
+            .bind(digest)
+            .bind(component)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -42,14 +42,30 @@ STEP = [
 INCLUDED_STEP = [("step_index", "u64"), ("payload", "string"), ("prev_hash", "string")]
 
 
-def bundle_fields(fmt):
-    return [
+# The one optional field (v2 only): component digest -> base64 of its bytes.
+COMPONENTS = ("components", ("option", ("map", "string")))
+
+
+def bundle_fields(fmt, value=None):
+    fields = [
         ("format", "string"),
         ("trace", ("object", TRACE)),
         ("signed_head", HEAD_TYPE[fmt]),
         ("skill_digests", ("map", "string")),
         ("steps", ("list", ("object", STEP))),
     ]
+    if fmt == BUNDLE_V2 and isinstance(value, dict) and COMPONENTS[0] in value:
+        fields.append(COMPONENTS)
+    return fields
+
+
+def components_of(value):
+    """The bundle's components, digest -> base64 text ({} when absent or null)."""
+    return value.get(COMPONENTS[0]) or {}
+
+
+def byte_order(keys):
+    return sorted(keys, key=lambda s: s.encode("utf-8"))
 
 
 def inclusion_fields(fmt):
@@ -86,7 +102,7 @@ def _v2_head(fmt):
 def read_bundle(value):
     """A strictly parsed bundle, checked in the spec's order; raises Failure("read/...")."""
     fmt = document_format(value, "bundle", (BUNDLE_V1, BUNDLE_V2))
-    fields = bundle_fields(fmt)
+    fields = bundle_fields(fmt, value)
     check_object(value, [n for n, _ in fields], "bundle", "read")
     check_object(value["trace"], [n for n, _ in TRACE], "bundle trace", "read")
     if _v2_head(fmt) and isinstance(value["signed_head"], dict):
@@ -105,6 +121,11 @@ def read_bundle(value):
         _digest(s["hash"], "steps[%d].hash" % n, "read/hex")
         if strict_b64decode(s["payload"]) is None:
             raise Failure("read/base64", "steps[%d].payload is not strict standard base64" % n)
+    components = components_of(value)
+    for key in byte_order(components):
+        _digest(key, "components[%r]" % key, "read/hex")
+        if strict_b64decode(components[key]) is None:
+            raise Failure("read/base64", "components[%r] is not strict standard base64" % key)
     return fmt, value
 
 

@@ -1,6 +1,8 @@
 """The verdict rules, in order (spec, "Verdict rules"): reading, each step, the trace row,
 the signed head, the signed claims, then what the document shows beside them."""
 
+import hashlib
+
 from . import documents, envelope, hashing, head
 from .encoding import strict_b64decode
 from .jsonread import JsonError, json_equal, parse_strict
@@ -132,6 +134,8 @@ def verify_bundle(value, trusted):
             head.carried_statement(signed["envelope"]), signed["statement"]
         ):
             failure = Failure("bundle/statement", "the bundle's signed_head.statement differs from the statement the signed envelope carries")
+        else:
+            failure = component_failure(b, claims)
         if failure is not None:
             status, signer = FAILED, None
     has_steps = chain.expected > 0
@@ -286,3 +290,16 @@ def _check_inclusion(value, trusted, out):
     ):
         raise Failure("inclusion/statement", "the inclusion proof's signed_head.statement differs from the statement the signed envelope carries")
     return claims, signer, payload
+
+
+def component_failure(b, claims):
+    """Spec, verdict rules A.9: each component is exactly a component the head signs."""
+    signed = set(claims["skill_digests"].values())
+    components = documents.components_of(b)
+    for key in documents.byte_order(components):
+        actual = hashlib.sha256(strict_b64decode(components[key])).hexdigest()
+        if actual != key:
+            return Failure("bundle/component-digest", "the bundle's component %s has sha256 %s: it is not that component" % (key, actual))
+        if key not in signed:
+            return Failure("bundle/component-unsigned", "the bundle carries component %s, which the signed head does not name" % key)
+    return None

@@ -6,6 +6,7 @@ pub mod invoke;
 pub mod keys;
 pub mod proof;
 pub mod queue;
+pub mod replay;
 pub mod run;
 pub mod runs;
 pub mod secret;

@@ -18,7 +18,8 @@ pub async fn run(args: &ProofArgs, db: &Database, local: &KeyLocation, out: &Out
             run_id,
             tenant_id,
             out: path,
-        }) => export(run_id, tenant_id, path, db, out).await,
+            with_components,
+        }) => export(run_id, tenant_id, path, *with_components, db, out).await,
         Some(ProofAction::Inclusion {
             run_id,
             tenant_id,
@@ -132,13 +133,19 @@ async fn export(
     run_id: &str,
     tenant_id: &str,
     path: &std::path::Path,
+    with_components: bool,
     db: &Database,
     out: &Out,
 ) -> Result<i32> {
     let store = db.ready_store().await?;
-    let bundle = RunProofCoordinator::new(store.clone())
+    let mut bundle = RunProofCoordinator::new(store.clone())
         .export_bundle(tenant_id, run_id)
         .await?;
+    if with_components {
+        let components =
+            crate::commands::replay::components_of(&store, &bundle.skill_digests).await?;
+        bundle.components = Some(runproof_proof::components::encode_components(&components));
+    }
     store.close().await;
     let json = bundle.to_json();
     std::fs::write(path, &json).with_context(|| format!("writing bundle {}", path.display()))?;
@@ -149,12 +156,14 @@ async fn export(
         "steps": bundle.steps.len(),
         "bytes": json.len(),
         "signed": bundle.signed_head.is_some(),
+        "components": bundle.components.as_ref().map_or(0, |c| c.len()),
     });
     out.emit(&summary, || {
         outln!(
-            "bundle: {} ({} steps, {} bytes)",
+            "bundle: {} ({} steps, {} components, {} bytes)",
             path.display(),
             bundle.steps.len(),
+            bundle.components.as_ref().map_or(0, |c| c.len()),
             json.len()
         );
         if bundle.signed_head.is_none() {

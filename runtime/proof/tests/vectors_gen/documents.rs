@@ -794,6 +794,7 @@ pub fn documents() -> Value {
         Some("bundle/statement"),
     );
 
+    component_cases(&mut case);
     inclusion_cases(&mut case, &std);
 
     // Keys: the same good bundle against other pins.
@@ -810,6 +811,79 @@ pub fn documents() -> Value {
         None,
     ));
     Value::Array(out)
+}
+
+/// Components carried for offline replay (optional, v2): exactly the bytes of components
+/// the signed head names.
+fn component_cases(case: &mut impl FnMut(&str, Vec<u8>, Option<&str>)) {
+    use sha2::{Digest as _, Sha256};
+    let component: &[u8] = b"\0asm\x0d\0\x01\0 (the bytes of a component)";
+    let digest = hex::encode(Sha256::digest(component));
+    let mut t = Trace::of(vec![
+        payloads::run_start_with(
+            json!({"skills": {"probe": {"digest": digest, "version": "1.0.0"}}}),
+        ),
+        payloads::log("step 1"),
+        payloads::run_end("succeeded"),
+    ]);
+    t.skill_digests = [("probe".to_string(), digest.clone())].into();
+    let with = |pairs: &[(&str, &str)]| {
+        let map: serde_json::Map<String, Value> = pairs
+            .iter()
+            .map(|(d, b)| (d.to_string(), json!(b)))
+            .collect();
+        edit(t.bundle(), |v| v["components"] = Value::Object(map))
+    };
+    let b64 = B64.encode(component);
+    case(
+        "bundle v2 with its components",
+        pretty(&with(&[(&digest, &b64)])),
+        None,
+    );
+    case(
+        "bundle v2, components null",
+        pretty(&edit(t.bundle(), |v| v["components"] = Value::Null)),
+        None,
+    );
+    case(
+        "component: bytes of another component under the digest",
+        pretty(&with(&[(&digest, &B64.encode(b"other bytes"))])),
+        Some("bundle/component-digest"),
+    );
+    let stray: &[u8] = b"a component no skill of this run names";
+    let stray_digest = hex::encode(Sha256::digest(stray));
+    case(
+        "component: one the signed head does not name",
+        pretty(&with(&[
+            (&digest, &b64),
+            (&stray_digest, &B64.encode(stray)),
+        ])),
+        Some("bundle/component-unsigned"),
+    );
+    case(
+        "component: key is not a digest",
+        pretty(&with(&[(&digest.to_uppercase(), &b64)])),
+        Some("read/hex"),
+    );
+    case(
+        "component: bytes are not base64",
+        pretty(&with(&[(&digest, "not base64!")])),
+        Some("read/base64"),
+    );
+    case(
+        "component: not a string",
+        pretty(&edit(t.bundle(), |v| {
+            v["components"] = json!({digest.clone(): 7})
+        })),
+        Some("read/type"),
+    );
+    case(
+        "component: in a v1 bundle",
+        pretty(&edit(t.bundle_v1_with(Some(t.envelope())), |v| {
+            v["components"] = json!({digest.clone(): b64.clone()})
+        })),
+        Some("read/unknown-field"),
+    );
 }
 
 /// Payload headers and their reading rules: a three-step trace, signed, whose middle step
