@@ -961,81 +961,89 @@ fn hashing_floor(rows: &[StoredStep]) -> (runproof_proof::Digest, runproof_proof
 /// checks, unique key, `run_id` index and foreign key to the real trace), in one
 /// transaction committed synchronously, as durable as the production write. Dropped after.
 async fn copy_into_logged(store: &Store, rows: &[StoredStep]) -> Result<f64> {
-    let mut conn = store.pool().acquire().await?;
-    sqlx::query("DROP TABLE IF EXISTS runproof_bench_copy_logged")
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query(
-        "CREATE TABLE runproof_bench_copy_logged (
-             id bigserial PRIMARY KEY, trace_id text NOT NULL REFERENCES aos_traces (trace_id),
-             run_id text NOT NULL, tenant_id text NOT NULL,
-             step_index bigint NOT NULL CHECK (step_index >= 0), kind text NOT NULL, skill_name text,
-             status text NOT NULL CHECK (status IN ('success', 'failure', 'retry', 'skipped')),
-             duration_ms bigint, cost_cents integer NOT NULL DEFAULT 0, payload bytea NOT NULL,
-             prev_hash bytea NOT NULL, hash bytea NOT NULL, created_at timestamptz NOT NULL DEFAULT now(),
-             UNIQUE (trace_id, step_index))",
+    let table = "runproof_bench_copy_logged";
+    copy_timed(
+        store,
+        rows,
+        table,
+        &[
+            &format!(
+                "CREATE TABLE {table} (
+                 id bigserial PRIMARY KEY, trace_id text NOT NULL REFERENCES aos_traces (trace_id),
+                 run_id text NOT NULL, tenant_id text NOT NULL,
+                 step_index bigint NOT NULL CHECK (step_index >= 0), kind text NOT NULL, skill_name text,
+                 status text NOT NULL CHECK (status IN ('success', 'failure', 'retry', 'skipped')),
+                 duration_ms bigint, cost_cents integer NOT NULL DEFAULT 0, payload bytea NOT NULL,
+                 prev_hash bytea NOT NULL, hash bytea NOT NULL, created_at timestamptz NOT NULL DEFAULT now(),
+                 UNIQUE (trace_id, step_index))"
+            ),
+            &format!("CREATE INDEX ON {table} (run_id)"),
+        ],
+        true,
     )
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query("CREATE INDEX ON runproof_bench_copy_logged (run_id)")
-        .execute(&mut *conn)
-        .await?;
-    let data = copy_binary(rows);
-    let t = Instant::now();
-    sqlx::query("BEGIN").execute(&mut *conn).await?;
-    let mut copy = conn
-        .copy_in_raw(
-            "COPY runproof_bench_copy_logged (trace_id, run_id, tenant_id, step_index, kind, skill_name, status,
-                 duration_ms, cost_cents, payload, prev_hash, hash) FROM STDIN (FORMAT binary)",
-        )
-        .await?;
-    for chunk in data.chunks(1 << 20) {
-        copy.send(chunk).await?;
-    }
-    let n = copy.finish().await?;
-    sqlx::query("COMMIT").execute(&mut *conn).await?;
-    let secs = t.elapsed().as_secs_f64();
-    sqlx::query("DROP TABLE runproof_bench_copy_logged")
-        .execute(&mut *conn)
-        .await?;
-    ensure!(
-        n as usize == rows.len(),
-        "COPY wrote {n} of {} rows",
-        rows.len()
-    );
-    Ok(secs)
+    .await
 }
 
+/// Seconds to COPY `rows` into a temporary table of the same shape and unique key (no
+/// WAL, no trigger, no foreign key): the fastest way these bytes get into Postgres.
 async fn copy_into_scratch(store: &Store, rows: &[StoredStep]) -> Result<f64> {
-    let mut conn = store.pool().acquire().await?;
-    sqlx::query("DROP TABLE IF EXISTS runproof_bench_copy")
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query(
-        "CREATE TEMP TABLE runproof_bench_copy (
+    let table = "runproof_bench_copy";
+    copy_timed(
+        store,
+        rows,
+        table,
+        &[&format!(
+            "CREATE TEMP TABLE {table} (
              id bigserial PRIMARY KEY, trace_id text NOT NULL, run_id text NOT NULL, tenant_id text NOT NULL,
              step_index bigint NOT NULL, kind text NOT NULL, skill_name text, status text NOT NULL,
              duration_ms bigint, cost_cents integer NOT NULL DEFAULT 0, payload bytea NOT NULL,
              prev_hash bytea NOT NULL, hash bytea NOT NULL, created_at timestamptz NOT NULL DEFAULT now(),
-             UNIQUE (trace_id, step_index))",
+             UNIQUE (trace_id, step_index))"
+        )],
+        false,
     )
-    .execute(&mut *conn)
-    .await?;
+    .await
+}
+
+/// Creates `table` with `ddl`, then times a binary COPY of `rows` into it (in one explicit
+/// transaction when `in_transaction`, so its commit is the synchronous one), drops it.
+async fn copy_timed(
+    store: &Store,
+    rows: &[StoredStep],
+    table: &str,
+    ddl: &[&str],
+    in_transaction: bool,
+) -> Result<f64> {
+    let mut conn = store.pool().acquire().await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE IF EXISTS {table}")))
+        .execute(&mut *conn)
+        .await?;
+    for statement in ddl {
+        sqlx::query(sqlx::AssertSqlSafe(statement.to_string()))
+            .execute(&mut *conn)
+            .await?;
+    }
     let data = copy_binary(rows);
     let t = Instant::now();
+    if in_transaction {
+        sqlx::query("BEGIN").execute(&mut *conn).await?;
+    }
     let mut copy = conn
-        .copy_in_raw(
-            "COPY runproof_bench_copy (trace_id, run_id, tenant_id, step_index, kind, skill_name, status,
-                 duration_ms, cost_cents, payload, prev_hash, hash) FROM STDIN (FORMAT binary)",
-        )
+        .copy_in_raw(&format!(
+            "COPY {table} (trace_id, run_id, tenant_id, step_index, kind, skill_name, status,
+                 duration_ms, cost_cents, payload, prev_hash, hash) FROM STDIN (FORMAT binary)"
+        ))
         .await?;
     // In chunks, as a client streaming rows would send them.
     for chunk in data.chunks(1 << 20) {
         copy.send(chunk).await?;
     }
     let n = copy.finish().await?;
+    if in_transaction {
+        sqlx::query("COMMIT").execute(&mut *conn).await?;
+    }
     let secs = t.elapsed().as_secs_f64();
-    sqlx::query("DROP TABLE runproof_bench_copy")
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE {table}")))
         .execute(&mut *conn)
         .await?;
     ensure!(

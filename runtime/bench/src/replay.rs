@@ -44,14 +44,7 @@ impl Bench<'_> {
                 "the bench run does not verify: {:?}",
                 verified.integrity.failure_reason
             );
-            let trace: Vec<TraceStep> = verified
-                .steps
-                .into_iter()
-                .map(|s| TraceStep {
-                    index: s.step_index.max(0) as u64,
-                    payload: s.payload,
-                })
-                .collect();
+            let trace: Vec<TraceStep> = verified.steps.into_iter().map(TraceStep::from).collect();
             let report = runproof_replay::replay_trace(
                 &self.host,
                 &ReplayRequest {

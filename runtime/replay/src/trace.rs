@@ -17,6 +17,17 @@ pub struct TraceStep {
     pub payload: Vec<u8>,
 }
 
+/// A verified stored step as replay reads it (a negative index, which a verified trace
+/// never has, reads as 0 and cannot match its place).
+impl From<runproof_proof::StoredStep> for TraceStep {
+    fn from(s: runproof_proof::StoredStep) -> Self {
+        TraceStep {
+            index: s.step_index.max(0) as u64,
+            payload: s.payload,
+        }
+    }
+}
+
 /// What `run.start` says that replay needs.
 #[derive(Debug, Clone)]
 pub(crate) struct RunStart {

@@ -249,14 +249,7 @@ async fn from_database(
         .trusting(trusted.to_vec())
         .verified_steps(tenant_id, run_id)
         .await?;
-    let steps: Vec<TraceStep> = verified
-        .steps
-        .into_iter()
-        .map(|s| TraceStep {
-            index: s.step_index.max(0) as u64,
-            payload: s.payload,
-        })
-        .collect();
+    let steps: Vec<TraceStep> = verified.steps.into_iter().map(TraceStep::from).collect();
     let mut components = BTreeMap::new();
     if verified.integrity.is_verified() {
         for digest in needed_components(&steps)?.keys() {
