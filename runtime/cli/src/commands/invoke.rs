@@ -19,9 +19,6 @@ use runproof_proof::RunStatus;
 use runproof_runner::{RunRequest, Runner};
 use std::sync::{Arc, Mutex};
 
-/// Exit code of an invocation that failed (same as a failed run).
-const EXIT_FAILED: i32 = super::run::EXIT_RUN_FAILED;
-
 pub async fn run(
     args: &InvokeArgs,
     db: &Database,
@@ -144,11 +141,7 @@ async fn recorded(
             report.tenant_id
         );
     });
-    Ok(if report.status == RunStatus::Succeeded {
-        0
-    } else {
-        EXIT_FAILED
-    })
+    Ok(super::run::exit_for(report.status))
 }
 
 async fn in_memory(
@@ -229,7 +222,7 @@ async fn in_memory(
         );
         steps_view::print(&steps);
     });
-    Ok(if error.is_none() { 0 } else { EXIT_FAILED })
+    Ok(super::run::exit_for(RunStatus::ended(error.is_none())))
 }
 
 fn print_result(output: Option<&serde_json::Value>, error: Option<&str>) {

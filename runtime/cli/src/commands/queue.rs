@@ -119,11 +119,10 @@ pub async fn wait(
             run.tenant_id
         );
     });
-    Ok(if run.status == RunStatus::Succeeded.as_str() {
-        0
-    } else {
-        crate::commands::run::EXIT_RUN_FAILED
-    })
+    // A stored status this runtime does not know is not a success.
+    Ok(crate::commands::run::exit_for(
+        RunStatus::parse(&run.status).unwrap_or(RunStatus::Failed),
+    ))
 }
 
 /// `runtime runs cancel`.
@@ -183,9 +182,8 @@ pub async fn replay(store: &Store, existing: Run, out: &Out) -> Result<i32> {
         }
         outln!("note: the idempotency key was used before; this is that run");
     });
-    Ok(if run.status == RunStatus::Succeeded.as_str() {
-        0
-    } else {
-        crate::commands::run::EXIT_RUN_FAILED
-    })
+    // A stored status this runtime does not know is not a success.
+    Ok(crate::commands::run::exit_for(
+        RunStatus::parse(&run.status).unwrap_or(RunStatus::Failed),
+    ))
 }

@@ -10,6 +10,15 @@ use std::sync::Arc;
 /// Exit code of a run that ended `failed` (it still printed its run_id and status).
 pub const EXIT_RUN_FAILED: i32 = 3;
 
+/// The exit code of a command that ran a run to `status`: 0 only for `succeeded`.
+pub fn exit_for(status: RunStatus) -> i32 {
+    if status == RunStatus::Succeeded {
+        0
+    } else {
+        EXIT_RUN_FAILED
+    }
+}
+
 /// Exit code after Ctrl-C (128 + SIGINT, as shells report it).
 pub const EXIT_INTERRUPTED: i32 = 130;
 
@@ -181,11 +190,7 @@ pub async fn run(
             report.tenant_id
         );
     });
-    Ok(if report.status == RunStatus::Succeeded {
-        0
-    } else {
-        EXIT_RUN_FAILED
-    })
+    Ok(exit_for(report.status))
 }
 
 /// Waits for Ctrl-C (SIGINT) or SIGTERM (what `kill`, systemd and container runtimes send)
