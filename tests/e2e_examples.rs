@@ -185,7 +185,8 @@ async fn c_skill_is_verified_and_a_missing_pointer_is_its_own_error() {
 
 #[tokio::test]
 async fn rust_wasi_http_skill_is_verified_and_denied_like_any_other() {
-    let path = "rust_wasi_http_skill/target/wasm32-wasip2/release/json_pointer_wasi_http.wasm";
+    // A member of the guest workspace: its README's `cargo build` puts it in guest/target.
+    let path = "../guest/target/wasm32-wasip2/release/json_pointer_wasi_http.wasm";
     json_pointer_run(path, "json_pointer_wasi_http", "wasi:http/outgoing-handler").await;
     // Without a grant for the destination, the standard request is denied and recorded.
     let server = Server::start();

@@ -1,10 +1,14 @@
-//! Builds the `skills/` workspace for wasm32-wasip2 and embeds every skill component.
+//! Builds every crate of `skills/` for wasm32-wasip2, through the guest workspace
+//! (`guest/Cargo.toml`), and embeds each skill component.
 //!
-//! The nested `cargo build` uses its own target dir, `<outer target dir>/wasm-skills`: the
-//! outer cargo holds the lock on its own target dir for the whole build, so a nested build
-//! there would wait for it forever. The wasm target dir is shared by debug and release host
-//! builds (the guests are always built `--release`), so the second host profile gets the
-//! components for free. `RUNPROOF_WASM_SKILLS_TARGET_DIR` overrides the location.
+//! The nested `cargo build` uses the guest workspace's own target dir, `guest/target`, never
+//! the outer one: the outer cargo holds the lock on its target dir for the whole build, so a
+//! nested build there would wait for it forever. `guest/target` is the one target dir of
+//! every guest build (the e2e tests' fixtures, the examples, an author's `cargo build` in a
+//! guest directory), so the guest dependencies compile once for all of them, and debug and
+//! release host builds share the components (the guests are always built `--release`).
+//! Nothing that holds the guest lock waits for a host lock, so the two cannot deadlock;
+//! concurrent guest builds queue on cargo's lock, and each uplifts only the crates it names.
 //!
 //! Output: `$OUT_DIR/<skill>.wasm` for each skill and `$OUT_DIR/builtin_skills.rs`, which
 //! `src/lib.rs` includes.
@@ -21,7 +25,6 @@ use std::time::Instant;
 const WASM_TARGET: &str = "wasm32-wasip2";
 const TARGET_HINT: &str =
     "if the wasm32-wasip2 target is missing, run `rustup target add wasm32-wasip2`";
-const TARGET_DIR_OVERRIDE: &str = "RUNPROOF_WASM_SKILLS_TARGET_DIR";
 
 fn main() {
     let manifest_dir =
@@ -34,30 +37,25 @@ fn main() {
         .to_path_buf();
     let skills_dir = repo.join("skills");
     let sdk_dir = repo.join("sdk");
-    let skills_manifest = skills_dir.join("Cargo.toml");
+    let guest_dir = repo.join("guest");
+    let guest_manifest = guest_dir.join("Cargo.toml");
 
-    watch_inputs(&skills_dir, &sdk_dir);
-    println!("cargo:rerun-if-env-changed={TARGET_DIR_OVERRIDE}");
+    watch_inputs(&guest_dir, &skills_dir, &sdk_dir);
 
     check_wasm_target_installed();
 
-    let wasm_target_dir = match env::var_os(TARGET_DIR_OVERRIDE) {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => outer_target_dir(&out_dir)
-            .map(|t| t.join("wasm-skills"))
-            .unwrap_or_else(|| out_dir.join("wasm-skills")),
-    };
-
-    let started = Instant::now();
-    let artifacts = build_skills(&skills_manifest, &wasm_target_dir);
-    let elapsed = started.elapsed();
-
-    if artifacts.is_empty() {
+    let wasm_target_dir = guest_dir.join("target");
+    let skills = member_names(&skills_dir);
+    if skills.is_empty() {
         panic!(
-            "building {} produced no wasm components (is there a `cdylib` member?)",
-            skills_manifest.display()
+            "{} holds no skill crate (`<name>/Cargo.toml`)",
+            skills_dir.display()
         );
     }
+
+    let started = Instant::now();
+    let artifacts = build_skills(&guest_manifest, &wasm_target_dir, &skills);
+    let elapsed = started.elapsed();
 
     // Copy each component into OUT_DIR and generate the table.
     let mut generated = String::from(
@@ -87,12 +85,13 @@ fn main() {
     );
 }
 
-/// Reruns when a skill or the SDK changes. Only sources and manifests are listed, never a
-/// whole workspace dir: `skills/target` (from a manual build) must not trigger rebuilds.
-fn watch_inputs(skills_dir: &Path, sdk_dir: &Path) {
+/// Reruns when a skill, the SDK or the guest workspace changes. Only sources and manifests
+/// are listed, never a whole workspace dir: `guest/target` (written by every guest build)
+/// must not trigger rebuilds.
+fn watch_inputs(guest_dir: &Path, skills_dir: &Path, sdk_dir: &Path) {
     let watch = |p: PathBuf| println!("cargo:rerun-if-changed={}", p.display());
-    watch(skills_dir.join("Cargo.toml"));
-    watch(skills_dir.join("Cargo.lock"));
+    watch(guest_dir.join("Cargo.toml"));
+    watch(guest_dir.join("Cargo.lock"));
     // Cargo reruns if a listed file or anything under a listed dir changes, and also if a
     // listed path does not exist; so list members' sources that exist, and each member dir's
     // manifest.
@@ -113,7 +112,7 @@ fn watch_inputs(skills_dir: &Path, sdk_dir: &Path) {
             }
         }
     }
-    // Adding a skill directory changes skills/Cargo.toml (members), which is watched.
+    // Adding a skill directory changes guest/Cargo.toml (members), which is watched.
     watch(sdk_dir.join("Cargo.toml"));
     watch(sdk_dir.join("src"));
     watch(sdk_dir.join("wit"));
@@ -137,23 +136,6 @@ fn check_wasm_target_installed() {
             sysroot.display()
         );
     }
-}
-
-/// The outer cargo's target dir, from `OUT_DIR`, which is
-/// `<target>/<profile>/build/<pkg>-<hash>/out` or, with `--target`,
-/// `<target>/<triple>/<profile>/build/<pkg>-<hash>/out`.
-fn outer_target_dir(out_dir: &Path) -> Option<PathBuf> {
-    let build = out_dir
-        .ancestors()
-        .find(|p| p.file_name().is_some_and(|n| n == "build"))?;
-    let profile_dir = build.parent()?;
-    let mut target_dir = profile_dir.parent()?;
-    if let Ok(triple) = env::var("TARGET")
-        && target_dir.file_name().is_some_and(|n| n == triple.as_str())
-    {
-        target_dir = target_dir.parent()?;
-    }
-    Some(target_dir.to_path_buf())
 }
 
 /// Environment variables that the outer cargo sets for this build script (or that configure
@@ -196,16 +178,25 @@ fn leaks_into_nested_build(key: &str) -> bool {
     EXACT.contains(&key) || PREFIXES.iter().any(|p| key.starts_with(p))
 }
 
-/// Runs the nested build and returns `lib name -> path of the .wasm component`.
-fn build_skills(manifest: &Path, target_dir: &Path) -> BTreeMap<String, PathBuf> {
+/// Runs the nested build of `skills` (package names) and returns
+/// `lib name -> path of the .wasm component`.
+fn build_skills(
+    manifest: &Path,
+    target_dir: &Path,
+    skills: &[String],
+) -> BTreeMap<String, PathBuf> {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     let mut cmd = Command::new(&cargo);
-    cmd.args(["build", "--release", "--target", WASM_TARGET])
+    // --locked: a host build never rewrites guest/Cargo.lock behind the author's back.
+    cmd.args(["build", "--release", "--locked", "--target", WASM_TARGET])
         .arg("--manifest-path")
         .arg(manifest)
         .arg("--target-dir")
         .arg(target_dir)
         .current_dir(manifest.parent().unwrap());
+    for name in skills {
+        cmd.args(["-p", name]);
+    }
     for (key, _) in env::vars_os() {
         if let Some(key) = key.to_str()
             && leaks_into_nested_build(key)
@@ -221,11 +212,12 @@ fn build_skills(manifest: &Path, target_dir: &Path) -> BTreeMap<String, PathBuf>
         let stderr = String::from_utf8_lossy(&output.stderr);
         let lines: Vec<&str> = stderr.lines().collect();
         let tail = lines[lines.len().saturating_sub(60)..].join("\n");
+        let packages: String = skills.iter().map(|n| format!(" -p {n}")).collect();
         panic!(
             "building the built-in skills failed ({status}):\n\
-             $ cargo build --release --target {WASM_TARGET} --manifest-path {manifest} --target-dir {target}\n\
+             $ cargo build --release --locked --target {WASM_TARGET} --manifest-path {manifest} --target-dir {target}{packages}\n\
              ...\n{tail}\n\n\
-             hint: {TARGET_HINT}",
+             hint: {TARGET_HINT}; a new skills/<name> must also be a member in guest/Cargo.toml",
             status = output.status,
             manifest = manifest.display(),
             target = target_dir.display(),
@@ -236,11 +228,7 @@ fn build_skills(manifest: &Path, target_dir: &Path) -> BTreeMap<String, PathBuf>
     // cdylib named after its directory (skills/README and the manifests say so).
     let release = target_dir.join(WASM_TARGET).join("release");
     let mut artifacts = BTreeMap::new();
-    for name in member_names(
-        manifest
-            .parent()
-            .expect("skills/Cargo.toml has a directory"),
-    ) {
+    for name in skills {
         let wasm = release.join(format!("{name}.wasm"));
         if !wasm.is_file() {
             panic!(
@@ -249,7 +237,7 @@ fn build_skills(manifest: &Path, target_dir: &Path) -> BTreeMap<String, PathBuf>
                 wasm.display()
             );
         }
-        artifacts.insert(name, wasm);
+        artifacts.insert(name.clone(), wasm);
     }
     artifacts
 }

@@ -182,25 +182,47 @@ pub fn tempfile(contents: &str) -> PathBuf {
     path
 }
 
-/// Builds every test component in `tests/skills/` (once per test process; cargo
-/// serializes concurrent builds) and returns the directory holding `<name>.wasm`.
+/// Builds every test component in `tests/skills/` (once per test process) and returns the
+/// directory holding `<name>.wasm`. They build through the guest workspace into its one
+/// target dir, `guest/target`, as runtime/builtin-skills/build.rs builds `skills/`: the
+/// dependencies the two share compile once, and cargo's lock on that dir queues concurrent
+/// builds (this process holds no other cargo lock, so nothing waits in a cycle). Each build
+/// names its crates with `-p`, so none rewrites another's components.
 pub fn test_skills_dir() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
         .get_or_init(|| {
             let root = repo_root();
-            let target = root.join("target/test-skills");
-            let status = Command::new(env!("CARGO"))
-                .args([
-                    "build",
-                    "--release",
-                    "--target",
-                    "wasm32-wasip2",
-                    "--manifest-path",
-                ])
-                .arg(root.join("tests/skills/Cargo.toml"))
-                .arg("--target-dir")
-                .arg(&target)
+            let target = root.join("guest/target");
+            let fixtures = root.join("tests/skills");
+            let mut names: Vec<String> = std::fs::read_dir(&fixtures)
+                .unwrap_or_else(|e| panic!("reading {}: {e}", fixtures.display()))
+                .filter_map(Result::ok)
+                .filter(|e| e.path().join("Cargo.toml").is_file())
+                .filter_map(|e| e.file_name().to_str().map(str::to_string))
+                .collect();
+            names.sort();
+            assert!(
+                !names.is_empty(),
+                "no fixture crate in {}",
+                fixtures.display()
+            );
+            let mut cmd = Command::new(env!("CARGO"));
+            cmd.args([
+                "build",
+                "--release",
+                "--locked",
+                "--target",
+                "wasm32-wasip2",
+                "--manifest-path",
+            ])
+            .arg(root.join("guest/Cargo.toml"))
+            .arg("--target-dir")
+            .arg(&target);
+            for name in &names {
+                cmd.args(["-p", name]);
+            }
+            let status = cmd
                 .env_remove("CARGO_TARGET_DIR")
                 .env_remove("RUSTFLAGS")
                 .env_remove("CARGO_ENCODED_RUSTFLAGS")
@@ -208,7 +230,8 @@ pub fn test_skills_dir() -> PathBuf {
                 .expect("cargo runs");
             assert!(
                 status.success(),
-                "building tests/skills failed (is the wasm32-wasip2 target installed?)"
+                "building tests/skills through guest/Cargo.toml failed (is the wasm32-wasip2 \
+                 target installed? is every tests/skills/<name> a member there?)"
             );
             target.join("wasm32-wasip2/release")
         })

@@ -1,8 +1,8 @@
 //! The built-in skill components.
 //!
-//! `build.rs` compiles the `skills/` workspace for `wasm32-wasip2` (in its own target dir,
-//! `<target>/wasm-skills`) and embeds each resulting component here, keyed by the skill's
-//! crate name (e.g. `http_call`).
+//! `build.rs` compiles each crate of `skills/` for `wasm32-wasip2` through the guest
+//! workspace (`guest/Cargo.toml`, target dir `guest/target`) and embeds each resulting
+//! component here, keyed by the skill's crate name (e.g. `http_call`).
 //!
 //! ```
 //! let skill = runproof_builtin_skills::find("http_call").expect("http_call is built in");
