@@ -5,8 +5,10 @@
 //!   hash it into the chain (`ChainBuilder`), push the row. The order of `step_index` is
 //!   the order of the calls, and what is hashed is what will be stored.
 //! - **Off the hot path**: every `BATCH` rows are handed to the writer task through a
-//!   bounded queue of `QUEUE_BATCHES` batches. The task writes what is queued in one round
-//!   trip (coalescing queued batches up to `MAX_ROWS_PER_ROUND_TRIP`), in queue order.
+//!   bounded queue of `QUEUE_BATCHES` batches. The task writes what is queued in one batch
+//!   (coalescing queued batches up to `MAX_ROWS_PER_ROUND_TRIP`), in queue order: a large
+//!   batch as one binary COPY, a small one as one INSERT (`Store::append_steps`). The
+//!   rows carry no ids: the batch binds the trace's ids once.
 //! - **Never held back long**: every `TICK` the writer task takes the rows the calling task
 //!   has not handed off yet (a skill that logs once and then computes, or waits on a slow
 //!   server, does not keep its steps in memory), so every step reaches Postgres within
@@ -29,7 +31,7 @@
 
 use runproof_host::{HostEvent, NotDurable, RecorderFuture, TraceRecorder};
 use runproof_proof::{ChainBuilder, Digest, StepEnvelope, StepKind, StepStatus, TraceIds};
-use runproof_store::{StepRow, Store, StoreError};
+use runproof_store::{NewStep, Store, StoreError};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -48,7 +50,7 @@ pub struct SealedHead {
 const BATCH: usize = 512;
 /// Batches that may wait in the queue; a skill that outruns the database waits beyond this.
 const QUEUE_BATCHES: usize = 8;
-/// Rows the writer task puts in one INSERT when it has fallen behind.
+/// Rows the writer task writes in one batch (one COPY) when it has fallen behind.
 const MAX_ROWS_PER_ROUND_TRIP: usize = 4096;
 /// How often the writer task takes rows the calling task still holds: a step recorded
 /// just after a tick is written one tick (plus a round trip) later, well within 100 ms.
@@ -56,14 +58,14 @@ const TICK: Duration = Duration::from_millis(50);
 
 enum Msg {
     /// Rows to write, in `step_index` order after everything queued before them.
-    Rows(Vec<PendingStep>),
+    Rows(Vec<NewStep>),
     /// The same, plus a barrier answered once these rows and everything before them are
     /// written (or with the first error); `durable`: with a synchronous commit. Rows and
     /// barrier travel in one message, so the writer task can never write the rows of a
     /// durable barrier without it (and a durable barrier always carries the step it makes
     /// durable: a commit that writes rows is one Postgres flushes).
     Barrier {
-        rows: Vec<PendingStep>,
+        rows: Vec<NewStep>,
         durable: bool,
         ack: oneshot::Sender<Result<(), String>>,
     },
@@ -117,41 +119,10 @@ impl Shared {
 struct Pending {
     chain: ChainBuilder,
     /// Steps recorded but not yet handed to the writer task.
-    rows: Vec<PendingStep>,
+    rows: Vec<NewStep>,
     /// The skill name of the last step: a run's host calls come from one skill at a time,
     /// so sharing it saves an allocation per step.
     last_skill: Option<Arc<str>>,
-}
-
-/// A hashed step as the calling task leaves it: only what it had to compute. The writer
-/// task turns it into a `StepRow` (ids, column strings), off the hot path.
-struct PendingStep {
-    step_index: u64,
-    kind: StepKind,
-    skill: Option<Arc<str>>,
-    status: StepStatus,
-    duration_ms: Option<u64>,
-    payload: Vec<u8>,
-    prev_hash: Digest,
-    hash: Digest,
-}
-
-impl PendingStep {
-    fn into_row(self, ids: &TraceIds) -> StepRow {
-        StepRow {
-            trace_id: ids.trace_id.clone(),
-            run_id: ids.run_id.clone(),
-            tenant_id: ids.tenant_id.clone(),
-            step_index: self.step_index as i64,
-            kind: self.kind.as_str(),
-            skill_name: self.skill.map(|s| s.to_string()),
-            status: self.status.as_str(),
-            duration_ms: self.duration_ms.map(|d| d as i64),
-            payload: self.payload,
-            prev_hash: self.prev_hash.to_vec(),
-            hash: self.hash.to_vec(),
-        }
-    }
 }
 
 impl TraceWriter {
@@ -213,7 +184,7 @@ impl TraceWriter {
 
     /// Serializes and chains `step`; with `take`, also takes every pending row (this one
     /// included) under the same lock, so the writer task's tick cannot take them first.
-    fn push(&self, step: Step<'_>, take: bool) -> Vec<PendingStep> {
+    fn push(&self, step: Step<'_>, take: bool) -> Vec<NewStep> {
         let Step {
             kind,
             skill,
@@ -246,10 +217,10 @@ impl TraceWriter {
                 shared
             }
         });
-        p.rows.push(PendingStep {
+        p.rows.push(NewStep {
             step_index: linked.step_index,
             kind,
-            skill,
+            skill_name: skill,
             status,
             duration_ms,
             payload,
@@ -317,7 +288,7 @@ impl TraceWriter {
     /// step before them are durable: on disk, surviving a crash of this process or of
     /// Postgres. The write-ahead of side effects waits on this. The step is never in an
     /// asynchronous batch before its barrier: it travels in the barrier's own message.
-    async fn send_durable(&self, rows: Vec<PendingStep>) -> Result<(), StoreError> {
+    async fn send_durable(&self, rows: Vec<NewStep>) -> Result<(), StoreError> {
         let permit = self.queue.reserve().await.map_err(|_| stopped())?;
         let (ack, done) = oneshot::channel();
         permit.send(Msg::Barrier {
@@ -369,7 +340,7 @@ fn stopped() -> StoreError {
 /// tick takes the rows the calling task still holds.
 async fn write_loop(store: Store, ids: TraceIds, mut rx: mpsc::Receiver<Msg>, shared: Arc<Shared>) {
     let mut failed: Option<String> = None;
-    let mut rows: Vec<StepRow> = Vec::new();
+    let mut rows: Vec<NewStep> = Vec::new();
     let mut inbox: VecDeque<Msg> = VecDeque::new();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -388,13 +359,13 @@ async fn write_loop(store: Store, ids: TraceIds, mut rx: mpsc::Receiver<Msg>, sh
         let mut barrier = None;
         while let Some(msg) = inbox.pop_front() {
             match msg {
-                Msg::Rows(batch) => rows.extend(batch.into_iter().map(|s| s.into_row(&ids))),
+                Msg::Rows(batch) => rows.extend(batch),
                 Msg::Barrier {
                     rows: batch,
                     durable,
                     ack,
                 } => {
-                    rows.extend(batch.into_iter().map(|s| s.into_row(&ids)));
+                    rows.extend(batch);
                     // Everything queued before the barrier is written before it is
                     // answered: stop coalescing here.
                     barrier = Some((durable, ack));
@@ -417,7 +388,7 @@ async fn write_loop(store: Store, ids: TraceIds, mut rx: mpsc::Receiver<Msg>, sh
         let durable = matches!(barrier, Some((true, _)));
         if failed.is_none()
             && !rows.is_empty()
-            && let Err(e) = store.append_steps(&rows, durable).await
+            && let Err(e) = store.append_steps(&ids, &rows, durable).await
         {
             tracing::error!("trace steps could not be written; the trace will stay unsealed: {e}");
             failed = Some(e.to_string());
