@@ -433,9 +433,18 @@ pub struct BenchArgs {
     /// Smaller sizes: finishes in under a minute (the full run takes a few minutes).
     #[arg(long)]
     pub quick: bool,
-    /// Only the service figures (worker processes, submit-to-start, recovery).
+    /// Only the service figures (worker processes, submit-to-start, recovery); the same
+    /// as `--only service`.
     #[arg(long)]
     pub service: bool,
+    /// Only this group of figures (repeatable): host_call, instantiate, persist (with
+    /// verify), http_call, scaling, replay, service. For profiling one path.
+    #[arg(long, value_name = "GROUP", value_parser = parse_group)]
+    pub only: Vec<runproof_bench::Group>,
+}
+
+fn parse_group(s: &str) -> Result<runproof_bench::Group, String> {
+    s.parse()
 }
 
 #[derive(Debug, Subcommand)]
