@@ -50,7 +50,7 @@ pub use bundle::{
     Bundle, BundleError, BundleStep, BundleTrace, BundleVerdict, ReadBundle, parse_bundle,
     verify_bundle,
 };
-pub use chain::{AppendedStep, ChainBuilder};
+pub use chain::{AppendedStep, Chain, ChainBuilder};
 pub use document::{DocumentVerdict, verify_document};
 pub use hash::{DIGEST_LEN, Digest};
 pub use inclusion::{

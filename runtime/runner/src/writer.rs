@@ -2,7 +2,9 @@
 //! background task that writes them to Postgres in batches.
 //!
 //! - **On the calling task** (`record`/`append`), under one lock: serialize the step once,
-//!   hash it into the chain (`ChainBuilder`), push the row. The order of `step_index` is
+//!   hash it into the chain (`Chain`), push the row. The Merkle tree over the chain hashes
+//!   is built by the writer task as the rows reach it (in the same order), so the calling
+//!   task pays one SHA-256 per step, not three. The order of `step_index` is
 //!   the order of the calls, and what is hashed is what will be stored.
 //! - **Off the hot path**: every `BATCH` rows are handed to the writer task through a
 //!   bounded queue of `QUEUE_BATCHES` batches. The task writes what is queued in one batch
@@ -30,7 +32,7 @@
 //! one ordering argument; apart, that argument would span files.
 
 use runproof_host::{HostEvent, NotDurable, RecorderFuture, TraceRecorder};
-use runproof_proof::{ChainBuilder, Digest, StepEnvelope, StepKind, StepStatus, TraceIds};
+use runproof_proof::{Chain, Digest, MerkleBuilder, StepEnvelope, StepKind, StepStatus, TraceIds};
 use runproof_store::{NewStep, Store, StoreError};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -84,6 +86,9 @@ pub struct TraceWriter {
 /// rows from here on its tick.
 struct Shared {
     state: Mutex<Pending>,
+    /// The RFC 6962 tree over every step the writer task has taken, in `step_index` order
+    /// (the queue's order). Complete once a barrier is answered.
+    tree: Mutex<MerkleBuilder>,
     /// `state.rows.len()`, readable without the lock: `backpressure` runs after every
     /// async host call (and the tick every 50 ms) and almost always has nothing to do.
     pending: AtomicUsize,
@@ -117,7 +122,7 @@ impl Shared {
 }
 
 struct Pending {
-    chain: ChainBuilder,
+    chain: Chain,
     /// Steps recorded but not yet handed to the writer task.
     rows: Vec<NewStep>,
     /// The skill name of the last step: a run's host calls come from one skill at a time,
@@ -128,7 +133,7 @@ struct Pending {
 impl TraceWriter {
     /// Starts the writer task on the current tokio runtime.
     pub fn new(store: Store, ids: TraceIds) -> Self {
-        let chain = ChainBuilder::new(&ids.tenant_id, &ids.run_id, &ids.trace_id);
+        let chain = Chain::new(&ids.tenant_id, &ids.run_id, &ids.trace_id);
         // One slot more than the batches: a barrier always fits behind a full queue's
         // worth of rows.
         let (queue, rx) = mpsc::channel(QUEUE_BATCHES + 1);
@@ -139,6 +144,7 @@ impl TraceWriter {
                 last_skill: None,
             }),
             pending: AtomicUsize::new(0),
+            tree: Mutex::new(MerkleBuilder::new()),
         });
         tokio::spawn(write_loop(store, ids.clone(), rx, shared.clone()));
         TraceWriter {
@@ -279,8 +285,9 @@ impl TraceWriter {
     /// Makes every recorded step written. Returns the first write error of this trace, if
     /// any; after one, the trace must stay unsealed. (The seal's synchronous commit then
     /// makes them durable.)
-    pub async fn flush(&self) -> Result<(), StoreError> {
-        self.barrier(false).await
+    pub async fn flush(&self) -> Result<SealedHead, StoreError> {
+        self.barrier(false).await?;
+        self.head()
     }
 
     /// Sends `rows` (the step to make durable, taken with every pending row under the lock
@@ -300,13 +307,23 @@ impl TraceWriter {
     }
 
     /// Steps recorded so far, the chain head and the Merkle root: what the seal will say.
-    pub fn head(&self) -> SealedHead {
+    /// Only complete after a barrier (`flush`): the tree is the writer task's.
+    fn head(&self) -> Result<SealedHead, StoreError> {
         let p = self.lock();
-        SealedHead {
+        let tree = self.shared.tree.lock().unwrap_or_else(|p| p.into_inner());
+        // Fail closed: a head whose tree misses steps the chain has must never be sealed.
+        if tree.len() != p.chain.len() {
+            return Err(StoreError::Db(format!(
+                "the Merkle tree covers {} of {} steps: something was recorded after the flush",
+                tree.len(),
+                p.chain.len()
+            )));
+        }
+        Ok(SealedHead {
             chain_length: p.chain.len(),
             chain_head: p.chain.head(),
-            merkle_root: p.chain.merkle_root(),
-        }
+            merkle_root: tree.root(),
+        })
     }
 
     pub fn ids(&self) -> &TraceIds {
@@ -386,6 +403,13 @@ async fn write_loop(store: Store, ids: TraceIds, mut rx: mpsc::Receiver<Msg>, sh
         // earlier asynchronous batch's too (WAL is flushed in order). (A commit that
         // writes nothing would not wait for the disk.)
         let durable = matches!(barrier, Some((true, _)));
+        {
+            // Every row taken, written or not (after a failure nothing is sealed anyway).
+            let mut tree = shared.tree.lock().unwrap_or_else(|p| p.into_inner());
+            for r in &rows {
+                tree.push_step(&r.hash);
+            }
+        }
         if failed.is_none()
             && !rows.is_empty()
             && let Err(e) = store.append_steps(&ids, &rows, durable).await

@@ -42,19 +42,21 @@ impl Runner {
             Some(status.as_str()),
             serde_json::json!({"status": status, "error": run_error}),
         );
-        if let Err(e) = writer.flush().await {
-            let reason = e.to_string();
-            // Best effort: say so on the run row; the trace stays unsealed either way.
-            let _ = self
-                .store
-                .abandon_run(&p.run.id, &format!("trace not durable: {reason}"))
-                .await;
-            return Err(RunError::TraceNotDurable {
-                run_id: p.run.id,
-                reason,
-            });
-        }
-        let head = writer.head();
+        let head = match writer.flush().await {
+            Ok(head) => head,
+            Err(e) => {
+                let reason = e.to_string();
+                // Best effort: say so on the run row; the trace stays unsealed either way.
+                let _ = self
+                    .store
+                    .abandon_run(&p.run.id, &format!("trace not durable: {reason}"))
+                    .await;
+                return Err(RunError::TraceNotDurable {
+                    run_id: p.run.id,
+                    reason,
+                });
+            }
+        };
         let root = match req.integrity_model {
             IntegrityModel::MerkleTree => head.merkle_root,
             _ => head.chain_head,
