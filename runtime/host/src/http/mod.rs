@@ -74,7 +74,11 @@ impl OutboundRequest {
         serde_json::json!({
             "method": crate::trace_caps::cap_to(&self.method, 64),
             "url": crate::trace_caps::text_field(&self.url),
-            "headers": crate::trace_caps::headers_field(&self.headers, caps),
+            "headers": crate::trace_caps::headers_field(
+                &self.headers,
+                caps.max_headers,
+                caps.max_header_bytes,
+            ),
             "body": self.body.as_deref().map(crate::trace_caps::bytes_field),
             "follow_redirects": self.follow_redirects,
         })
