@@ -7,8 +7,8 @@ use crate::limits::{LimitHit, Limiter};
 use crate::policy::OutboundPolicy;
 use crate::recorder::TraceRecorder as _;
 use crate::recorder::WriteAhead;
+use crate::reporter::Reporter;
 use crate::secrets::SecretSet;
-use crate::wasi::Reporter;
 use crate::world::{HttpVia, World};
 use base64::Engine as _;
 use runproof_proof::{StepKind, StepStatus};
@@ -122,7 +122,7 @@ impl wit_http::Host for SkillState {
                 headers: resp.headers,
                 body: resp.body,
             })
-            .map_err(to_wit_error);
+            .map_err(OutboundError::into_wit);
         Ok(answer)
     }
 }
@@ -211,7 +211,7 @@ pub(crate) async fn send_recorded(
             StepStatus::Success
         }
         Err(e) => {
-            body["error"] = serde_json::json!({"code": e.code(), "message": e.message()});
+            body["error"] = e.to_json();
             StepStatus::Failure
         }
     };
@@ -226,17 +226,6 @@ pub(crate) async fn send_recorded(
     )
     .await;
     result
-}
-
-fn to_wit_error(e: OutboundError) -> wit_http::HttpError {
-    match e {
-        OutboundError::Denied(m) => wit_http::HttpError::Denied(m),
-        OutboundError::InvalidRequest(m) => wit_http::HttpError::InvalidRequest(m),
-        OutboundError::Connect(m) => wit_http::HttpError::Connect(m),
-        OutboundError::Timeout(m) => wit_http::HttpError::Timeout(m),
-        OutboundError::TooLarge(m) => wit_http::HttpError::TooLarge(m),
-        OutboundError::Other(m) => wit_http::HttpError::Other(m),
-    }
 }
 
 /// Bytes in a step body: text when they are UTF-8, else base64, so the recorded exchange is
