@@ -157,6 +157,12 @@ impl<'a> StepEnvelope<'a> {
     pub fn to_bytes(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("a step envelope always serializes")
     }
+
+    /// The same bytes, appended to `buf` (a buffer the caller reuses: a hot path then
+    /// grows no vector step by step).
+    pub fn write_into(&self, buf: &mut Vec<u8>) {
+        serde_json::to_writer(&mut *buf, self).expect("a step envelope always serializes")
+    }
 }
 
 /// The fields the verifier reads back out of hashed bytes. Strings borrow from the bytes
@@ -201,6 +207,10 @@ mod tests {
         };
         assert_eq!(env.v, ENVELOPE_VERSION);
         let bytes = env.to_bytes();
+        let mut reused = b"left over".to_vec();
+        reused.clear();
+        env.write_into(&mut reused);
+        assert_eq!(reused, bytes);
         let h = StepHeader::parse(&bytes).unwrap();
         assert_eq!(h.kind, StepKind::HostHttp);
         assert_eq!(h.status, StepStatus::Failure, "failure must stay failure");

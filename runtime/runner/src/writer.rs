@@ -206,7 +206,7 @@ impl TraceWriter {
             run_status,
             ..StepEnvelope::new(kind, status, at.as_str(), body)
         };
-        let mut payload = envelope.to_bytes();
+        let mut payload = serialize(&envelope);
         // The step cap (`trace_caps.rs`): rare, so measured on the bytes already made.
         if payload.len() > runproof_host::trace_caps::MAX_STEP_BYTES {
             let body = std::mem::take(&mut envelope.body);
@@ -426,6 +426,25 @@ async fn write_loop(store: Store, ids: TraceIds, mut rx: mpsc::Receiver<Msg>, sh
             });
         }
     }
+}
+
+thread_local! {
+    /// Where steps are serialized before being copied into a buffer of their exact size:
+    /// one allocation per step instead of a vector grown from empty.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn serialize(envelope: &StepEnvelope<'_>) -> Vec<u8> {
+    SCRATCH.with_borrow_mut(|buf| {
+        buf.clear();
+        envelope.write_into(buf);
+        let payload = buf.as_slice().to_vec();
+        // A rare huge step (up to the cap) must not pin its size on this thread for good.
+        if buf.capacity() > 64 * 1024 {
+            *buf = Vec::new();
+        }
+        payload
+    })
 }
 
 /// `at` of a step: RFC 3339 UTC with microseconds (`2026-11-23T12:00:00.123456Z`, as
