@@ -1,4 +1,8 @@
 //! The command line, as operators type it. Flag names follow the seed plans.
+//!
+//! Long (one file): the whole command tree, so clap derives it from one place and
+//! `every_command_and_flag_has_help` walks it all; per-command argument structs that grew
+//! big live beside it (`args_service.rs`).
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;

@@ -20,6 +20,10 @@
 //! What the guest *asked* still compares ([`same_asked`]: the digest commits to the exact
 //! bytes). What the world *answered* cannot be served from a digest: such a step is
 //! [`ReadError::DigestOnly`], and a replay refuses it rather than serve something else.
+//!
+//! Long (one file): the table of what each step kind records and its reader are one
+//! mapping, written once; a replay that reads a kind differently from how it was written
+//! would diverge, so the writer's and the reader's side of each kind sit together.
 
 use crate::http::{Cause, HttpError, OutboundError, OutboundResponse};
 use crate::world::HttpAnswer;

@@ -28,6 +28,10 @@
 //! A trace whose answers were capped to a digest (`trace_caps.rs`: a response body over
 //! 64 KiB, a step over 1 MiB) is refused before anything runs ([`ReplayError::DigestOnly`]):
 //! serving anything else would be replaying another run.
+//!
+//! Long (one file): the replaying recorder is one state machine (the cursor over recorded
+//! steps, open intents, the deadline and the outcome), and its matching rules read that
+//! state; split apart they would share it through a wider interface than they need.
 
 use crate::engine::{InvocationOutcome, LoadedSkill, SkillHost};
 use crate::http::{HttpError, OutboundError, OutboundRequest};
