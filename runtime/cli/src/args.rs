@@ -291,20 +291,10 @@ pub struct RunArgs {
     /// How long the run's lease holds without a renewal (renewed every third of it). If
     /// this process dies, the run is marked failed ("runner lost") once the lease expires.
     #[arg(long, env = "RUNPROOF_LEASE_TTL", value_name = "DURATION", default_value = "30s",
-          value_parser = parse_lease_ttl)]
+          value_parser = crate::args_service::parse_lease_ttl)]
     pub lease_ttl: std::time::Duration,
     #[command(flatten)]
     pub queue: crate::args_service::QueueRunArgs,
-}
-
-pub(crate) fn parse_lease_ttl(s: &str) -> Result<std::time::Duration, String> {
-    let ms = crate::units::parse_duration_ms(s)?;
-    if ms < 150 {
-        return Err(format!(
-            "{s:?} is too short for a lease; give at least 150ms"
-        ));
-    }
-    Ok(std::time::Duration::from_millis(ms))
 }
 
 fn parse_model(s: &str) -> Result<runproof_proof::IntegrityModel, String> {

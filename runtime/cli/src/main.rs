@@ -13,6 +13,7 @@ mod args_service;
 mod commands;
 mod compile_progress;
 mod database;
+mod exit;
 mod report;
 mod signing;
 mod units;

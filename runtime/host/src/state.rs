@@ -3,7 +3,8 @@
 use crate::HostEvent;
 use crate::bindings::runproof::skill::{http as wit_http, log as wit_log, types as wit_types};
 use crate::http::{self, Deadline, HttpCaps, OutboundError, OutboundRequest};
-use crate::limits::{LimitHit, Limiter};
+use crate::limiter::Limiter;
+use crate::limits::LimitHit;
 use crate::policy::OutboundPolicy;
 use crate::recorder::TraceRecorder as _;
 use crate::recorder::WriteAhead;
@@ -15,6 +16,7 @@ use runproof_proof::{StepKind, StepStatus};
 use std::time::Duration;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::WasiHttpCtx;
 
 /// Largest log message kept whole; longer ones are cut (and say so) to bound the trace.
 const MAX_LOG_MESSAGE: usize = 16 * 1024;
@@ -31,11 +33,21 @@ pub(crate) struct SkillState {
     /// When the invocation must be over; HTTP timeouts are capped by it.
     pub deadline: tokio::time::Instant,
     /// Standard `wasi:http`, routed into the same outbound path (`wasi_http.rs`).
-    pub wasi_http: crate::wasi_http::WasiHttpState,
+    pub wasi_http: WasiHttpState,
     /// Where host calls get their answers: the world, or a recorded trace (`world.rs`).
     pub world: std::sync::Arc<dyn World>,
     /// Scratch quotas and what this invocation has open (`fs_quota.rs`).
-    pub fs: crate::fs_quota::FsQuota,
+    pub fs: crate::scratch_quota::FsQuota,
+}
+
+/// The per-invocation `wasi:http` state kept in the store (`wasi_http.rs` serves the
+/// interface through it).
+#[derive(Default)]
+pub(crate) struct WasiHttpState {
+    pub ctx: WasiHttpCtx,
+    /// The hooks, built on first use from the invocation's outbound context (set up before
+    /// the guest runs, secrets included).
+    pub hooks: Option<Outbound>,
 }
 
 impl WasiView for SkillState {

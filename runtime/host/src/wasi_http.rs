@@ -28,26 +28,11 @@ use http_body_util::{BodyExt, Full};
 use std::future::Future;
 use wasmtime::component::Linker;
 use wasmtime_wasi_http::{
-    Error as ErrorCode, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks,
-    WasiHttpView,
+    Error as ErrorCode, RequestOptions, WasiBody, WasiHttpCtxView, WasiHttpHooks, WasiHttpView,
 };
 
 /// The `interface` of a `host.http` step made through standard `wasi:http`.
 pub(crate) const INTERFACE_WASI_HTTP: &str = "wasi:http/outgoing-handler";
-
-/// The per-invocation `wasi:http` state kept in the store.
-#[derive(Default)]
-pub(crate) struct WasiHttpState {
-    ctx: WasiHttpCtx,
-    /// Built on first use, from the invocation's outbound context (set up before the
-    /// guest runs, secrets included).
-    hooks: Option<PolicedHooks>,
-}
-
-/// The hooks: every request goes to [`send_recorded`].
-pub(crate) struct PolicedHooks {
-    outbound: Outbound,
-}
 
 pub(crate) fn add_to_linker(linker: &mut Linker<SkillState>) -> wasmtime::Result<()> {
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)
@@ -56,9 +41,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<SkillState>) -> wasmtime::Result
 impl WasiHttpView for SkillState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
         if self.wasi_http.hooks.is_none() {
-            self.wasi_http.hooks = Some(PolicedHooks {
-                outbound: self.outbound(),
-            });
+            self.wasi_http.hooks = Some(self.outbound());
         }
         let state = &mut self.wasi_http;
         WasiHttpCtxView {
@@ -74,7 +57,8 @@ type SendResult = wasmtime_wasi_http::Result<(
     Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
 )>;
 
-impl WasiHttpHooks for PolicedHooks {
+// The hooks are the invocation's `Outbound`: every request goes to [`send_recorded`].
+impl WasiHttpHooks for Outbound {
     // The host header always names the destination that was checked (`http.rs` sets it).
     fn set_host_header(&mut self) -> bool {
         false
@@ -86,7 +70,7 @@ impl WasiHttpHooks for PolicedHooks {
         options: Option<RequestOptions>,
         _fut: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
     ) -> Box<dyn Future<Output = SendResult> + Send> {
-        let out = self.outbound.clone();
+        let out = self.clone();
         // One host call per exchange, as for runproof:skill/http. Past the cap the request
         // is not made; the epoch callback stops the skill with the limit named.
         let counted = out.reporter.meter.count();

@@ -28,13 +28,16 @@
 
 pub mod binding;
 pub mod bundle;
+mod bundle_types;
 pub mod bundle_v1;
 mod chain;
 pub mod components;
+mod components_field;
 pub mod conformance;
 pub mod document;
 pub mod hash;
 pub mod inclusion;
+mod inclusion_step;
 pub mod inclusion_v1;
 pub mod merkle;
 mod model;

@@ -8,9 +8,10 @@ mod execute;
 mod prepare;
 mod seal;
 
+pub(crate) use prepare::Admission;
+
 use crate::control::RunControl;
 use crate::plan::{Plan, PlanError};
-use crate::queued::Admission;
 use crate::secrets::SecretError;
 use runproof_host::{LimitGrant, LoadedSkill, SkillHost};
 use runproof_proof::seal::{SigningKey, key_id};

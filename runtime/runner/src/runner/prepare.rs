@@ -6,7 +6,6 @@ use crate::control::RunControl;
 use crate::lease::Heartbeat;
 use crate::plan::Plan;
 use crate::planner::plan_goal;
-use crate::queued::Admission;
 use crate::writer::TraceWriter;
 use chrono::{DateTime, Utc};
 use runproof_host::{
@@ -14,10 +13,48 @@ use runproof_host::{
 };
 use runproof_proof::seal::verifying_key_to_pem;
 use runproof_proof::{IntegrityModel, StepKind, StepStatus, TraceIds};
-use runproof_store::{Agent, NewRun, Run, SkillRecord, StoreError};
+use runproof_store::{Agent, ClaimedRun, LeaseHolder, NewRun, Run, SkillRecord, Store, StoreError};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
+
+/// How a run comes to exist: created by `runtime run`, or claimed from the queue
+/// (`queued.rs`, which builds on the runner; admitting is this phase's job).
+pub(crate) enum Admission {
+    New,
+    Claimed(Box<ClaimedRun>),
+}
+
+impl Admission {
+    pub(crate) fn run_id(&self) -> Option<String> {
+        match self {
+            Admission::New => None,
+            Admission::Claimed(c) => Some(c.run.id.clone()),
+        }
+    }
+
+    /// The run, running under `lease` with its trace open: created and started now, or as
+    /// the claim left it.
+    pub(crate) async fn admit(
+        self,
+        store: &Store,
+        new: NewRun,
+        model: IntegrityModel,
+        lease: &LeaseHolder,
+    ) -> Result<(Run, String, DateTime<Utc>), RunError> {
+        match self {
+            Admission::Claimed(c) => Ok((c.run, c.trace_id, c.trace_started_at)),
+            Admission::New => {
+                let run = store.create_run(&new).await?;
+                let trace_id = crate::new_id();
+                let started_at = store
+                    .start_run(&run, &trace_id, model.as_str(), lease)
+                    .await?;
+                Ok((run, trace_id, started_at))
+            }
+        }
+    }
+}
 
 /// A skill whose `describe` the sandbox stopped when the run loaded it. It passed
 /// `skill add`, so this is something it did at run time: the run is recorded and failed,
