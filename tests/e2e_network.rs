@@ -491,6 +491,39 @@ async fn a_slow_server_cannot_hold_the_run(p: Probe) {
     verified(&run_id, &tenant);
 }
 
+/// A response over the body cap is `too-large` for both interfaces; the step records
+/// which cap (`cause`), and that cause, not the message's wording, is what gives a
+/// `wasi:http` guest `HTTP-response-body-size`.
+async fn a_response_over_the_body_cap_is_too_large_and_names_its_cause(p: Probe) {
+    add_test_skill(p.skill());
+    let server = Server::start(Arc::new(|_: &Received| {
+        (200, String::new(), vec![b'x'; (8 << 20) + 1])
+    }));
+    let tenant = tenant("net-big-body");
+    let agent_id = agent_with(&tenant, &["http://127.0.0.1:*"], &[]);
+    let r = run_plan(
+        &agent_id,
+        &tenant,
+        &probe_plan(p, &[get_action(&server.url("/big"))]),
+    );
+    assert_eq!(r.code, 3, "{r:?}");
+    let report = r.json();
+    let error = report["error_message"].as_str().unwrap_or_default();
+    assert!(error.contains(": http-too-large: "), "{error}");
+    let seen = match p {
+        Probe::Runproof => "(max_response_body)",
+        Probe::WasiHttp => "HttpResponseBodySize",
+    };
+    assert!(error.contains(seen), "{error}");
+    let run_id = report["run_id"].as_str().unwrap().to_string();
+    let http = http_steps(&run_id).await;
+    assert_eq!(http.len(), 1, "{http:?}");
+    let recorded = &http[0]["body"]["error"];
+    assert_eq!(recorded["code"], "too-large", "{recorded}");
+    assert_eq!(recorded["cause"], "response-body", "{recorded}");
+    verified(&run_id, &tenant);
+}
+
 async fn a_slow_server_cannot_hold_the_run_past_the_agents_deadline(p: Probe) {
     // No per-request timeout: the request would wait 30 s by default, the server would
     // trickle for 120 s. The agent grants 2 s per invocation, and that is what ends it.
@@ -916,6 +949,7 @@ over_both_interfaces!(
     a_redirect_from_an_allowed_host_to_loopback_is_denied,
     a_slow_server_cannot_hold_the_run,
     a_slow_server_cannot_hold_the_run_past_the_agents_deadline,
+    a_response_over_the_body_cap_is_too_large_and_names_its_cause,
     secret_exfiltration_to_another_host_in_the_url_or_body_is_denied,
     a_secret_reaches_its_allowed_host_and_never_the_trace,
     an_echoed_secret_is_redacted_before_the_skill_and_the_trace_see_it,

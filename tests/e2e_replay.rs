@@ -133,6 +133,7 @@ async fn a_successful_http_call_replays_without_touching_the_network() {
 #[tokio::test]
 async fn http_errors_and_denials_replay() {
     add_test_skill("probe");
+    add_test_skill("probe_wasi_http");
     let server = Server::start();
     let closed = format!("http://127.0.0.1:{}/", closed_port());
     // With whether the request left the host (so its write-ahead intent is in the trace,
@@ -146,6 +147,22 @@ async fn http_errors_and_denials_replay() {
         ),
         ("rp-connect", probe(&[&format!("http:{closed}")]), true),
         ("rp-denied", probe(&["http:http://10.1.2.3/"]), false),
+        // A cap: the recorded cause (response-body) is what gives the wasi:http guest
+        // HTTP-response-body-size again; without it the replayed code, and so the
+        // skill's error, would differ.
+        (
+            "rp-too-large",
+            probe(&[&format!("http:{}", server.url("/over-cap"))]),
+            true,
+        ),
+        (
+            "rp-wasi-too-large",
+            one_step(
+                "probe_wasi_http",
+                json!({"actions": [format!("http:{}", server.url("/over-cap"))]}),
+            ),
+            true,
+        ),
         (
             "rp-call-500",
             one_step("http_call", json!({"url": server.url("/status/500")})),
@@ -158,7 +175,7 @@ async fn http_errors_and_denials_replay() {
         assert_eq!(intents, usize::from(left), "{name}: {steps:?}");
         assert_replayed(&run_id, &tenant);
     }
-    assert_eq!(server.hits(), 2, "only the runs reached the server");
+    assert_eq!(server.hits(), 4, "only the runs reached the server");
 }
 
 #[tokio::test]

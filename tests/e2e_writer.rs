@@ -55,6 +55,36 @@ async fn thousands_of_steps_are_durable_in_order_and_verify() {
         .flat_map(|_| (0..calls).map(|i| format!("bench {i}")))
         .collect();
     assert_eq!(messages, want);
+    // Every column the writer fills (large batches by COPY, small ones by INSERT) says what
+    // the hashed payload says, and the ids bound once per batch are this run's.
+    let mismatched: i64 = sqlx::query_scalar(
+        "WITH s AS (SELECT *, convert_from(payload, 'UTF8')::jsonb AS p FROM aos_trace_steps
+                    WHERE run_id = $1)
+         SELECT count(*) FROM s WHERE
+             kind IS DISTINCT FROM p->>'kind' OR skill_name IS DISTINCT FROM p->>'skill'
+             OR status IS DISTINCT FROM p->>'status'
+             OR duration_ms IS DISTINCT FROM (p->>'duration_ms')::bigint
+             OR tenant_id <> $2 OR cost_cents <> 0 OR length(prev_hash) <> 32 OR length(hash) <> 32",
+    )
+    .bind(run_id)
+    .bind(&tenant)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(
+        mismatched, 0,
+        "rows whose columns differ from their payload"
+    );
+    let (traces, skills): (i64, i64) = sqlx::query_as(
+        "SELECT count(DISTINCT trace_id), count(*) FILTER (WHERE skill_name = 'bench')
+         FROM aos_trace_steps WHERE run_id = $1",
+    )
+    .bind(run_id)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(traces, 1);
+    assert!(skills >= steps as i64 * calls as i64, "{skills}");
 
     let (code, p) = proof(run_id, &tenant);
     assert_eq!(code, 0, "{p}");

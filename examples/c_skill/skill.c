@@ -64,7 +64,7 @@ static const char *http_error_code(uint8_t tag) {
         case RUNPROOF_SKILL_HTTP_HTTP_ERROR_CONNECT: return "http-connect";
         case RUNPROOF_SKILL_HTTP_HTTP_ERROR_TIMEOUT: return "http-timeout";
         case RUNPROOF_SKILL_HTTP_HTTP_ERROR_TOO_LARGE: return "http-too-large";
-        default: return "http-error";
+        default: return "http-other"; /* RUNPROOF_SKILL_HTTP_HTTP_ERROR_OTHER */
     }
 }
 

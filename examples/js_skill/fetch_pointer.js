@@ -60,7 +60,7 @@ export async function invoke(input) {
   } catch (e) {
     // A denied request rejects like any network error (HTTP-request-denied underneath;
     // the reason is in the recorded host.http step).
-    fail("http-error", `fetch ${url} failed: ${e}`);
+    fail("http-other", `fetch ${url} failed: ${e}`);
   }
   if (!response.ok) fail("http-status", `${url} answered ${response.status}`);
   let doc;

@@ -10,6 +10,7 @@ Build (from this directory; the WIT is the SDK's, the world is `skill`):
 """
 
 import json
+import re
 
 import wit_world
 from componentize_py_types import Err
@@ -73,8 +74,10 @@ class WitWorld(wit_world.WitWorld):
                 )
             )
         except Err as e:
-            # e.value is the http-error variant, e.g. HttpError_Denied(value="...").
-            kind = type(e.value).__name__.removeprefix("HttpError_").lower()
+            # e.value is the http-error variant, e.g. HttpError_TooLarge(value="...");
+            # the code is `http-` and the WIT case name (`too-large`), as the SDK's.
+            case = type(e.value).__name__.removeprefix("HttpError_")
+            kind = re.sub(r"(?<!^)(?=[A-Z])", "-", case).lower()
             fail(f"http-{kind}", str(e.value.value))
         if not 200 <= response.status < 300:
             fail("http-status", f"{url} answered {response.status}")

@@ -14,7 +14,7 @@ use crate::bindings::runproof::skill::types as wit;
 /// | `invalid-input` | the input JSON does not match [`Skill::Input`](crate::Skill::Input) |
 /// | `invalid-output` | the output could not be serialized to JSON |
 /// | `invalid-json` | a [`serde_json::Error`] turned into a `SkillError` with `?` (e.g. from [`http::Response::json`](crate::http::Response::json)) |
-/// | `http-denied`, `http-invalid-request`, `http-connect`, `http-timeout`, `http-too-large`, `http-error` | an [`http::Error`](crate::http::Error) turned into a `SkillError` with `?` |
+/// | `http-denied`, `http-invalid-request`, `http-connect`, `http-timeout`, `http-too-large`, `http-other` | an [`http::Error`](crate::http::Error) turned into a `SkillError` with `?`: `http-` and the WIT case name, the word the trace records |
 ///
 /// ```
 /// use runproof_sdk::SkillError;
@@ -102,7 +102,7 @@ mod tests {
             (HttpError::Connect("refused".into()), "http-connect"),
             (HttpError::Timeout("5s".into()), "http-timeout"),
             (HttpError::TooLarge("body".into()), "http-too-large"),
-            (HttpError::Other("eof".into()), "http-error"),
+            (HttpError::Other("eof".into()), "http-other"),
         ];
         for (err, code) in cases {
             let text = err.to_string();

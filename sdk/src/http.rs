@@ -248,7 +248,12 @@ impl Response {
     }
 }
 
-/// Why the host could not complete a request. Mirrors the WIT `http-error` variant.
+/// Why the host could not complete a request: the WIT `http-error` variant, case for case.
+///
+/// Its [`code`](Error::code) is `http-` followed by the WIT case name (`denied` gives
+/// `http-denied`, `other` gives `http-other`): the same name the runtime records in the
+/// request's `host.http` step (`"error": {"code": "other", ...}`), so a run's error and its
+/// trace say the same word.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
     /// The destination is not granted to this skill by the agent's policy.
@@ -265,32 +270,58 @@ pub enum Error {
     Other(String),
 }
 
-impl Error {
-    /// The [`SkillError`](crate::SkillError) code this error converts to: `http-denied`,
-    /// `http-invalid-request`, `http-connect`, `http-timeout`, `http-too-large` or
-    /// `http-error`.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Error::Denied(_) => "http-denied",
-            Error::InvalidRequest(_) => "http-invalid-request",
-            Error::Connect(_) => "http-connect",
-            Error::Timeout(_) => "http-timeout",
-            Error::TooLarge(_) => "http-too-large",
-            Error::Other(_) => "http-error",
-        }
-    }
+/// The one table of the cases: each variant with its WIT case name. The code a skill sees
+/// is made from the name by one rule (`http-` + name), so no code is written twice.
+macro_rules! cases {
+    ($($variant:ident => $name:literal),* $(,)?) => {
+        impl Error {
+            /// The WIT case names, in the WIT's order.
+            #[cfg(test)]
+            const CASE_NAMES: &'static [&'static str] = &[$($name),*];
 
-    /// The host's message.
-    pub fn message(&self) -> &str {
-        match self {
-            Error::Denied(m)
-            | Error::InvalidRequest(m)
-            | Error::Connect(m)
-            | Error::Timeout(m)
-            | Error::TooLarge(m)
-            | Error::Other(m) => m,
+            /// The name of this case in the WIT `http-error` variant (`denied`, ...,
+            /// `other`): what the runtime records in the trace.
+            pub fn case_name(&self) -> &'static str {
+                match self {
+                    $(Error::$variant(_) => $name,)*
+                }
+            }
+
+            /// The [`SkillError`](crate::SkillError) code this error converts to: `http-`
+            /// and the [`case_name`](Error::case_name), i.e. `http-denied`,
+            /// `http-invalid-request`, `http-connect`, `http-timeout`, `http-too-large` or
+            /// `http-other`.
+            pub fn code(&self) -> &'static str {
+                match self {
+                    $(Error::$variant(_) => concat!("http-", $name),)*
+                }
+            }
+
+            /// The host's message.
+            pub fn message(&self) -> &str {
+                match self {
+                    $(Error::$variant(m))|* => m,
+                }
+            }
         }
-    }
+
+        impl From<wit::HttpError> for Error {
+            fn from(e: wit::HttpError) -> Self {
+                match e {
+                    $(wit::HttpError::$variant(m) => Error::$variant(m),)*
+                }
+            }
+        }
+    };
+}
+
+cases! {
+    Denied => "denied",
+    InvalidRequest => "invalid-request",
+    Connect => "connect",
+    Timeout => "timeout",
+    TooLarge => "too-large",
+    Other => "other",
 }
 
 impl fmt::Display for Error {
@@ -308,19 +339,6 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
-
-impl From<wit::HttpError> for Error {
-    fn from(e: wit::HttpError) -> Self {
-        match e {
-            wit::HttpError::Denied(m) => Error::Denied(m),
-            wit::HttpError::InvalidRequest(m) => Error::InvalidRequest(m),
-            wit::HttpError::Connect(m) => Error::Connect(m),
-            wit::HttpError::Timeout(m) => Error::Timeout(m),
-            wit::HttpError::TooLarge(m) => Error::TooLarge(m),
-            wit::HttpError::Other(m) => Error::Other(m),
-        }
-    }
-}
 
 impl From<wit::Response> for Response {
     fn from(r: wit::Response) -> Self {
@@ -554,10 +572,44 @@ mod tests {
         );
     }
 
+    /// The case names of `variant http-error` in `wit/skill.wit`, in order.
+    fn wit_case_names() -> Vec<String> {
+        let wit = include_str!("../wit/skill.wit");
+        let start = wit
+            .find("variant http-error {")
+            .expect("the WIT has http-error");
+        let body = &wit[start..];
+        let body = &body[body.find('{').unwrap() + 1..body.find('}').unwrap()];
+        body.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("//"))
+            .map(|l| l.split(['(', ',']).next().unwrap().trim().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn codes_are_http_and_the_wit_case_name() {
+        assert_eq!(Error::CASE_NAMES, wit_case_names());
+        let all = [
+            Error::Denied(String::new()),
+            Error::InvalidRequest(String::new()),
+            Error::Connect(String::new()),
+            Error::Timeout(String::new()),
+            Error::TooLarge(String::new()),
+            Error::Other(String::new()),
+        ];
+        let names: Vec<&str> = all.iter().map(Error::case_name).collect();
+        assert_eq!(names, Error::CASE_NAMES);
+        for e in &all {
+            assert_eq!(e.code(), format!("http-{}", e.case_name()));
+        }
+        assert_eq!(Error::Other("eof".into()).code(), "http-other");
+    }
+
     #[test]
     fn native_send_fails_cleanly() {
         let err = get("http://127.0.0.1:1/").unwrap_err();
-        assert_eq!(err.code(), "http-error");
+        assert_eq!(err.code(), "http-other");
         assert!(err.message().contains("GET http://127.0.0.1:1/"), "{err}");
     }
 }

@@ -81,6 +81,9 @@ fn serve(stream: TcpStream, hits: &AtomicUsize) -> std::io::Result<()> {
     } else if path == "/big" {
         // Over the trace's 64 KiB inline cap: the response body is recorded as its digest.
         (200, String::new(), "b".repeat(100_000))
+    } else if path == "/over-cap" {
+        // One byte over the host's default response-body cap (8 MiB): `too-large`.
+        (200, String::new(), "c".repeat((8 << 20) + 1))
     } else if path == "/redirect" {
         (302, "Location: /ok\r\n".to_string(), String::new())
     } else {

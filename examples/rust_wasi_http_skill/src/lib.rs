@@ -104,20 +104,20 @@ fn get(url: &str) -> Result<(u16, Vec<u8>), SkillError> {
     let response = match future.get() {
         Some(Ok(Ok(r))) => r,
         Some(Ok(Err(code))) => return Err(http_error(code)),
-        _ => return Err(SkillError::new("http-error", "the response future failed")),
+        _ => return Err(SkillError::new("http-other", "the response future failed")),
     };
     let status = response.status();
     let incoming = response
         .consume()
-        .map_err(|_| SkillError::new("http-error", "no response body"))?;
+        .map_err(|_| SkillError::new("http-other", "no response body"))?;
     let mut bytes = Vec::new();
     {
         let mut stream = incoming
             .stream()
-            .map_err(|_| SkillError::new("http-error", "no response body stream"))?;
+            .map_err(|_| SkillError::new("http-other", "no response body stream"))?;
         stream
             .read_to_end(&mut bytes)
-            .map_err(|e| SkillError::new("http-error", format!("reading the body: {e}")))?;
+            .map_err(|e| SkillError::new("http-other", format!("reading the body: {e}")))?;
     }
     Ok((status, bytes))
 }
@@ -129,7 +129,7 @@ fn http_error(code: ErrorCode) -> SkillError {
         ErrorCode::HttpRequestDenied => "http-denied",
         ErrorCode::HttpResponseTimeout => "http-timeout",
         ErrorCode::DnsError(_) | ErrorCode::ConnectionRefused => "http-connect",
-        _ => "http-error",
+        _ => "http-other",
     };
     SkillError::new(kind, format!("wasi:http error code {code:?}"))
 }

@@ -23,6 +23,7 @@ use runproof_host::{
 use runproof_proof::RunStatus;
 use runproof_proof::{ChainVerifier, StoredStep};
 use runproof_runner::{RunEvent, RunObserver, RunReport, RunRequest, Runner};
+use runproof_store::binary_copy::BinaryCopy;
 use runproof_store::{NewAgent, Store};
 use serde::Serialize;
 use sha2::Digest as _;
@@ -127,6 +128,58 @@ pub struct Report {
     pub tenant_id: &'static str,
     pub elapsed_s: f64,
     pub figures: Vec<Figure>,
+}
+
+/// A group of figures, named by the prefix of their ids (`host_call.*`, `persist.*` and
+/// `verify.*`, ...): `runtime bench --only GROUP` measures one path, e.g. under a profiler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    HostCall,
+    Instantiate,
+    /// `persist.*` and `verify.*` (verification reads the rows the persist run wrote).
+    Persist,
+    Http,
+    Scaling,
+    Replay,
+    Service,
+}
+
+impl Group {
+    pub const ALL: &'static [Group] = &[
+        Group::HostCall,
+        Group::Instantiate,
+        Group::Persist,
+        Group::Http,
+        Group::Scaling,
+        Group::Replay,
+        Group::Service,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Group::HostCall => "host_call",
+            Group::Instantiate => "instantiate",
+            Group::Persist => "persist",
+            Group::Http => "http_call",
+            Group::Scaling => "scaling",
+            Group::Replay => "replay",
+            Group::Service => "service",
+        }
+    }
+}
+
+impl std::str::FromStr for Group {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Group::ALL
+            .iter()
+            .copied()
+            .find(|g| g.as_str() == s || (s == "verify" && *g == Group::Persist))
+            .ok_or_else(|| {
+                let names: Vec<&str> = Group::ALL.iter().map(|g| g.as_str()).collect();
+                format!("no figure group `{s}`; one of: {}", names.join(", "))
+            })
+    }
 }
 
 /// How to start `runtime` child processes against the same database (scaling runs).
@@ -248,32 +301,56 @@ impl<'a> Bench<'a> {
         })
     }
 
-    pub async fn run_all(mut self) -> Result<Report> {
+    /// Every group of figures, in order.
+    pub async fn run_all(self) -> Result<Report> {
+        self.run_groups(Group::ALL).await
+    }
+
+    /// The figures of `groups` only (in the bench's own order), e.g. to profile one path.
+    pub async fn run_groups(mut self, groups: &[Group]) -> Result<Report> {
         let started = Instant::now();
+        let wants = |g: Group| groups.contains(&g);
+        let needs_skill = wants(Group::HostCall) || wants(Group::Instantiate);
         let bench_wasm = runproof_builtin_skills::find("bench")
             .context("the built-in `bench` skill is missing")?
             .wasm;
-        let skill = self.host.load(bench_wasm).await?;
-        (self.progress)("host call: traced vs bare ...".into());
-        self.host_call(&skill).await?;
-        (self.progress)("instantiate and invoke: cold, warm from disk, pooled ...".into());
-        self.instantiate(bench_wasm, &skill).await?;
-        (self.progress)(format!(
-            "persist {} steps vs COPY; verify ...",
-            self.sizes.persist_steps
-        ));
-        self.persist_and_verify().await?;
-        (self.progress)("http_call end to end vs a direct GET ...".into());
-        self.http().await?;
-        (self.progress)(format!(
-            "scaling: runs of {:?} host calls (child processes) ...",
-            self.sizes.scaling
-        ));
-        self.scaling().await?;
-        (self.progress)("replay: a run re-executed against its trace ...".into());
-        self.replay().await?;
-        (self.progress)("service: worker processes, submit-to-start, recovery ...".into());
-        self.service().await?;
+        if needs_skill {
+            let skill = self.host.load(bench_wasm).await?;
+            if wants(Group::HostCall) {
+                (self.progress)("host call: traced vs bare ...".into());
+                self.host_call(&skill).await?;
+            }
+            if wants(Group::Instantiate) {
+                (self.progress)("instantiate and invoke: cold, warm from disk, pooled ...".into());
+                self.instantiate(bench_wasm, &skill).await?;
+            }
+        }
+        if wants(Group::Persist) {
+            (self.progress)(format!(
+                "persist {} steps vs COPY; verify ...",
+                self.sizes.persist_steps
+            ));
+            self.persist_and_verify().await?;
+        }
+        if wants(Group::Http) {
+            (self.progress)("http_call end to end vs a direct GET ...".into());
+            self.http().await?;
+        }
+        if wants(Group::Scaling) {
+            (self.progress)(format!(
+                "scaling: runs of {:?} host calls (child processes) ...",
+                self.sizes.scaling
+            ));
+            self.scaling().await?;
+        }
+        if wants(Group::Replay) {
+            (self.progress)("replay: a run re-executed against its trace ...".into());
+            self.replay().await?;
+        }
+        if wants(Group::Service) {
+            (self.progress)("service: worker processes, submit-to-start, recovery ...".into());
+            self.service().await?;
+        }
         Ok(Report {
             quick: self.quick,
             cpus: std::thread::available_parallelism()
@@ -1054,44 +1131,26 @@ async fn copy_timed(
     Ok(secs)
 }
 
-/// The rows in PostgreSQL's binary COPY format.
+/// The rows in PostgreSQL's binary COPY format, through the same encoder the trace
+/// writer uses for its batches.
 fn copy_binary(rows: &[StoredStep]) -> Vec<u8> {
-    fn field(buf: &mut Vec<u8>, v: Option<&[u8]>) {
-        match v {
-            Some(b) => {
-                buf.extend_from_slice(&(b.len() as i32).to_be_bytes());
-                buf.extend_from_slice(b);
-            }
-            None => buf.extend_from_slice(&(-1i32).to_be_bytes()),
-        }
-    }
-    let mut buf = Vec::with_capacity(rows.iter().map(|r| r.payload.len() + 300).sum());
-    buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
-    buf.extend_from_slice(&0i32.to_be_bytes()); // flags
-    buf.extend_from_slice(&0i32.to_be_bytes()); // header extension length
+    let mut c = BinaryCopy::new(12, rows.iter().map(|r| r.payload.len() + 300).sum());
     for r in rows {
-        buf.extend_from_slice(&12i16.to_be_bytes());
-        field(&mut buf, Some(r.trace_id.as_bytes()));
-        field(&mut buf, Some(r.run_id.as_bytes()));
-        field(&mut buf, Some(r.tenant_id.as_bytes()));
-        field(&mut buf, Some(&r.step_index.to_be_bytes()));
-        field(&mut buf, Some(r.kind.as_bytes()));
-        field(&mut buf, r.skill_name.as_deref().map(str::as_bytes));
-        field(&mut buf, Some(r.status.as_bytes()));
-        field(
-            &mut buf,
-            r.duration_ms
-                .map(|d| d.to_be_bytes())
-                .as_ref()
-                .map(|b| &b[..]),
-        );
-        field(&mut buf, Some(&(r.cost_cents as i32).to_be_bytes()));
-        field(&mut buf, Some(&r.payload));
-        field(&mut buf, Some(&r.prev_hash));
-        field(&mut buf, Some(&r.hash));
+        c.row()
+            .text(&r.trace_id)
+            .text(&r.run_id)
+            .text(&r.tenant_id)
+            .bigint(r.step_index)
+            .text(&r.kind)
+            .opt_text(r.skill_name.as_deref())
+            .text(&r.status)
+            .opt_bigint(r.duration_ms)
+            .integer(r.cost_cents as i32)
+            .bytes(&r.payload)
+            .bytes(&r.prev_hash)
+            .bytes(&r.hash);
     }
-    buf.extend_from_slice(&(-1i16).to_be_bytes());
-    buf
+    c.finish()
 }
 
 /// A GET with the host's own client and policy check, nothing recorded.

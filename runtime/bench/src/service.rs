@@ -78,19 +78,8 @@ impl WorkerProc {
 
 impl Bench<'_> {
     /// Only the service figures.
-    pub async fn run_service(mut self) -> Result<super::Report> {
-        let started = Instant::now();
-        self.service().await?;
-        Ok(super::Report {
-            quick: self.quick,
-            cpus: std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1),
-            allocator: self.host.allocator(),
-            tenant_id: BENCH_TENANT,
-            elapsed_s: started.elapsed().as_secs_f64(),
-            figures: self.figures,
-        })
+    pub async fn run_service(self) -> Result<super::Report> {
+        self.run_groups(&[super::Group::Service]).await
     }
 
     fn worker_cmd(&self, extra: &[&str], ttl: Duration) -> Command {

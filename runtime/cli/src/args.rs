@@ -1,4 +1,8 @@
 //! The command line, as operators type it. Flag names follow the seed plans.
+//!
+//! Long (one file): the whole command tree, so clap derives it from one place and
+//! `every_command_and_flag_has_help` walks it all; per-command argument structs that grew
+//! big live beside it (`args_service.rs`).
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -287,20 +291,10 @@ pub struct RunArgs {
     /// How long the run's lease holds without a renewal (renewed every third of it). If
     /// this process dies, the run is marked failed ("runner lost") once the lease expires.
     #[arg(long, env = "RUNPROOF_LEASE_TTL", value_name = "DURATION", default_value = "30s",
-          value_parser = parse_lease_ttl)]
+          value_parser = crate::args_service::parse_lease_ttl)]
     pub lease_ttl: std::time::Duration,
     #[command(flatten)]
     pub queue: crate::args_service::QueueRunArgs,
-}
-
-pub(crate) fn parse_lease_ttl(s: &str) -> Result<std::time::Duration, String> {
-    let ms = crate::units::parse_duration_ms(s)?;
-    if ms < 150 {
-        return Err(format!(
-            "{s:?} is too short for a lease; give at least 150ms"
-        ));
-    }
-    Ok(std::time::Duration::from_millis(ms))
 }
 
 fn parse_model(s: &str) -> Result<runproof_proof::IntegrityModel, String> {
@@ -433,9 +427,18 @@ pub struct BenchArgs {
     /// Smaller sizes: finishes in under a minute (the full run takes a few minutes).
     #[arg(long)]
     pub quick: bool,
-    /// Only the service figures (worker processes, submit-to-start, recovery).
+    /// Only the service figures (worker processes, submit-to-start, recovery); the same
+    /// as `--only service`.
     #[arg(long)]
     pub service: bool,
+    /// Only this group of figures (repeatable): host_call, instantiate, persist (with
+    /// verify), http_call, scaling, replay, service. For profiling one path.
+    #[arg(long, value_name = "GROUP", value_parser = parse_group)]
+    pub only: Vec<runproof_bench::Group>,
+}
+
+fn parse_group(s: &str) -> Result<runproof_bench::Group, String> {
+    s.parse()
 }
 
 #[derive(Debug, Subcommand)]

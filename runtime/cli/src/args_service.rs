@@ -11,7 +11,7 @@ pub struct ExecutorArgs {
     /// How long a run's lease holds without a renewal (renewed every third of it). A worker
     /// that dies loses its runs once their leases expire: another worker fails them.
     #[arg(long, env = "RUNPROOF_LEASE_TTL", value_name = "DURATION", default_value = "30s",
-          value_parser = crate::args::parse_lease_ttl)]
+          value_parser = parse_lease_ttl)]
     pub lease_ttl: Duration,
     /// On SIGTERM or Ctrl-C: stop claiming, and give the runs in flight this long to
     /// finish; the rest are stopped and sealed as failed ("interrupted").
@@ -104,4 +104,14 @@ pub struct QueueRunArgs {
 
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     crate::units::parse_duration_ms(s).map(Duration::from_millis)
+}
+
+pub(crate) fn parse_lease_ttl(s: &str) -> Result<std::time::Duration, String> {
+    let ms = crate::units::parse_duration_ms(s)?;
+    if ms < 150 {
+        return Err(format!(
+            "{s:?} is too short for a lease; give at least 150ms"
+        ));
+    }
+    Ok(std::time::Duration::from_millis(ms))
 }

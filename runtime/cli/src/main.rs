@@ -3,7 +3,7 @@
 //!
 //! Exit codes: 0 ok; 1 error (nothing was run); 2 usage; 3 the run ended `failed`;
 //! 4 the proof is not VERIFIED; 5 replay DIVERGED; 130 interrupted (Ctrl-C); 141 stdout's
-//! reader went away.
+//! reader went away; 143 terminated (SIGTERM). The constants are in `exit.rs`.
 
 // First, so that its `outln!`/`out!` macros are in scope in every module below.
 #[macro_use]
@@ -13,6 +13,7 @@ mod args_service;
 mod commands;
 mod compile_progress;
 mod database;
+mod exit;
 mod report;
 mod signing;
 mod units;

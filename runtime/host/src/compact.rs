@@ -20,8 +20,8 @@
 //! - `host.clock.monotonic`: `{"reads": [<ns>, ...]}`;
 //! - `host.clock.wall`: `{"reads": [{"seconds": s, "nanoseconds": n}, ...]}`.
 
+use crate::meter::CallMeter;
 use crate::recorder::{HostEvent, NotDurable, RecorderFuture, TraceRecorder};
-use crate::wasi::CallMeter;
 use runproof_proof::{StepKind, StepStatus};
 use std::future::Future;
 use std::pin::Pin;

@@ -2,10 +2,11 @@
 //! earlier process cached. Owned (`Compiler` holds clones, all cheap), so that
 //! `SkillHost::load` runs it on tokio's blocking pool.
 
-use crate::HostError;
-use crate::engine::{chain, engine_config, write_private};
+use crate::engine_config::engine_config;
+use crate::error::{HostError, chain};
 use std::hash::{Hash, Hasher};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
@@ -90,5 +91,75 @@ impl Compiler {
             return HostError::PoolLimit { detail: chain(e) };
         }
         HostError::InvalidComponent(chain(e))
+    }
+}
+
+/// Writes atomically with mode 0600: into a temp file of its own (named after the target,
+/// the process and a per-process counter, and created exclusively, so two loads in one
+/// process or in two processes never share one), then renamed over the target. A reader
+/// sees the old artifact or the new one, never a mix or another component's.
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let dir = path.parent().ok_or("cache path has no parent")?;
+    let name = path
+        .file_name()
+        .ok_or("cache path has no file name")?
+        .to_string_lossy();
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    let tmp = dir.join(format!(
+        ".{name}.{}.{}.tmp",
+        std::process::id(),
+        WRITES.fetch_add(1, Ordering::Relaxed)
+    ));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()))
+        .and_then(|_| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_private;
+
+    /// Two components cached at once in one process never share a temp file: each path ends
+    /// up holding its own bytes, and no temp file is left behind.
+    #[test]
+    fn concurrent_cache_writes_never_mix_artifacts() {
+        let dir = std::env::temp_dir().join(format!("runproof-cache-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let writers: Vec<_> = (0..8u8)
+            .map(|i| {
+                let dir = dir.clone();
+                std::thread::spawn(move || {
+                    let path = dir.join(format!("component-{}.cwasm", i % 2));
+                    let bytes = vec![i % 2; 1 << 20];
+                    for _ in 0..20 {
+                        write_private(&path, &bytes).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        for i in 0..2u8 {
+            let got = std::fs::read(dir.join(format!("component-{i}.cwasm"))).unwrap();
+            assert!(got.len() == 1 << 20 && got.iter().all(|b| *b == i));
+        }
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -6,44 +6,27 @@
 use crate::bindings::runproof::skill::types::{SkillError, SkillInfo};
 use crate::bindings::{Skill, SkillPre};
 use crate::http::HttpCaps;
-use crate::limits::{InvocationLimits, LimitHit, Limiter};
+use crate::limiter::Limiter;
+use crate::limits::{InvocationLimits, LimitHit};
 use crate::policy::OutboundPolicy;
 use crate::recorder::{HostEvent, NullRecorder, TraceRecorder};
+use crate::reporter::Reporter;
 use crate::state::{SkillState, bytes_json};
-use crate::wasi::{self, Reporter};
+use crate::wasi;
 use crate::world::{LiveWorld, OfflineWorld, World};
 use runproof_proof::{StepKind, StepStatus};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use thiserror::Error;
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store, Trap, UpdateDeadline};
+use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
 use crate::deadline::EPOCH_TICK;
-
-#[derive(Debug, Error)]
-pub enum HostError {
-    #[error("cannot start the WebAssembly engine: {0}")]
-    Engine(String),
-    #[error("not a RunProof skill component: {0}")]
-    InvalidComponent(String),
-    #[error("skill `describe` failed: {0}")]
-    Describe(String),
-    /// `describe` was stopped by the sandbox (a deadline, a limit, a trap). At `skill add`
-    /// the component is refused; at run load it is a failed run, recorded (the component
-    /// passed `skill add`, so what it does at run time is part of the run's proof).
-    #[error("skill `describe` was stopped: {reason}")]
-    DescribeAborted { digest: String, reason: String },
-    /// The component does not fit the instance pool's per-component shape.
-    #[error("the component exceeds a pool limit: {detail}; {fix}", fix = crate::pool::POOL_LIMIT_FIX)]
-    PoolLimit { detail: String },
-    /// `describe` answered, but with fields over the caps (`validate::check_info`).
-    #[error("its describe() is refused: {0}")]
-    DescribeRefused(String),
-}
+use crate::engine_config::engine_config;
+pub use crate::error::HostError;
+use crate::error::chain;
 
 /// Engine-wide settings.
 #[derive(Debug, Clone, Default)]
@@ -314,9 +297,9 @@ impl SkillHost {
     ) -> wasmtime::Result<(Store<SkillState>, wasi::CapturedStdio)> {
         let (wasi_ctx, stdio) = wasi::locked_down(&reporter, &world, scratch.map(|s| s.path()))?;
         let fs = match scratch {
-            Some(dir) => crate::fs_quota::FsQuota::new(
+            Some(dir) => crate::scratch_quota::FsQuota::new(
                 dir.usage().clone(),
-                crate::fs_quota::ScratchQuota {
+                crate::scratch_quota::ScratchQuota {
                     max_bytes: limits.scratch_max_bytes,
                     max_files: limits.scratch_max_files,
                     max_open: crate::scratch::fit_open_quota(
@@ -325,7 +308,7 @@ impl SkillHost {
                     ),
                 },
             ),
-            None => crate::fs_quota::FsQuota::none(),
+            None => crate::scratch_quota::FsQuota::none(),
         };
         let deadline = tokio::time::Instant::now() + limits.timeout;
         let state = SkillState {
@@ -530,66 +513,6 @@ impl Drop for SkillHost {
     }
 }
 
-/// The engine configuration. Per-invocation limits (memory, tables, instances, deadline)
-/// are set per store in `new_store`; the pool only bounds what all stores share.
-pub(crate) fn engine_config(pooled: bool) -> Config {
-    let mut wasm_config = Config::new();
-    wasm_config.wasm_component_model(true);
-    // Deadlines: the ticker thread advances the epoch; each store sets how many ticks it
-    // may run. This interrupts even a tight loop that makes no host call.
-    wasm_config.epoch_interruption(true);
-    // Fuel is metered in every store (the engine compiles the metering in); a store
-    // without a fuel grant gets an amount it cannot use up. Costs a few percent of
-    // compute, buys "optional fuel" per agent without a second engine.
-    wasm_config.consume_fuel(true);
-    // Deep recursion traps as a stack overflow at 1 MiB of wasm stack. The fiber the
-    // skill runs on is bigger so host calls made at the deepest point still have room:
-    // the host's own stack must never be what overflows.
-    wasm_config.max_wasm_stack(1 << 20);
-    wasm_config.async_stack_size(4 << 20);
-    // Linear memories start as copy-on-write mappings of the component's data segments
-    // instead of being copied in at every instantiation.
-    wasm_config.memory_init_cow(true);
-    if pooled {
-        wasm_config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(
-            crate::pool::pooling_config(),
-        ));
-    }
-    wasm_config
-}
-
-/// Writes atomically with mode 0600: into a temp file of its own (named after the target,
-/// the process and a per-process counter, and created exclusively, so two loads in one
-/// process or in two processes never share one), then renamed over the target. A reader
-/// sees the old artifact or the new one, never a mix or another component's.
-pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let dir = path.parent().ok_or("cache path has no parent")?;
-    let name = path
-        .file_name()
-        .ok_or("cache path has no file name")?
-        .to_string_lossy();
-    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    let tmp = dir.join(format!(
-        ".{name}.{}.{}.tmp",
-        std::process::id(),
-        WRITES.fetch_add(1, Ordering::Relaxed)
-    ));
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()))
-        .and_then(|_| std::fs::rename(&tmp, path));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written.map_err(|e| e.to_string())
-}
-
 /// Names the limit or fault that stopped a skill. A limit the host enforced itself (memory,
 /// tables, deadline, host calls) was remembered when it was hit; the rest are traps.
 fn abort_reason(e: &wasmtime::Error, hit: Option<LimitHit>, limits: &InvocationLimits) -> String {
@@ -623,54 +546,5 @@ fn abort_reason(e: &wasmtime::Error, hit: Option<LimitHit>, limits: &InvocationL
             // memory count, whose message names the count) or a host error.
             crate::trace_caps::cap_message(&format!("trap: {}", chain(e)))
         }
-    }
-}
-
-/// An error with its causes on one line.
-pub(crate) fn chain(e: &wasmtime::Error) -> String {
-    let mut parts: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-    parts.dedup();
-    parts
-        .join(": ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::write_private;
-
-    /// Two components cached at once in one process never share a temp file: each path ends
-    /// up holding its own bytes, and no temp file is left behind.
-    #[test]
-    fn concurrent_cache_writes_never_mix_artifacts() {
-        let dir = std::env::temp_dir().join(format!("runproof-cache-test-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let writers: Vec<_> = (0..8u8)
-            .map(|i| {
-                let dir = dir.clone();
-                std::thread::spawn(move || {
-                    let path = dir.join(format!("component-{}.cwasm", i % 2));
-                    let bytes = vec![i % 2; 1 << 20];
-                    for _ in 0..20 {
-                        write_private(&path, &bytes).unwrap();
-                    }
-                })
-            })
-            .collect();
-        for w in writers {
-            w.join().unwrap();
-        }
-        for i in 0..2u8 {
-            let got = std::fs::read(dir.join(format!("component-{i}.cwasm"))).unwrap();
-            assert!(got.len() == 1 << 20 && got.iter().all(|b| *b == i));
-        }
-        let names: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(names.len(), 2, "{names:?}");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

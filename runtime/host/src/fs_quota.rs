@@ -16,8 +16,9 @@
 //! names it: a skill cannot ignore an error code and go on.
 
 use crate::limits::LimitHit;
+pub use crate::scratch_quota::{ScratchQuota, ScratchUsage};
 use crate::state::SkillState;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use wasmtime::component::Resource;
 use wasmtime_wasi::filesystem::{Descriptor, WasiFilesystemView};
@@ -25,70 +26,6 @@ use wasmtime_wasi::p2::bindings::filesystem::types::{
     self, ErrorCode, HostDescriptor, HostDirectoryEntryStream,
 };
 use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, FsError, FsResult, StreamResult};
-
-/// The quotas of one run (effective limits, see `limits.rs`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ScratchQuota {
-    pub max_bytes: u64,
-    pub max_files: u64,
-    pub max_open: u64,
-}
-
-/// What a run has used of its scratch directory, across its invocations.
-#[derive(Debug, Default)]
-pub struct ScratchUsage {
-    bytes: AtomicU64,
-    files: AtomicU64,
-}
-
-impl ScratchUsage {
-    pub fn bytes(&self) -> u64 {
-        self.bytes.load(Ordering::Relaxed)
-    }
-
-    pub fn files(&self) -> u64 {
-        self.files.load(Ordering::Relaxed)
-    }
-}
-
-/// One invocation's view: the run's usage, the quotas, the descriptors open now, and the
-/// quota hit (shared with the output streams it wraps).
-pub(crate) struct FsQuota {
-    usage: Arc<ScratchUsage>,
-    quota: ScratchQuota,
-    /// Table reps of the descriptors and directory listings this invocation opened (the
-    /// preopened directory holds no descriptor of its own and is not counted).
-    open: std::collections::HashSet<(bool, u32)>,
-    hit: Arc<Mutex<Option<LimitHit>>>,
-}
-
-impl FsQuota {
-    pub fn new(usage: Arc<ScratchUsage>, quota: ScratchQuota) -> Self {
-        FsQuota {
-            usage,
-            quota,
-            open: Default::default(),
-            hit: Arc::default(),
-        }
-    }
-
-    /// No scratch directory: nothing can be opened, nothing is counted.
-    pub fn none() -> Self {
-        FsQuota::new(
-            Arc::default(),
-            ScratchQuota {
-                max_bytes: 0,
-                max_files: 0,
-                max_open: 0,
-            },
-        )
-    }
-
-    /// The quota this invocation hit, if any.
-    pub fn hit(&self) -> Option<LimitHit> {
-        self.hit.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-}
 
 fn stop(slot: &Mutex<Option<LimitHit>>, hit: LimitHit) -> wasmtime::Error {
     let reason = hit.to_string();

@@ -1,6 +1,6 @@
 //! The instance pool: how much of each kind of wasm object the engine reserves, and the
 //! per-component shape it accepts. The per-component numbers are also the per-store limits
-//! of the `Limiter` (`limits.rs`), so a component gets the same answer from the pooling and
+//! of the `Limiter` (`limiter.rs`), so a component gets the same answer from the pooling and
 //! the on-demand allocator, and README's limits table states exactly these constants.
 //!
 //! Sized for real components, interpreters included: a Rust skill has a handful of core

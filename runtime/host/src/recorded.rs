@@ -20,8 +20,12 @@
 //! What the guest *asked* still compares ([`same_asked`]: the digest commits to the exact
 //! bytes). What the world *answered* cannot be served from a digest: such a step is
 //! [`ReadError::DigestOnly`], and a replay refuses it rather than serve something else.
+//!
+//! Long (one file): the table of what each step kind records and its reader are one
+//! mapping, written once; a replay that reads a kind differently from how it was written
+//! would diverge, so the writer's and the reader's side of each kind sit together.
 
-use crate::http::{OutboundError, OutboundResponse};
+use crate::http::{Cause, HttpError, OutboundError, OutboundResponse};
 use crate::world::HttpAnswer;
 use base64::Engine as _;
 use runproof_proof::{StepKind, StepStatus};
@@ -374,15 +378,43 @@ fn http_answer(body: &Value) -> Result<HttpAnswer, ReadError> {
         return Err(ReadError::DigestOnly("the error message"));
     }
     let message = e["message"].as_str().unwrap_or_default().to_string();
-    Ok(Err(match e["code"].as_str() {
-        Some("denied") => OutboundError::Denied(message),
-        Some("invalid-request") => OutboundError::InvalidRequest(message),
-        Some("connect") => OutboundError::Connect(message),
-        Some("timeout") => OutboundError::Timeout(message),
-        Some("too-large") => OutboundError::TooLarge(message),
-        Some("other") => OutboundError::Other(message),
-        other => return Err(format!("unknown http error code {other:?}").into()),
-    }))
+    let code = e["code"].as_str();
+    let error = code
+        .and_then(|c| crate::http::from_code(c, message))
+        .ok_or_else(|| format!("unknown http error code {code:?}"))?;
+    let cause = match e.get("cause") {
+        None => legacy_cause(&error),
+        Some(Value::Null) => None,
+        Some(c) => Some(
+            c.as_str()
+                .and_then(Cause::parse)
+                .ok_or_else(|| format!("unknown http error cause {c}"))?,
+        ),
+    };
+    let error = OutboundError::with_cause(error, cause)
+        .ok_or_else(|| format!("the http error cause {cause:?} is not one of {code:?}"))?;
+    Ok(Err(error))
+}
+
+/// The cause of an error recorded before steps carried one: then `wasi:http` chose its error
+/// code from the message text, so this reads the message by the same rules, and a replay
+/// serves the code the original guest got (a URL over its cap was then a response-head
+/// error). Only for such old steps: every step written since records its cause.
+fn legacy_cause(e: &HttpError) -> Option<Cause> {
+    match e {
+        HttpError::InvalidRequest(m) if m.contains("method") => Some(Cause::Method),
+        HttpError::InvalidRequest(m) if m.contains("URL") => Some(Cause::Url),
+        HttpError::Connect(m) if m.contains("cannot resolve") || m.contains("no address") => {
+            Some(Cause::Dns)
+        }
+        HttpError::Connect(m) if m.starts_with("TLS") => Some(Cause::Tls),
+        HttpError::TooLarge(m) if m.contains("max_request_body") => Some(Cause::RequestBody),
+        HttpError::TooLarge(m) if m.contains("max_response_body") => Some(Cause::ResponseBody),
+        HttpError::TooLarge(m) if m.contains("request headers") => Some(Cause::RequestHeaders),
+        HttpError::TooLarge(m) if m.contains("redirects") => Some(Cause::Redirects),
+        HttpError::TooLarge(_) => Some(Cause::ResponseHead),
+        _ => None,
+    }
 }
 
 /// The inverse of `state::bytes_json`: `{"text": s}` or `{"base64": b}`.
@@ -467,15 +499,69 @@ mod tests {
 
     #[test]
     fn http_errors_keep_their_code_and_wasi_http_is_concurrent() {
-        let body = json!({"interface": "wasi:http/outgoing-handler", "request": {}, "error": {"code": "denied", "message": "no"}});
+        let body = json!({"interface": "wasi:http/outgoing-handler", "request": {}, "error": {"code": "denied", "cause": null, "message": "no"}});
         let i = only(StepKind::HostHttp, body);
         assert!(i.concurrent);
         let Some(Answer::Http(Err(e))) = i.answer else {
             panic!("an error")
         };
-        assert_eq!(e, OutboundError::Denied("no".into()));
-        let unknown = json!({"request": {}, "error": {"code": "teapot", "message": ""}});
-        assert!(interactions(StepKind::HostHttp, &unknown).is_err());
+        assert_eq!(e, OutboundError::from(HttpError::Denied("no".into())));
+        for bad in [
+            json!({"code": "teapot", "message": ""}),
+            json!({"code": "other", "cause": "teapot", "message": ""}),
+            json!({"code": "denied", "cause": "tls", "message": ""}),
+        ] {
+            let step = json!({"request": {}, "error": bad});
+            assert!(interactions(StepKind::HostHttp, &step).is_err(), "{step}");
+        }
+    }
+
+    fn answer(error: Value) -> OutboundError {
+        let i = only(StepKind::HostHttp, json!({"request": {}, "error": error}));
+        let Some(Answer::Http(Err(e))) = i.answer else {
+            panic!("an error")
+        };
+        e
+    }
+
+    #[test]
+    fn an_error_reads_back_with_its_recorded_cause() {
+        let e = Cause::ResponseBody.error("response body exceeds the cap".into());
+        assert_eq!(answer(e.to_json()), e);
+        // A message that reads like another cause changes nothing: the cause is recorded.
+        let e = OutboundError::from(HttpError::InvalidRequest(
+            "invalid header name \"x-URL-method\"".into(),
+        ));
+        assert_eq!(answer(e.to_json()).cause(), None);
+    }
+
+    #[test]
+    fn an_error_recorded_before_causes_reads_its_cause_from_the_message() {
+        let old =
+            |code: &str, message: &str| answer(json!({"code": code, "message": message})).cause();
+        assert_eq!(
+            old("invalid-request", "invalid method \"G T\""),
+            Some(Cause::Method)
+        );
+        assert_eq!(
+            old("invalid-request", "invalid URL: empty host"),
+            Some(Cause::Url)
+        );
+        assert_eq!(old("connect", "cannot resolve x: y"), Some(Cause::Dns));
+        assert_eq!(old("connect", "TLS with x: bad cert"), Some(Cause::Tls));
+        assert_eq!(old("connect", "connect to 127.0.0.1:1 (x): refused"), None);
+        assert_eq!(
+            old(
+                "too-large",
+                "response body exceeds the cap of 4 bytes (max_response_body)"
+            ),
+            Some(Cause::ResponseBody)
+        );
+        assert_eq!(
+            old("too-large", "more than 10 redirects (max_redirects)"),
+            Some(Cause::Redirects)
+        );
+        assert_eq!(old("denied", "no"), None);
     }
 
     #[test]

@@ -28,9 +28,13 @@
 //! A trace whose answers were capped to a digest (`trace_caps.rs`: a response body over
 //! 64 KiB, a step over 1 MiB) is refused before anything runs ([`ReplayError::DigestOnly`]):
 //! serving anything else would be replaying another run.
+//!
+//! Long (one file): the replaying recorder is one state machine (the cursor over recorded
+//! steps, open intents, the deadline and the outcome), and its matching rules read that
+//! state; split apart they would share it through a wider interface than they need.
 
 use crate::engine::{InvocationOutcome, LoadedSkill, SkillHost};
-use crate::http::{OutboundError, OutboundRequest};
+use crate::http::{HttpError, OutboundError, OutboundRequest};
 use crate::limits::{InvocationLimits, LimitHit};
 use crate::policy::OutboundPolicy;
 use crate::recorded::{self, Answer, Interaction, ReadError, RecordedStep};
@@ -564,7 +568,7 @@ impl World for Tape {
             // Where the original's request left the host, its intent is recorded, through
             // the same write-ahead (the lock is released: reporting it takes it again).
             if intent && let Err(e) = via.ahead.commit(req.to_json(via.caps)).await {
-                return Err(OutboundError::Other(format!("replay: {e}")));
+                return Err(HttpError::Other(format!("replay: {e}")).into());
             }
             match answer {
                 Some(answer) => answer,
@@ -572,9 +576,9 @@ impl World for Tape {
                     self.overrun(&mut self.lock());
                     // Never sent anywhere: the replay has no client. The step this produces
                     // is where the divergence is named.
-                    Err(OutboundError::Other(
+                    Err(OutboundError::from(HttpError::Other(
                         "replay: the trace has no answer to this request".into(),
-                    ))
+                    )))
                 }
             }
         })

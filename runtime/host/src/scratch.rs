@@ -10,7 +10,7 @@ use std::sync::Arc;
 pub struct ScratchDir {
     path: PathBuf,
     /// What the run has used of its quotas, across its invocations (`fs_quota.rs`).
-    usage: Arc<crate::fs_quota::ScratchUsage>,
+    usage: Arc<crate::scratch_quota::ScratchUsage>,
 }
 
 impl ScratchDir {
@@ -40,7 +40,7 @@ impl ScratchDir {
         &self.path
     }
 
-    pub fn usage(&self) -> &Arc<crate::fs_quota::ScratchUsage> {
+    pub fn usage(&self) -> &Arc<crate::scratch_quota::ScratchUsage> {
         &self.usage
     }
 }

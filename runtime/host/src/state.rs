@@ -3,18 +3,20 @@
 use crate::HostEvent;
 use crate::bindings::runproof::skill::{http as wit_http, log as wit_log, types as wit_types};
 use crate::http::{self, Deadline, HttpCaps, OutboundError, OutboundRequest};
-use crate::limits::{LimitHit, Limiter};
+use crate::limiter::Limiter;
+use crate::limits::LimitHit;
 use crate::policy::OutboundPolicy;
 use crate::recorder::TraceRecorder as _;
 use crate::recorder::WriteAhead;
+use crate::reporter::Reporter;
 use crate::secrets::SecretSet;
-use crate::wasi::Reporter;
 use crate::world::{HttpVia, World};
 use base64::Engine as _;
 use runproof_proof::{StepKind, StepStatus};
 use std::time::Duration;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::WasiHttpCtx;
 
 /// Largest log message kept whole; longer ones are cut (and say so) to bound the trace.
 const MAX_LOG_MESSAGE: usize = 16 * 1024;
@@ -31,11 +33,21 @@ pub(crate) struct SkillState {
     /// When the invocation must be over; HTTP timeouts are capped by it.
     pub deadline: tokio::time::Instant,
     /// Standard `wasi:http`, routed into the same outbound path (`wasi_http.rs`).
-    pub wasi_http: crate::wasi_http::WasiHttpState,
+    pub wasi_http: WasiHttpState,
     /// Where host calls get their answers: the world, or a recorded trace (`world.rs`).
     pub world: std::sync::Arc<dyn World>,
     /// Scratch quotas and what this invocation has open (`fs_quota.rs`).
-    pub fs: crate::fs_quota::FsQuota,
+    pub fs: crate::scratch_quota::FsQuota,
+}
+
+/// The per-invocation `wasi:http` state kept in the store (`wasi_http.rs` serves the
+/// interface through it).
+#[derive(Default)]
+pub(crate) struct WasiHttpState {
+    pub ctx: WasiHttpCtx,
+    /// The hooks, built on first use from the invocation's outbound context (set up before
+    /// the guest runs, secrets included).
+    pub hooks: Option<Outbound>,
 }
 
 impl WasiView for SkillState {
@@ -122,7 +134,7 @@ impl wit_http::Host for SkillState {
                 headers: resp.headers,
                 body: resp.body,
             })
-            .map_err(to_wit_error);
+            .map_err(OutboundError::into_wit);
         Ok(answer)
     }
 }
@@ -211,7 +223,7 @@ pub(crate) async fn send_recorded(
             StepStatus::Success
         }
         Err(e) => {
-            body["error"] = serde_json::json!({"code": e.code(), "message": e.message()});
+            body["error"] = e.to_json();
             StepStatus::Failure
         }
     };
@@ -226,17 +238,6 @@ pub(crate) async fn send_recorded(
     )
     .await;
     result
-}
-
-fn to_wit_error(e: OutboundError) -> wit_http::HttpError {
-    match e {
-        OutboundError::Denied(m) => wit_http::HttpError::Denied(m),
-        OutboundError::InvalidRequest(m) => wit_http::HttpError::InvalidRequest(m),
-        OutboundError::Connect(m) => wit_http::HttpError::Connect(m),
-        OutboundError::Timeout(m) => wit_http::HttpError::Timeout(m),
-        OutboundError::TooLarge(m) => wit_http::HttpError::TooLarge(m),
-        OutboundError::Other(m) => wit_http::HttpError::Other(m),
-    }
 }
 
 /// Bytes in a step body: text when they are UTF-8, else base64, so the recorded exchange is

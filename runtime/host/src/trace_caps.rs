@@ -97,11 +97,17 @@ pub fn text_field(text: &str) -> Value {
     Value::String(text.to_string())
 }
 
-/// Request headers: as written when within the HTTP caps (count and bytes), else the
-/// digest of their JSON (a refused request never puts megabytes of headers in the trace).
-pub fn headers_field(headers: &[(String, String)], caps: &crate::http::HttpCaps) -> Value {
+/// Request headers: as written when within the HTTP caps (`max_headers`,
+/// `max_header_bytes`), else the digest of their JSON (a refused request never puts
+/// megabytes of headers in the trace). The caps come as numbers so the trace bounds do not
+/// depend on the HTTP client that uses them.
+pub fn headers_field(
+    headers: &[(String, String)],
+    max_headers: usize,
+    max_header_bytes: usize,
+) -> Value {
     let bytes: usize = headers.iter().map(|(k, v)| k.len() + v.len()).sum();
-    if headers.len() <= caps.max_headers && bytes <= caps.max_header_bytes {
+    if headers.len() <= max_headers && bytes <= max_header_bytes {
         return serde_json::json!(headers);
     }
     digest_json(&serde_json::to_vec(headers).unwrap_or_default())

@@ -4,24 +4,23 @@
 //! interfaces even when a skill never uses them, so they are linked, but they grant nothing.
 //!
 //! Clocks (below) and randomness (`wasi_random.rs`) take every value from the invocation's
-//! [`World`] and report every read to the invocation's [`Compactor`], which records
+//! [`World`] and report every read to the invocation's [`Compactor`](crate::compact::Compactor), which records
 //! consecutive reads of one source as one step: a skill's view of time and chance is part of
 //! its trace, without one step per four bytes.
 //!
 //! Denied attempts the host can see are recorded too ([`add_to_linker`]): asking for the
 //! preopened directories when none is granted (what a guest's `open("/etc/passwd")` turns
 //! into: without a preopen the guest's libc cannot even name a host path), creating a
-//! TCP or UDP socket, and resolving a name. Such a step is recorded as kind [`DENIED_KIND`]
-//! with status `failure` and a body `{"denied": {"interface", "call", "reason"}}`.
+//! TCP or UDP socket, and resolving a name. Such a step is recorded (by the invocation's
+//! [`Reporter`]) as kind `host.denied` with status `failure` and a body
+//! `{"denied": {"interface", "call", "reason"}}`.
 
-use crate::compact::{Compactor, Read};
-use crate::recorder::{HostEvent, TraceRecorder};
+use crate::compact::Read;
+use crate::reporter::Reporter;
 use crate::state::SkillState;
 use crate::world::World;
-use runproof_proof::{StepKind, StepStatus};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 use wasmtime::component::{HasSelf, Linker, Resource};
 use wasmtime_wasi::filesystem::WasiFilesystemView;
@@ -33,91 +32,6 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::p2::{SocketResult, TcpSocket, UdpSocket};
 use wasmtime_wasi::sockets::WasiSocketsView;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder};
-
-/// The step kind of a denied WASI attempt: its own kind, so a reviewer can list every
-/// refusal of a run with one filter, and no skill can produce it (a skill's own calls are
-/// `host.log`, `host.http`, ...).
-pub(crate) const DENIED_KIND: StepKind = StepKind::HostDenied;
-
-/// Counts the host calls of one invocation, shared by the store's host calls and the
-/// clock and random implementations (which have no access to the store). Every host call
-/// is a trace step, so the cap bounds a skill's share of the trace, including a skill
-/// that does nothing but read the clock.
-#[derive(Debug)]
-pub(crate) struct CallMeter {
-    count: AtomicU64,
-    max: u64,
-    exceeded: AtomicBool,
-}
-
-impl CallMeter {
-    pub fn new(max: u64) -> Self {
-        CallMeter {
-            count: AtomicU64::new(0),
-            max,
-            exceeded: AtomicBool::new(false),
-        }
-    }
-
-    /// Counts one call; `false` once the cap is passed (the call must not be recorded).
-    pub fn count(&self) -> bool {
-        let n = self.count.fetch_add(1, Ordering::Relaxed) + 1;
-        if n > self.max {
-            self.exceeded.store(true, Ordering::Relaxed);
-            return false;
-        }
-        true
-    }
-
-    pub fn exceeded(&self) -> bool {
-        self.exceeded.load(Ordering::Relaxed)
-    }
-
-    pub fn max(&self) -> u64 {
-        self.max
-    }
-}
-
-/// Who to report to, and as which skill. `recorder` is the invocation's [`Compactor`] in
-/// front of the trace's recorder: every event of the invocation goes through it.
-#[derive(Clone)]
-pub(crate) struct Reporter {
-    pub recorder: Arc<Compactor>,
-    pub skill: Arc<str>,
-    pub meter: Arc<CallMeter>,
-}
-
-impl Reporter {
-    pub fn new(recorder: Arc<dyn TraceRecorder>, skill: &str, max_host_calls: u64) -> Self {
-        let meter = Arc::new(CallMeter::new(max_host_calls));
-        Reporter {
-            recorder: Arc::new(Compactor::new(recorder, meter.clone())),
-            skill: Arc::from(skill),
-            meter,
-        }
-    }
-
-    /// Records a read of a clock or random source (compacted with its neighbours).
-    pub fn read(&self, read: Read) {
-        self.recorder.read(&self.skill, read);
-    }
-
-    /// Records a denied attempt (counted like any host call).
-    pub fn denied(&self, interface: &str, call: &str, reason: &str) {
-        tracing::debug!(skill = %self.skill, interface, call, "denied: {reason}");
-        if self.meter.count() {
-            self.recorder.record(
-                &self.skill,
-                HostEvent {
-                    kind: DENIED_KIND,
-                    status: StepStatus::Failure,
-                    duration_ms: None,
-                    body: serde_json::json!({"denied": {"interface": interface, "call": call, "reason": reason}}),
-                },
-            );
-        }
-    }
-}
 
 struct RecordingWallClock {
     reporter: Reporter,

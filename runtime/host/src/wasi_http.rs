@@ -21,33 +21,18 @@
 //! - The response body is buffered (up to the response-body cap) before the guest sees
 //!   the head, so the exchange is recorded whole, as ours is.
 
-use crate::http::{OutboundError, OutboundRequest};
+use crate::http::{Cause, HttpError, OutboundError, OutboundRequest};
 use crate::state::{Outbound, SkillState, send_recorded};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use std::future::Future;
 use wasmtime::component::Linker;
 use wasmtime_wasi_http::{
-    Error as HttpError, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks,
-    WasiHttpView,
+    Error as ErrorCode, RequestOptions, WasiBody, WasiHttpCtxView, WasiHttpHooks, WasiHttpView,
 };
 
 /// The `interface` of a `host.http` step made through standard `wasi:http`.
 pub(crate) const INTERFACE_WASI_HTTP: &str = "wasi:http/outgoing-handler";
-
-/// The per-invocation `wasi:http` state kept in the store.
-#[derive(Default)]
-pub(crate) struct WasiHttpState {
-    ctx: WasiHttpCtx,
-    /// Built on first use, from the invocation's outbound context (set up before the
-    /// guest runs, secrets included).
-    hooks: Option<PolicedHooks>,
-}
-
-/// The hooks: every request goes to [`send_recorded`].
-pub(crate) struct PolicedHooks {
-    outbound: Outbound,
-}
 
 pub(crate) fn add_to_linker(linker: &mut Linker<SkillState>) -> wasmtime::Result<()> {
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)
@@ -56,9 +41,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<SkillState>) -> wasmtime::Result
 impl WasiHttpView for SkillState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
         if self.wasi_http.hooks.is_none() {
-            self.wasi_http.hooks = Some(PolicedHooks {
-                outbound: self.outbound(),
-            });
+            self.wasi_http.hooks = Some(self.outbound());
         }
         let state = &mut self.wasi_http;
         WasiHttpCtxView {
@@ -74,7 +57,8 @@ type SendResult = wasmtime_wasi_http::Result<(
     Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
 )>;
 
-impl WasiHttpHooks for PolicedHooks {
+// The hooks are the invocation's `Outbound`: every request goes to [`send_recorded`].
+impl WasiHttpHooks for Outbound {
     // The host header always names the destination that was checked (`http.rs` sets it).
     fn set_host_header(&mut self) -> bool {
         false
@@ -86,13 +70,13 @@ impl WasiHttpHooks for PolicedHooks {
         options: Option<RequestOptions>,
         _fut: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
     ) -> Box<dyn Future<Output = SendResult> + Send> {
-        let out = self.outbound.clone();
+        let out = self.clone();
         // One host call per exchange, as for runproof:skill/http. Past the cap the request
         // is not made; the epoch callback stops the skill with the limit named.
         let counted = out.reporter.meter.count();
         Box::new(async move {
             if !counted {
-                return Err(HttpError::InternalError(Some(format!(
+                return Err(ErrorCode::InternalError(Some(format!(
                     "host call limit of {} reached",
                     out.reporter.meter.max()
                 ))));
@@ -138,7 +122,7 @@ impl WasiHttpHooks for PolicedHooks {
                 .boxed_unsync();
             let response = builder
                 .body(body)
-                .map_err(|e| HttpError::InternalError(Some(e.to_string())))?;
+                .map_err(|e| ErrorCode::InternalError(Some(e.to_string())))?;
             let io: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send> =
                 Box::new(async { Ok(()) });
             Ok((response, io))
@@ -166,47 +150,42 @@ async fn read_body(
                 }
             }
         }
-        Ok::<(), HttpError>(())
+        Ok::<(), ErrorCode>(())
     };
     match tokio::time::timeout_at(deadline, read).await {
         Ok(r) => r?,
-        Err(_) => return Err(HttpError::ConnectionWriteTimeout),
+        Err(_) => return Err(ErrorCode::ConnectionWriteTimeout),
     }
     Ok((!bytes.is_empty()).then_some(bytes))
 }
 
-/// The standard error code for an outbound failure. The message stays in the step (the
-/// standard variants carry no text, except `internal-error`).
-fn error_code(e: &OutboundError) -> HttpError {
-    let m = e.message();
-    match e {
-        OutboundError::Denied(_) => HttpError::HttpRequestDenied,
-        OutboundError::InvalidRequest(_) if m.contains("method") => {
-            HttpError::HttpRequestMethodInvalid
-        }
-        OutboundError::InvalidRequest(_) if m.contains("URL") => HttpError::HttpRequestUriInvalid,
-        OutboundError::InvalidRequest(_) => HttpError::InternalError(Some(m.to_string())),
-        OutboundError::Connect(_) if m.contains("cannot resolve") || m.contains("no address") => {
-            HttpError::DnsError {
-                rcode: Some(m.to_string()),
-                info_code: None,
+/// The standard error code for an outbound failure, by its typed cause (`http/error.rs`),
+/// else by its WIT case. The message stays in the step (the standard variants carry no
+/// text, except `internal-error` and a DNS error's `rcode`).
+fn error_code(e: &OutboundError) -> ErrorCode {
+    let text = || Some(e.message().to_string());
+    match e.cause() {
+        Some(Cause::Method) => ErrorCode::HttpRequestMethodInvalid,
+        Some(Cause::Url) => ErrorCode::HttpRequestUriInvalid,
+        Some(Cause::Dns) => ErrorCode::DnsError {
+            rcode: text(),
+            info_code: None,
+        },
+        Some(Cause::Tls) => ErrorCode::TlsProtocolError,
+        Some(Cause::UrlSize) => ErrorCode::HttpRequestUriTooLong,
+        Some(Cause::RequestBody) => ErrorCode::HttpRequestBodySize(None),
+        Some(Cause::RequestHeaders) => ErrorCode::HttpRequestHeaderSectionSize(None),
+        Some(Cause::ResponseHead) => ErrorCode::HttpResponseHeaderSectionSize(None),
+        Some(Cause::ResponseBody) => ErrorCode::HttpResponseBodySize(None),
+        Some(Cause::Redirects) => ErrorCode::LoopDetected,
+        None => match e.wit() {
+            HttpError::Denied(_) => ErrorCode::HttpRequestDenied,
+            HttpError::Connect(_) => ErrorCode::ConnectionRefused,
+            HttpError::Timeout(_) => ErrorCode::HttpResponseTimeout,
+            HttpError::InvalidRequest(_) | HttpError::TooLarge(_) | HttpError::Other(_) => {
+                ErrorCode::InternalError(text())
             }
-        }
-        OutboundError::Connect(_) if m.starts_with("TLS") => HttpError::TlsProtocolError,
-        OutboundError::Connect(_) => HttpError::ConnectionRefused,
-        OutboundError::Timeout(_) => HttpError::HttpResponseTimeout,
-        OutboundError::TooLarge(_) if m.contains("max_request_body") => {
-            HttpError::HttpRequestBodySize(None)
-        }
-        OutboundError::TooLarge(_) if m.contains("max_response_body") => {
-            HttpError::HttpResponseBodySize(None)
-        }
-        OutboundError::TooLarge(_) if m.contains("request headers") => {
-            HttpError::HttpRequestHeaderSectionSize(None)
-        }
-        OutboundError::TooLarge(_) if m.contains("redirects") => HttpError::LoopDetected,
-        OutboundError::TooLarge(_) => HttpError::HttpResponseHeaderSectionSize(None),
-        OutboundError::Other(_) => HttpError::InternalError(Some(m.to_string())),
+        },
     }
 }
 
@@ -215,30 +194,42 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_denial_is_http_request_denied_and_caps_name_their_side() {
+    fn the_code_follows_the_cause_not_the_message() {
         let code = |e: OutboundError| format!("{:?}", error_code(&e));
+        let denied = |m: &str| OutboundError::from(HttpError::Denied(m.into()));
         assert_eq!(
-            code(OutboundError::Denied(
-                "127.0.0.1 is a loopback address".into()
-            )),
+            code(denied("127.0.0.1 is a loopback address")),
             "HttpRequestDenied"
         );
+        for (cause, expected) in [
+            (Cause::Method, "HttpRequestMethodInvalid"),
+            (Cause::Url, "HttpRequestUriInvalid"),
+            (Cause::Tls, "TlsProtocolError"),
+            (Cause::UrlSize, "HttpRequestUriTooLong"),
+            (Cause::RequestBody, "HttpRequestBodySize(None)"),
+            (Cause::RequestHeaders, "HttpRequestHeaderSectionSize(None)"),
+            (Cause::ResponseHead, "HttpResponseHeaderSectionSize(None)"),
+            (Cause::ResponseBody, "HttpResponseBodySize(None)"),
+            (Cause::Redirects, "LoopDetected"),
+        ] {
+            // The message says something else on purpose: only the cause counts.
+            assert_eq!(
+                code(cause.error("redirects URL method TLS".into())),
+                expected
+            );
+        }
+        assert!(code(Cause::Dns.error("cannot resolve x: y".into())).starts_with("DnsError"));
         assert_eq!(
-            code(OutboundError::TooLarge(
-                "request body of 5 bytes exceeds the cap of 4 bytes (max_request_body)".into()
-            )),
-            "HttpRequestBodySize(None)"
+            code(HttpError::Connect("TLS with x: refused".into()).into()),
+            "ConnectionRefused"
         );
         assert_eq!(
-            code(OutboundError::TooLarge(
-                "response body exceeds the cap of 4 bytes (max_response_body)".into()
-            )),
-            "HttpResponseBodySize(None)"
-        );
-        assert_eq!(
-            code(OutboundError::Timeout("did not finish".into())),
+            code(HttpError::Timeout("did not finish".into()).into()),
             "HttpResponseTimeout"
         );
-        assert!(code(OutboundError::Connect("cannot resolve x: y".into())).starts_with("DnsError"));
+        assert_eq!(
+            code(HttpError::InvalidRequest("invalid URL method".into()).into()),
+            "InternalError(Some(\"invalid URL method\"))"
+        );
     }
 }

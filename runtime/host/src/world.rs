@@ -14,7 +14,9 @@
 //! Recording is not here: the host reports every call to its `TraceRecorder` whichever the
 //! world, so a replayed call produces exactly the event the original did.
 
-use crate::http::{self, Deadline, HttpCaps, OutboundError, OutboundRequest, OutboundResponse};
+use crate::http::{
+    self, Deadline, HttpCaps, HttpError, OutboundError, OutboundRequest, OutboundResponse,
+};
 use crate::policy::OutboundPolicy;
 use crate::recorder::WriteAhead;
 use crate::secrets::SecretSet;
@@ -138,8 +140,8 @@ impl World for OfflineWorld {
         _via: HttpVia<'a>,
     ) -> Pin<Box<dyn Future<Output = HttpAnswer> + Send + 'a>> {
         // Refused before anything would leave: no intent.
-        Box::pin(std::future::ready(Err(OutboundError::Denied(
-            "describe cannot reach the network".into(),
+        Box::pin(std::future::ready(Err(OutboundError::from(
+            HttpError::Denied("describe cannot reach the network".into()),
         ))))
     }
 

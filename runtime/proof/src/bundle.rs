@@ -19,66 +19,17 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use crate::bundle_types::{
+    BUNDLE_FORMAT, BUNDLE_FORMAT_V1, BUNDLE_FORMAT_V2, BundleError, BundleStep, BundleTrace,
+    bundle_step,
+};
+use crate::bundle_types::{decode_digest, decode_payload};
 use crate::bundle_v1::BundleV1;
-use crate::hash::DIGEST_LEN;
 use crate::model::{Integrity, IntegrityModel, VerificationStatus};
 use crate::seal::{TraceHeadClaims, VerifyingKey, verify_head_detailed};
 use crate::signed_head::{HeadForm, SignedHead};
 use crate::strict::{StrictError, check_object, clip, fields_of, parse_strict, typed};
 use crate::verify::{ChainVerifier, StoredStep, TraceHead, TraceIds};
-
-/// Version 1: the signed head as a JSON string.
-pub const BUNDLE_FORMAT_V1: &str = "runproof-bundle/v1";
-/// Version 2: the signed head as a JSON object.
-pub const BUNDLE_FORMAT_V2: &str = "runproof-bundle/v2";
-/// The `format` of a bundle this version writes.
-pub const BUNDLE_FORMAT: &str = BUNDLE_FORMAT_V2;
-
-/// Why a bundle could not be read. One line each; input text is escaped and cut.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BundleError {
-    #[error(transparent)]
-    Json(#[from] StrictError),
-    #[error("format is \"{found}\", expected {expected}")]
-    WrongFormat {
-        found: String,
-        expected: &'static str,
-    },
-    #[error("{field} is not {DIGEST_LEN} bytes of lower-case hex ({reason})")]
-    Hash { field: String, reason: &'static str },
-    #[error("{field} is not strict standard base64 (RFC 4648 §4 alphabet, with padding)")]
-    Base64 { field: String },
-}
-
-/// The sealed trace row, as exported.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BundleTrace {
-    pub tenant_id: String,
-    pub run_id: String,
-    pub trace_id: String,
-    pub integrity_model: String,
-    pub status: String,
-    pub chain_length: Option<u64>,
-    /// Lower-case hex; `null` if the trace was never sealed.
-    pub root_hash: Option<String>,
-}
-
-/// One stored step, as exported: every column the verifier checks, and the exact bytes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BundleStep {
-    pub step_index: u64,
-    pub kind: String,
-    pub skill_name: Option<String>,
-    pub status: String,
-    pub duration_ms: Option<u64>,
-    pub cost_cents: u64,
-    /// Standard base64 (padded) of the stored payload bytes.
-    pub payload: String,
-    pub prev_hash: String,
-    pub hash: String,
-}
 
 /// A whole bundle (version 2), as written to and read from the file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,7 +108,7 @@ pub(crate) fn parse_bundle_value(value: Value) -> Result<ReadBundle, BundleError
             components: None,
         }
     } else {
-        let fields = crate::components::required_fields(&value, fields_of::<Bundle>());
+        let fields = crate::components_field::required_fields(&value, fields_of::<Bundle>());
         check_shape(&value, &fields, true)?;
         let b: Bundle = typed(value, "bundle")?;
         ReadBundle {
@@ -181,7 +132,7 @@ pub(crate) fn parse_bundle_value(value: Value) -> Result<ReadBundle, BundleError
         decode_payload(&s.payload, n)?;
     }
     if let Some(c) = &bundle.components {
-        crate::components::parse_components(c)?;
+        crate::components_field::parse_components(c)?;
     }
     Ok(bundle)
 }
@@ -327,9 +278,9 @@ pub(crate) fn verify_bundle_value(value: Value, trusted: &[VerifyingKey]) -> Bun
     // Components ride along only if each is exactly a component the signed head names.
     if integrity.is_verified()
         && let Some(c) = &bundle.components
-        && let Err(reason) = crate::components::parse_components(c)
+        && let Err(reason) = crate::components_field::parse_components(c)
             .map_err(|e| e.to_string())
-            .and_then(|c| crate::components::check_components(&c, &bundle.skill_digests))
+            .and_then(|c| crate::components_field::check_components(&c, &bundle.skill_digests))
     {
         integrity.verification_status = VerificationStatus::Failed;
         integrity.signed_by = None;
@@ -381,30 +332,6 @@ pub(crate) fn rejected(reason: String) -> Integrity {
     }
 }
 
-/// Exactly 64 lower-case hex characters: one spelling per digest, so a bundle cannot carry
-/// the same hash two ways.
-pub(crate) fn decode_digest(s: &str, field: &str) -> Result<[u8; DIGEST_LEN], BundleError> {
-    let err = |reason| BundleError::Hash {
-        field: field.to_owned(),
-        reason,
-    };
-    if s.len() != DIGEST_LEN * 2 {
-        return Err(err("wrong length"));
-    }
-    if !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-        return Err(err("not lower-case hex"));
-    }
-    let mut out = [0u8; DIGEST_LEN];
-    hex::decode_to_slice(s, &mut out).map_err(|_| err("not lower-case hex"))?;
-    Ok(out)
-}
-
-pub(crate) fn decode_payload(s: &str, n: usize) -> Result<Vec<u8>, BundleError> {
-    STANDARD.decode(s).map_err(|_| BundleError::Base64 {
-        field: format!("steps[{n}].payload"),
-    })
-}
-
 /// Builds a bundle (version 2) from stored rows (the exporter's side); `signed_head` is the
 /// envelope text as stored.
 pub fn bundle_from_rows(
@@ -420,21 +347,5 @@ pub fn bundle_from_rows(
         skill_digests,
         steps: steps.into_iter().map(|s| bundle_step(&s)).collect(),
         components: None,
-    }
-}
-
-/// One stored row as a bundle step. Negative values cannot come from our writer; they are
-/// exported as 0 only if a row was tampered with, and then the hash check fails anyway.
-pub fn bundle_step(s: &StoredStep) -> BundleStep {
-    BundleStep {
-        step_index: s.step_index.max(0) as u64,
-        kind: s.kind.clone(),
-        skill_name: s.skill_name.clone(),
-        status: s.status.clone(),
-        duration_ms: s.duration_ms.map(|d| d.max(0) as u64),
-        cost_cents: s.cost_cents.max(0) as u64,
-        payload: STANDARD.encode(&s.payload),
-        prev_hash: hex::encode(&s.prev_hash),
-        hash: hex::encode(&s.hash),
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::bundle::{BUNDLE_FORMAT_V1, BundleStep, BundleTrace, bundle_step};
+use crate::bundle_types::{BUNDLE_FORMAT_V1, BundleStep, BundleTrace, bundle_step};
 use crate::verify::StoredStep;
 
 /// A version 1 bundle, as written to and read from the file.

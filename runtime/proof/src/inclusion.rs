@@ -15,8 +15,10 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::bundle::{BundleError, decode_digest, document_format};
+use crate::bundle::document_format;
+use crate::bundle_types::{BundleError, decode_digest};
 use crate::hash::{Digest, step_hash};
+pub use crate::inclusion_step::IncludedStep;
 use crate::inclusion_v1::InclusionProofV1;
 use crate::merkle::{inclusion_proof, leaf_hash, verify_inclusion};
 use crate::seal::{TraceHeadClaims, VerifyingKey, verify_head_detailed};
@@ -33,17 +35,6 @@ pub const INCLUSION_FORMAT: &str = INCLUSION_FORMAT_V2;
 /// Every inclusion-proof format this version reads: a document whose `format` is one of
 /// these is an inclusion proof, anything else is read as a bundle.
 pub const INCLUSION_FORMATS: &[&str] = &[INCLUSION_FORMAT_V1, INCLUSION_FORMAT_V2];
-
-/// The step being shown.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IncludedStep {
-    pub step_index: u64,
-    /// Standard base64 (padded) of the stored payload bytes.
-    pub payload: String,
-    /// Lower-case hex of the previous step's chain hash (the genesis hash for step 0).
-    pub prev_hash: String,
-}
 
 /// An inclusion proof (version 2), as written to and read from the file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,6 +77,22 @@ impl InclusionProof {
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self)
             .expect("an inclusion proof of strings and integers always serializes")
+    }
+}
+
+// Here rather than in `inclusion_v1`: the conversion starts from the v2 proof, and the v1
+// module is kept free of anything from this one (no import cycle).
+impl InclusionProofV1 {
+    /// The version 1 form of a proof, with the envelope text as stored (kept so old proofs,
+    /// and the format's test vectors, can be made and checked).
+    pub fn new(proof: &InclusionProof, envelope_json: &str) -> Self {
+        InclusionProofV1 {
+            format: INCLUSION_FORMAT_V1.to_owned(),
+            signed_head: envelope_json.to_owned(),
+            tree_size: proof.tree_size,
+            step: proof.step.clone(),
+            audit_path: proof.audit_path.clone(),
+        }
     }
 }
 

@@ -28,13 +28,16 @@
 
 pub mod binding;
 pub mod bundle;
+mod bundle_types;
 pub mod bundle_v1;
 mod chain;
 pub mod components;
+mod components_field;
 pub mod conformance;
 pub mod document;
 pub mod hash;
 pub mod inclusion;
+mod inclusion_step;
 pub mod inclusion_v1;
 pub mod merkle;
 mod model;
@@ -50,7 +53,7 @@ pub use bundle::{
     Bundle, BundleError, BundleStep, BundleTrace, BundleVerdict, ReadBundle, parse_bundle,
     verify_bundle,
 };
-pub use chain::{AppendedStep, ChainBuilder};
+pub use chain::{AppendedStep, Chain, ChainBuilder};
 pub use document::{DocumentVerdict, verify_document};
 pub use hash::{DIGEST_LEN, Digest};
 pub use inclusion::{

@@ -5,6 +5,7 @@
 //! fields back to check that the row's columns say the same thing as the hashed bytes.
 
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 /// Version of the envelope layout, inside the hashed bytes.
 pub const ENVELOPE_VERSION: u32 = 1;
@@ -156,27 +157,34 @@ impl<'a> StepEnvelope<'a> {
     pub fn to_bytes(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("a step envelope always serializes")
     }
+
+    /// The same bytes, appended to `buf` (a buffer the caller reuses: a hot path then
+    /// grows no vector step by step).
+    pub fn write_into(&self, buf: &mut Vec<u8>) {
+        serde_json::to_writer(&mut *buf, self).expect("a step envelope always serializes")
+    }
 }
 
-/// The fields the verifier reads back out of hashed bytes.
+/// The fields the verifier reads back out of hashed bytes. Strings borrow from the bytes
+/// when they can (no escapes): the verifier reads one header per step.
 #[derive(Debug, Clone, Deserialize)]
-pub struct StepHeader {
+pub struct StepHeader<'a> {
     pub v: u32,
     pub kind: StepKind,
-    #[serde(default)]
-    pub skill: Option<String>,
+    #[serde(default, borrow)]
+    pub skill: Option<Cow<'a, str>>,
     pub status: StepStatus,
     #[serde(default)]
     pub duration_ms: Option<u64>,
-    #[serde(default)]
-    pub run_status: Option<String>,
+    #[serde(default, borrow)]
+    pub run_status: Option<Cow<'a, str>>,
     #[serde(default)]
     pub cost_cents: u64,
 }
 
-impl StepHeader {
+impl<'a> StepHeader<'a> {
     /// Reads the header of stored payload bytes.
-    pub fn parse(payload: &[u8]) -> Result<Self, serde_json::Error> {
+    pub fn parse(payload: &'a [u8]) -> Result<Self, serde_json::Error> {
         serde_json::from_slice(payload)
     }
 }
@@ -199,6 +207,10 @@ mod tests {
         };
         assert_eq!(env.v, ENVELOPE_VERSION);
         let bytes = env.to_bytes();
+        let mut reused = b"left over".to_vec();
+        reused.clear();
+        env.write_into(&mut reused);
+        assert_eq!(reused, bytes);
         let h = StepHeader::parse(&bytes).unwrap();
         assert_eq!(h.kind, StepKind::HostHttp);
         assert_eq!(h.status, StepStatus::Failure, "failure must stay failure");

@@ -15,6 +15,7 @@ use crate::merkle::{MerkleBuilder, leaf_hash};
 use crate::model::{Integrity, IntegrityModel, VerificationStatus};
 use crate::seal::{TraceHeadClaims, VerifiedHead, VerifyingKey, verify_head_detailed};
 use crate::step::{ENVELOPE_VERSION, StepHeader, StepKind, StepStatus};
+use std::borrow::Cow;
 
 /// The identity every step of a trace must carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,7 +216,7 @@ impl ChainVerifier {
             return Err(format!("step_index {i} follows run.end"));
         }
         self.last_kind = Some(header.kind);
-        self.last_run_status = header.run_status;
+        self.last_run_status = header.run_status.map(Cow::into_owned);
         self.prev = recomputed;
         self.tree.push(leaf_hash(i, &recomputed));
         self.expected_index += 1;
@@ -463,7 +464,7 @@ fn check_columns(i: u64, step: &StoredStep, h: &StepHeader) -> Result<(), String
             step.kind
         ));
     }
-    if step.skill_name != h.skill {
+    if step.skill_name.as_deref() != h.skill.as_deref() {
         return Err(format!(
             "step_index {i}: skill_name column differs from the hashed skill"
         ));

@@ -68,7 +68,7 @@ fn sealed_trace() -> (TraceHead, Vec<StoredStep>) {
                 tenant_id: ids.tenant_id.clone(),
                 step_index: a.step_index as i64,
                 kind: kind.as_str().into(),
-                skill_name: header.skill,
+                skill_name: header.skill.map(|s| s.into_owned()),
                 status: status.as_str().into(),
                 duration_ms: header.duration_ms.map(|d| d as i64),
                 cost_cents: 0,

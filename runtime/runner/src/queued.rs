@@ -5,51 +5,13 @@
 use crate::control::RunControl;
 use crate::plan::PlanError;
 use crate::planner::plan_goal;
-use crate::runner::{RunError, RunObserver, RunReport, RunRequest, Runner};
-use chrono::{DateTime, Utc};
+use crate::runner::{Admission, RunError, RunObserver, RunReport, RunRequest, Runner};
 use runproof_host::HostPattern;
 use runproof_proof::IntegrityModel;
-use runproof_store::{ClaimedRun, LeaseHolder, NewRun, Run, Store, Submission, Submitted};
+use runproof_store::{ClaimedRun, Submission, Submitted};
 
 /// Highest `max_attempts` a plan may ask for (the schema checks the same bound).
 pub const MAX_ATTEMPTS: u32 = 10;
-
-/// How a run comes to exist: created by `runtime run`, or claimed from the queue.
-pub(crate) enum Admission {
-    New,
-    Claimed(Box<ClaimedRun>),
-}
-
-impl Admission {
-    pub(crate) fn run_id(&self) -> Option<String> {
-        match self {
-            Admission::New => None,
-            Admission::Claimed(c) => Some(c.run.id.clone()),
-        }
-    }
-
-    /// The run, running under `lease` with its trace open: created and started now, or as
-    /// the claim left it.
-    pub(crate) async fn admit(
-        self,
-        store: &Store,
-        new: NewRun,
-        model: IntegrityModel,
-        lease: &LeaseHolder,
-    ) -> Result<(Run, String, DateTime<Utc>), RunError> {
-        match self {
-            Admission::Claimed(c) => Ok((c.run, c.trace_id, c.trace_started_at)),
-            Admission::New => {
-                let run = store.create_run(&new).await?;
-                let trace_id = crate::new_id();
-                let started_at = store
-                    .start_run(&run, &trace_id, model.as_str(), lease)
-                    .await?;
-                Ok((run, trace_id, started_at))
-            }
-        }
-    }
-}
 
 /// How a submission is queued, beyond the run request itself.
 #[derive(Debug, Clone, Default)]

@@ -2,11 +2,15 @@
 //! background task that writes them to Postgres in batches.
 //!
 //! - **On the calling task** (`record`/`append`), under one lock: serialize the step once,
-//!   hash it into the chain (`ChainBuilder`), push the row. The order of `step_index` is
+//!   hash it into the chain (`Chain`), push the row. The Merkle tree over the chain hashes
+//!   is built by the writer task as the rows reach it (in the same order), so the calling
+//!   task pays one SHA-256 per step, not three. The order of `step_index` is
 //!   the order of the calls, and what is hashed is what will be stored.
 //! - **Off the hot path**: every `BATCH` rows are handed to the writer task through a
-//!   bounded queue of `QUEUE_BATCHES` batches. The task writes what is queued in one round
-//!   trip (coalescing queued batches up to `MAX_ROWS_PER_ROUND_TRIP`), in queue order.
+//!   bounded queue of `QUEUE_BATCHES` batches. The task writes what is queued in one batch
+//!   (coalescing queued batches up to `MAX_ROWS_PER_ROUND_TRIP`), in queue order: a large
+//!   batch as one binary COPY, a small one as one INSERT (`Store::append_steps`). The
+//!   rows carry no ids: the batch binds the trace's ids once.
 //! - **Never held back long**: every `TICK` the writer task takes the rows the calling task
 //!   has not handed off yet (a skill that logs once and then computes, or waits on a slow
 //!   server, does not keep its steps in memory), so every step reaches Postgres within
@@ -28,8 +32,8 @@
 //! one ordering argument; apart, that argument would span files.
 
 use runproof_host::{HostEvent, NotDurable, RecorderFuture, TraceRecorder};
-use runproof_proof::{ChainBuilder, Digest, StepEnvelope, StepKind, StepStatus, TraceIds};
-use runproof_store::{StepRow, Store, StoreError};
+use runproof_proof::{Chain, Digest, MerkleBuilder, StepEnvelope, StepKind, StepStatus, TraceIds};
+use runproof_store::{NewStep, Store, StoreError};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -48,7 +52,7 @@ pub struct SealedHead {
 const BATCH: usize = 512;
 /// Batches that may wait in the queue; a skill that outruns the database waits beyond this.
 const QUEUE_BATCHES: usize = 8;
-/// Rows the writer task puts in one INSERT when it has fallen behind.
+/// Rows the writer task writes in one batch (one COPY) when it has fallen behind.
 const MAX_ROWS_PER_ROUND_TRIP: usize = 4096;
 /// How often the writer task takes rows the calling task still holds: a step recorded
 /// just after a tick is written one tick (plus a round trip) later, well within 100 ms.
@@ -56,14 +60,14 @@ const TICK: Duration = Duration::from_millis(50);
 
 enum Msg {
     /// Rows to write, in `step_index` order after everything queued before them.
-    Rows(Vec<PendingStep>),
+    Rows(Vec<NewStep>),
     /// The same, plus a barrier answered once these rows and everything before them are
     /// written (or with the first error); `durable`: with a synchronous commit. Rows and
     /// barrier travel in one message, so the writer task can never write the rows of a
     /// durable barrier without it (and a durable barrier always carries the step it makes
     /// durable: a commit that writes rows is one Postgres flushes).
     Barrier {
-        rows: Vec<PendingStep>,
+        rows: Vec<NewStep>,
         durable: bool,
         ack: oneshot::Sender<Result<(), String>>,
     },
@@ -82,6 +86,9 @@ pub struct TraceWriter {
 /// rows from here on its tick.
 struct Shared {
     state: Mutex<Pending>,
+    /// The RFC 6962 tree over every step the writer task has taken, in `step_index` order
+    /// (the queue's order). Complete once a barrier is answered.
+    tree: Mutex<MerkleBuilder>,
     /// `state.rows.len()`, readable without the lock: `backpressure` runs after every
     /// async host call (and the tick every 50 ms) and almost always has nothing to do.
     pending: AtomicUsize,
@@ -115,49 +122,18 @@ impl Shared {
 }
 
 struct Pending {
-    chain: ChainBuilder,
+    chain: Chain,
     /// Steps recorded but not yet handed to the writer task.
-    rows: Vec<PendingStep>,
+    rows: Vec<NewStep>,
     /// The skill name of the last step: a run's host calls come from one skill at a time,
     /// so sharing it saves an allocation per step.
     last_skill: Option<Arc<str>>,
 }
 
-/// A hashed step as the calling task leaves it: only what it had to compute. The writer
-/// task turns it into a `StepRow` (ids, column strings), off the hot path.
-struct PendingStep {
-    step_index: u64,
-    kind: StepKind,
-    skill: Option<Arc<str>>,
-    status: StepStatus,
-    duration_ms: Option<u64>,
-    payload: Vec<u8>,
-    prev_hash: Digest,
-    hash: Digest,
-}
-
-impl PendingStep {
-    fn into_row(self, ids: &TraceIds) -> StepRow {
-        StepRow {
-            trace_id: ids.trace_id.clone(),
-            run_id: ids.run_id.clone(),
-            tenant_id: ids.tenant_id.clone(),
-            step_index: self.step_index as i64,
-            kind: self.kind.as_str(),
-            skill_name: self.skill.map(|s| s.to_string()),
-            status: self.status.as_str(),
-            duration_ms: self.duration_ms.map(|d| d as i64),
-            payload: self.payload,
-            prev_hash: self.prev_hash.to_vec(),
-            hash: self.hash.to_vec(),
-        }
-    }
-}
-
 impl TraceWriter {
     /// Starts the writer task on the current tokio runtime.
     pub fn new(store: Store, ids: TraceIds) -> Self {
-        let chain = ChainBuilder::new(&ids.tenant_id, &ids.run_id, &ids.trace_id);
+        let chain = Chain::new(&ids.tenant_id, &ids.run_id, &ids.trace_id);
         // One slot more than the batches: a barrier always fits behind a full queue's
         // worth of rows.
         let (queue, rx) = mpsc::channel(QUEUE_BATCHES + 1);
@@ -168,6 +144,7 @@ impl TraceWriter {
                 last_skill: None,
             }),
             pending: AtomicUsize::new(0),
+            tree: Mutex::new(MerkleBuilder::new()),
         });
         tokio::spawn(write_loop(store, ids.clone(), rx, shared.clone()));
         TraceWriter {
@@ -213,7 +190,7 @@ impl TraceWriter {
 
     /// Serializes and chains `step`; with `take`, also takes every pending row (this one
     /// included) under the same lock, so the writer task's tick cannot take them first.
-    fn push(&self, step: Step<'_>, take: bool) -> Vec<PendingStep> {
+    fn push(&self, step: Step<'_>, take: bool) -> Vec<NewStep> {
         let Step {
             kind,
             skill,
@@ -229,7 +206,7 @@ impl TraceWriter {
             run_status,
             ..StepEnvelope::new(kind, status, at.as_str(), body)
         };
-        let mut payload = envelope.to_bytes();
+        let mut payload = serialize(&envelope);
         // The step cap (`trace_caps.rs`): rare, so measured on the bytes already made.
         if payload.len() > runproof_host::trace_caps::MAX_STEP_BYTES {
             let body = std::mem::take(&mut envelope.body);
@@ -246,10 +223,10 @@ impl TraceWriter {
                 shared
             }
         });
-        p.rows.push(PendingStep {
+        p.rows.push(NewStep {
             step_index: linked.step_index,
             kind,
-            skill,
+            skill_name: skill,
             status,
             duration_ms,
             payload,
@@ -308,8 +285,9 @@ impl TraceWriter {
     /// Makes every recorded step written. Returns the first write error of this trace, if
     /// any; after one, the trace must stay unsealed. (The seal's synchronous commit then
     /// makes them durable.)
-    pub async fn flush(&self) -> Result<(), StoreError> {
-        self.barrier(false).await
+    pub async fn flush(&self) -> Result<SealedHead, StoreError> {
+        self.barrier(false).await?;
+        self.head()
     }
 
     /// Sends `rows` (the step to make durable, taken with every pending row under the lock
@@ -317,7 +295,7 @@ impl TraceWriter {
     /// step before them are durable: on disk, surviving a crash of this process or of
     /// Postgres. The write-ahead of side effects waits on this. The step is never in an
     /// asynchronous batch before its barrier: it travels in the barrier's own message.
-    async fn send_durable(&self, rows: Vec<PendingStep>) -> Result<(), StoreError> {
+    async fn send_durable(&self, rows: Vec<NewStep>) -> Result<(), StoreError> {
         let permit = self.queue.reserve().await.map_err(|_| stopped())?;
         let (ack, done) = oneshot::channel();
         permit.send(Msg::Barrier {
@@ -329,13 +307,23 @@ impl TraceWriter {
     }
 
     /// Steps recorded so far, the chain head and the Merkle root: what the seal will say.
-    pub fn head(&self) -> SealedHead {
+    /// Only complete after a barrier (`flush`): the tree is the writer task's.
+    fn head(&self) -> Result<SealedHead, StoreError> {
         let p = self.lock();
-        SealedHead {
+        let tree = self.shared.tree.lock().unwrap_or_else(|p| p.into_inner());
+        // Fail closed: a head whose tree misses steps the chain has must never be sealed.
+        if tree.len() != p.chain.len() {
+            return Err(StoreError::Db(format!(
+                "the Merkle tree covers {} of {} steps: something was recorded after the flush",
+                tree.len(),
+                p.chain.len()
+            )));
+        }
+        Ok(SealedHead {
             chain_length: p.chain.len(),
             chain_head: p.chain.head(),
-            merkle_root: p.chain.merkle_root(),
-        }
+            merkle_root: tree.root(),
+        })
     }
 
     pub fn ids(&self) -> &TraceIds {
@@ -369,7 +357,7 @@ fn stopped() -> StoreError {
 /// tick takes the rows the calling task still holds.
 async fn write_loop(store: Store, ids: TraceIds, mut rx: mpsc::Receiver<Msg>, shared: Arc<Shared>) {
     let mut failed: Option<String> = None;
-    let mut rows: Vec<StepRow> = Vec::new();
+    let mut rows: Vec<NewStep> = Vec::new();
     let mut inbox: VecDeque<Msg> = VecDeque::new();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -388,13 +376,13 @@ async fn write_loop(store: Store, ids: TraceIds, mut rx: mpsc::Receiver<Msg>, sh
         let mut barrier = None;
         while let Some(msg) = inbox.pop_front() {
             match msg {
-                Msg::Rows(batch) => rows.extend(batch.into_iter().map(|s| s.into_row(&ids))),
+                Msg::Rows(batch) => rows.extend(batch),
                 Msg::Barrier {
                     rows: batch,
                     durable,
                     ack,
                 } => {
-                    rows.extend(batch.into_iter().map(|s| s.into_row(&ids)));
+                    rows.extend(batch);
                     // Everything queued before the barrier is written before it is
                     // answered: stop coalescing here.
                     barrier = Some((durable, ack));
@@ -415,9 +403,16 @@ async fn write_loop(store: Store, ids: TraceIds, mut rx: mpsc::Receiver<Msg>, sh
         // earlier asynchronous batch's too (WAL is flushed in order). (A commit that
         // writes nothing would not wait for the disk.)
         let durable = matches!(barrier, Some((true, _)));
+        {
+            // Every row taken, written or not (after a failure nothing is sealed anyway).
+            let mut tree = shared.tree.lock().unwrap_or_else(|p| p.into_inner());
+            for r in &rows {
+                tree.push_step(&r.hash);
+            }
+        }
         if failed.is_none()
             && !rows.is_empty()
-            && let Err(e) = store.append_steps(&rows, durable).await
+            && let Err(e) = store.append_steps(&ids, &rows, durable).await
         {
             tracing::error!("trace steps could not be written; the trace will stay unsealed: {e}");
             failed = Some(e.to_string());
@@ -431,6 +426,25 @@ async fn write_loop(store: Store, ids: TraceIds, mut rx: mpsc::Receiver<Msg>, sh
             });
         }
     }
+}
+
+thread_local! {
+    /// Where steps are serialized before being copied into a buffer of their exact size:
+    /// one allocation per step instead of a vector grown from empty.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn serialize(envelope: &StepEnvelope<'_>) -> Vec<u8> {
+    SCRATCH.with_borrow_mut(|buf| {
+        buf.clear();
+        envelope.write_into(buf);
+        let payload = buf.as_slice().to_vec();
+        // A rare huge step (up to the cap) must not pin its size on this thread for good.
+        if buf.capacity() > 64 * 1024 {
+            *buf = Vec::new();
+        }
+        payload
+    })
 }
 
 /// `at` of a step: RFC 3339 UTC with microseconds (`2026-11-23T12:00:00.123456Z`, as

@@ -6,6 +6,7 @@
 //! *means* is decided by `runproof-proof`.
 
 mod agents;
+pub mod binary_copy;
 mod db;
 mod error;
 mod evidence;
@@ -33,7 +34,7 @@ pub use schema::{MigrationState, SchemaStatus};
 pub use secrets::{SealedSecret, SecretInfo};
 pub use skills::SkillRecord;
 pub use tokens::{ApiToken, NewToken};
-pub use traces::{StepRow, TraceRow};
+pub use traces::{COPY_FROM_ROWS, NewStep, TraceRow};
 
 use db::Db;
 use sqlx::Connection;

@@ -1,8 +1,10 @@
+use crate::binary_copy::BinaryCopy;
 use crate::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use futures_core::Stream;
-use runproof_proof::{StoredStep, TraceHead, TraceIds};
+use runproof_proof::{Digest, StepKind, StepStatus, StoredStep, TraceHead, TraceIds};
 use serde::Serialize;
+use std::sync::Arc;
 
 /// An `aos_traces` row.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -48,21 +50,26 @@ impl TraceRow {
     }
 }
 
-/// One step to append, already serialized and hashed by the recorder.
+/// One step to append, already serialized and hashed by the recorder. The ids it belongs
+/// to are the batch's (`append_steps`), bound once per batch, not carried per row.
 #[derive(Debug, Clone)]
-pub struct StepRow {
-    pub trace_id: String,
-    pub run_id: String,
-    pub tenant_id: String,
-    pub step_index: i64,
-    pub kind: &'static str,
-    pub skill_name: Option<String>,
-    pub status: &'static str,
-    pub duration_ms: Option<i64>,
+pub struct NewStep {
+    pub step_index: u64,
+    pub kind: StepKind,
+    /// Shared: a run's host calls come from one skill at a time, so one allocation serves
+    /// every step of it.
+    pub skill_name: Option<Arc<str>>,
+    pub status: StepStatus,
+    pub duration_ms: Option<u64>,
     pub payload: Vec<u8>,
-    pub prev_hash: Vec<u8>,
-    pub hash: Vec<u8>,
+    pub prev_hash: Digest,
+    pub hash: Digest,
 }
+
+/// Batches of at least this many steps are written with a binary COPY (four round trips,
+/// then the cheapest per-row path Postgres has); smaller ones, most write-ahead batches
+/// among them, with one INSERT (one round trip).
+pub const COPY_FROM_ROWS: usize = 64;
 
 /// A stored step as read (`cost_cents` is an `integer` column); every reader of steps
 /// maps through it.
@@ -108,37 +115,49 @@ impl Store {
     /// Otherwise only a synchronous commit afterwards (a durable batch, the seal) makes the
     /// steps durable. A durable batch must write rows: Postgres flushes the WAL at commit
     /// only for a transaction that wrote some.
-    pub async fn append_steps(&self, steps: &[StepRow], durable: bool) -> Result<(), StoreError> {
+    pub async fn append_steps(
+        &self,
+        ids: &TraceIds,
+        steps: &[NewStep],
+        durable: bool,
+    ) -> Result<(), StoreError> {
         if steps.is_empty() {
             return Ok(());
         }
-        // Borrowed columns: the rows are already in memory, nothing is copied to bind them.
-        let col = |f: fn(&StepRow) -> &str| steps.iter().map(f).collect::<Vec<&str>>();
-        let trace_ids = col(|s| &s.trace_id);
-        let run_ids = col(|s| &s.run_id);
-        let tenant_ids = col(|s| &s.tenant_id);
-        let kinds = col(|s| s.kind);
-        let statuses = col(|s| s.status);
-        let indexes: Vec<i64> = steps.iter().map(|s| s.step_index).collect();
+        // A write-ahead batch must be on disk when this returns: `on` whatever the server's
+        // default, else the intent of a request could be lost by a database crash after the
+        // request left (e2e_crash_evidence stops Postgres with `-m immediate` to check it).
+        let synchronous_commit = if durable { "on" } else { "off" };
+        let db = if durable { &self.pool } else { &self.steps };
+        if steps.len() >= COPY_FROM_ROWS {
+            return copy_steps(db, ids, steps, synchronous_commit).await;
+        }
+        let indexes: Vec<i64> = steps.iter().map(|s| s.step_index as i64).collect();
+        let kinds: Vec<&str> = steps.iter().map(|s| s.kind.as_str()).collect();
         let skills: Vec<Option<&str>> = steps.iter().map(|s| s.skill_name.as_deref()).collect();
-        let durations: Vec<Option<i64>> = steps.iter().map(|s| s.duration_ms).collect();
+        let statuses: Vec<&str> = steps.iter().map(|s| s.status.as_str()).collect();
+        let durations: Vec<Option<i64>> = steps
+            .iter()
+            .map(|s| s.duration_ms.map(|d| d as i64))
+            .collect();
+        // Borrowed: the rows are already in memory, nothing is copied to bind them.
         let payloads: Vec<&[u8]> = steps.iter().map(|s| s.payload.as_slice()).collect();
         let prevs: Vec<&[u8]> = steps.iter().map(|s| s.prev_hash.as_slice()).collect();
         let hashes: Vec<&[u8]> = steps.iter().map(|s| s.hash.as_slice()).collect();
         sqlx::query(
             "INSERT INTO aos_trace_steps
                  (trace_id, run_id, tenant_id, step_index, kind, skill_name, status, duration_ms, payload, prev_hash, hash)
-             SELECT u.* FROM
+             SELECT $1::text, $2::text, $3::text, u.* FROM
                  -- SET LOCAL synchronous_commit, for this statement's own transaction only:
                  -- no session state, so this works behind a transaction-mode pooler.
                  (SELECT set_config('synchronous_commit', $12, true) AS v) AS local_setting,
-                 UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[],
-                        $7::text[], $8::bigint[], $9::bytea[], $10::bytea[], $11::bytea[]) AS u
+                 UNNEST($4::bigint[], $5::text[], $6::text[], $7::text[], $8::bigint[],
+                        $9::bytea[], $10::bytea[], $11::bytea[]) AS u
              WHERE local_setting.v = $12",
         )
-        .bind(&trace_ids)
-        .bind(&run_ids)
-        .bind(&tenant_ids)
+        .bind(&ids.trace_id)
+        .bind(&ids.run_id)
+        .bind(&ids.tenant_id)
         .bind(&indexes)
         .bind(&kinds)
         .bind(&skills)
@@ -147,11 +166,8 @@ impl Store {
         .bind(&payloads)
         .bind(&prevs)
         .bind(&hashes)
-        // A write-ahead batch must be on disk when this returns: `on` whatever the server's
-        // default, else the intent of a request could be lost by a database crash after the
-        // request left (e2e_crash_evidence stops Postgres with `-m immediate` to check it).
-        .bind(if durable { "on" } else { "off" })
-        .execute(if durable { &self.pool } else { &self.steps })
+        .bind(synchronous_commit)
+        .execute(db)
         .await?;
         Ok(())
     }
@@ -192,4 +208,54 @@ impl Store {
         .fetch(&self.pool)
         .map(|r| r.map(StoredStep::from).map_err(StoreError::from))
     }
+}
+
+/// The columns a step batch's COPY sends, in order (`cost_cents` and `created_at` take
+/// their defaults, as with the INSERT).
+const STEP_COPY: &str = "COPY aos_trace_steps (trace_id, run_id, tenant_id, step_index, kind, skill_name, status, duration_ms, payload, prev_hash, hash) FROM STDIN (FORMAT binary)";
+
+/// A step batch as one binary COPY in its own transaction (COPY fires the table's
+/// statement-level triggers, so a batch into a sealed trace is refused as with INSERT).
+async fn copy_steps(
+    db: &crate::db::Db,
+    ids: &TraceIds,
+    steps: &[NewStep],
+    synchronous_commit: &str,
+) -> Result<(), StoreError> {
+    let mut data = BinaryCopy::new(11, steps.iter().map(|s| s.payload.len() + 220).sum());
+    for s in steps {
+        data.row()
+            .text(&ids.trace_id)
+            .text(&ids.run_id)
+            .text(&ids.tenant_id)
+            .bigint(s.step_index as i64)
+            .text(s.kind.as_str())
+            .opt_text(s.skill_name.as_deref())
+            .text(s.status.as_str())
+            .opt_bigint(s.duration_ms.map(|d| d as i64))
+            .bytes(&s.payload)
+            .bytes(&s.prev_hash)
+            .bytes(&s.hash);
+    }
+    let data = data.finish();
+    let mut tx = db.begin().await?;
+    sqlx::query("SELECT set_config('synchronous_commit', $1, true)")
+        .bind(synchronous_commit)
+        .execute(&mut *tx)
+        .await?;
+    let mut copy = tx.copy_in_raw(STEP_COPY).await?;
+    if let Err(e) = copy.send(data).await {
+        // The connection must leave COPY mode before it can roll back.
+        let _ = copy.abort("the step batch could not be sent").await;
+        return Err(e.into());
+    }
+    let written = copy.finish().await?;
+    if written != steps.len() as u64 {
+        return Err(StoreError::Db(format!(
+            "COPY wrote {written} of {} trace steps",
+            steps.len()
+        )));
+    }
+    tx.commit().await?;
+    Ok(())
 }

@@ -327,11 +327,11 @@ mod tests {
 
     #[test]
     fn transport_errors_map_to_sdk_codes() {
-        // Natively the SDK's http fails with `http-error`; inside a component the host's
+        // Natively the SDK's http fails with `http-other`; inside a component the host's
         // variant decides the code (`http-denied`, `http-connect`, `http-timeout`, ...).
         let err = runproof_sdk::testing::invoke::<HttpCall>(r#"{"url": "http://127.0.0.1:1/"}"#)
             .unwrap_err();
-        assert_eq!(err.code, "http-error");
+        assert_eq!(err.code, "http-other");
         let err = runproof_sdk::testing::invoke::<HttpCall>(r#"{"url": "http://a/", "x": 1}"#)
             .unwrap_err();
         assert_eq!(err.code, "invalid-input");

@@ -1,4 +1,4 @@
-//! `runtime bench [--quick]`: measures what proof costs, each figure beside its baseline.
+//! `runtime bench [--quick] [--only GROUP]...`: measures what proof costs, each figure beside its baseline.
 //! The measuring lives in `crate::bench`; this prints it.
 
 use crate::args::BenchArgs;
@@ -41,6 +41,8 @@ pub async fn run(
     .await?;
     let report = if args.service {
         report.run_service().await?
+    } else if !args.only.is_empty() {
+        report.run_groups(&args.only).await?
     } else {
         report.run_all().await?
     };

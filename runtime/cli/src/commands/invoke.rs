@@ -141,7 +141,7 @@ async fn recorded(
             report.tenant_id
         );
     });
-    Ok(super::run::exit_for(report.status))
+    Ok(crate::exit::exit_for(report.status))
 }
 
 async fn in_memory(
@@ -222,7 +222,7 @@ async fn in_memory(
         );
         steps_view::print(&steps);
     });
-    Ok(super::run::exit_for(RunStatus::ended(error.is_none())))
+    Ok(crate::exit::exit_for(RunStatus::ended(error.is_none())))
 }
 
 fn print_result(output: Option<&serde_json::Value>, error: Option<&str>) {

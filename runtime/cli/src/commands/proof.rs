@@ -3,14 +3,12 @@
 
 use crate::args::{ProofAction, ProofArgs};
 use crate::database::Database;
+use crate::exit::EXIT_NOT_VERIFIED;
 use crate::output::Out;
 use crate::signing::{KeyLocation, trusted_or_local};
 use anyhow::{Context, Result};
 use runproof_coordinator::{RunProof, RunProofCoordinator, StepListing};
 use runproof_proof::Coverage;
-
-/// Exit code when the proof is anything but VERIFIED.
-pub const EXIT_NOT_VERIFIED: i32 = 4;
 
 pub async fn run(args: &ProofArgs, db: &Database, local: &KeyLocation, out: &Out) -> Result<i32> {
     match &args.action {

@@ -120,7 +120,7 @@ pub async fn wait(
         );
     });
     // A stored status this runtime does not know is not a success.
-    Ok(crate::commands::run::exit_for(
+    Ok(crate::exit::exit_for(
         RunStatus::parse(&run.status).unwrap_or(RunStatus::Failed),
     ))
 }
@@ -183,7 +183,7 @@ pub async fn replay(store: &Store, existing: Run, out: &Out) -> Result<i32> {
         outln!("note: the idempotency key was used before; this is that run");
     });
     // A stored status this runtime does not know is not a success.
-    Ok(crate::commands::run::exit_for(
+    Ok(crate::exit::exit_for(
         RunStatus::parse(&run.status).unwrap_or(RunStatus::Failed),
     ))
 }

@@ -9,8 +9,8 @@
 //! (`skills` keeps every component ever added or run) or this binary's built-ins.
 
 use crate::args::ReplayArgs;
-use crate::commands::proof::EXIT_NOT_VERIFIED;
 use crate::database::Database;
+use crate::exit::{EXIT_DIVERGED, EXIT_NOT_VERIFIED};
 use crate::output::{Out, short};
 use crate::signing::{KeyLocation, trusted_or_local};
 use anyhow::{Context, Result, bail};
@@ -23,9 +23,6 @@ use runproof_replay::{ReplayReport, ReplayRequest, TraceStep, Verdict, needed_co
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-/// Exit code when the replayed code and the trace disagree.
-pub const EXIT_DIVERGED: i32 = 5;
 
 /// Bundles with interpreter components (Python, JS) run to tens of MB; far beyond is not ours.
 const MAX_BUNDLE_BYTES: u64 = 4 << 30;

@@ -1,29 +1,12 @@
 use crate::args::RunArgs;
 use crate::database::Database;
+use crate::exit::{EXIT_INTERRUPTED, EXIT_TERMINATED, exit_for};
 use crate::output::Out;
 use anyhow::{Context, Result, bail};
 use runproof_host::SkillHost;
 use runproof_proof::RunStatus;
 use runproof_runner::{RunEvent, RunObserver, RunRequest, Runner};
 use std::sync::Arc;
-
-/// Exit code of a run that ended `failed` (it still printed its run_id and status).
-pub const EXIT_RUN_FAILED: i32 = 3;
-
-/// The exit code of a command that ran a run to `status`: 0 only for `succeeded`.
-pub fn exit_for(status: RunStatus) -> i32 {
-    if status == RunStatus::Succeeded {
-        0
-    } else {
-        EXIT_RUN_FAILED
-    }
-}
-
-/// Exit code after Ctrl-C (128 + SIGINT, as shells report it).
-pub const EXIT_INTERRUPTED: i32 = 130;
-
-/// Exit code after SIGTERM (128 + 15).
-pub const EXIT_TERMINATED: i32 = 143;
 
 struct Progress<'a> {
     out: &'a Out,

@@ -2,7 +2,7 @@
 //! pinned keys; opens no database and no network connection.
 
 use crate::args::VerifyArgs;
-use crate::commands::proof::EXIT_NOT_VERIFIED;
+use crate::exit::EXIT_NOT_VERIFIED;
 use crate::output::Out;
 use crate::signing::load_trusted;
 use anyhow::{Context, Result};

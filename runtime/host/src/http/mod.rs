@@ -8,8 +8,11 @@
 //! redacted from everything that comes back. Sizes and time are capped so a hostile server
 //! cannot hold or flood a run.
 
+mod error;
 mod redirects;
 mod transport;
+
+pub use error::{Cause, HttpError, OutboundError, code, from_code};
 
 use crate::policy::{Destination, NormalHost, OutboundPolicy};
 use crate::recorder::WriteAhead;
@@ -23,7 +26,8 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-/// Caps on one exchange. Each cap hit is a `too-large` error that names the cap.
+/// Caps on one exchange. Each cap hit is a `too-large` error that names the cap (its
+/// [`Cause`] says which).
 #[derive(Debug, Clone, Copy)]
 pub struct HttpCaps {
     pub max_request_body: usize,
@@ -70,7 +74,11 @@ impl OutboundRequest {
         serde_json::json!({
             "method": crate::trace_caps::cap_to(&self.method, 64),
             "url": crate::trace_caps::text_field(&self.url),
-            "headers": crate::trace_caps::headers_field(&self.headers, caps),
+            "headers": crate::trace_caps::headers_field(
+                &self.headers,
+                caps.max_headers,
+                caps.max_header_bytes,
+            ),
             "body": self.body.as_deref().map(crate::trace_caps::bytes_field),
             "follow_redirects": self.follow_redirects,
         })
@@ -84,52 +92,6 @@ pub struct OutboundResponse {
     pub body: Vec<u8>,
     /// Every URL requested, the first one included (more than one after redirects).
     pub hops: Vec<String>,
-}
-
-/// Why an exchange failed; mirrors the WIT `http-error` variant.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OutboundError {
-    Denied(String),
-    InvalidRequest(String),
-    Connect(String),
-    Timeout(String),
-    TooLarge(String),
-    Other(String),
-}
-
-impl OutboundError {
-    pub fn code(&self) -> &'static str {
-        match self {
-            OutboundError::Denied(_) => "denied",
-            OutboundError::InvalidRequest(_) => "invalid-request",
-            OutboundError::Connect(_) => "connect",
-            OutboundError::Timeout(_) => "timeout",
-            OutboundError::TooLarge(_) => "too-large",
-            OutboundError::Other(_) => "other",
-        }
-    }
-
-    pub fn message(&self) -> &str {
-        match self {
-            OutboundError::Denied(m)
-            | OutboundError::InvalidRequest(m)
-            | OutboundError::Connect(m)
-            | OutboundError::Timeout(m)
-            | OutboundError::TooLarge(m)
-            | OutboundError::Other(m) => m,
-        }
-    }
-
-    fn map_message(self, f: impl Fn(&str) -> String) -> Self {
-        match self {
-            OutboundError::Denied(m) => OutboundError::Denied(f(&m)),
-            OutboundError::InvalidRequest(m) => OutboundError::InvalidRequest(f(&m)),
-            OutboundError::Connect(m) => OutboundError::Connect(f(&m)),
-            OutboundError::Timeout(m) => OutboundError::Timeout(f(&m)),
-            OutboundError::TooLarge(m) => OutboundError::TooLarge(f(&m)),
-            OutboundError::Other(m) => OutboundError::Other(f(&m)),
-        }
-    }
 }
 
 /// When an exchange must be over, and which limit that is (named in the timeout error).
@@ -162,10 +124,11 @@ pub async fn send(
     let result = match tokio::time::timeout_at(deadline.at, inner).await {
         Ok(r) => r,
         // The URL is in the recorded request already; the message does not repeat it.
-        Err(_) => Err(OutboundError::Timeout(format!(
+        Err(_) => Err(HttpError::Timeout(format!(
             "the request did not finish within {}",
             deadline.what
-        ))),
+        ))
+        .into()),
     };
     match result {
         // Names too: a server can echo a value as a header name (`x-echo-<value>`).

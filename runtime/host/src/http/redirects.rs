@@ -14,11 +14,11 @@ pub(super) async fn send_following(
     ahead: &mut WriteAhead<'_>,
 ) -> Result<OutboundResponse, OutboundError> {
     let mut method = hyper::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes())
-        .map_err(|_| OutboundError::InvalidRequest(format!("invalid method {:?}", req.method)))?;
+        .map_err(|_| Cause::Method.error(format!("invalid method {:?}", req.method)))?;
     // Sizes first, before anything is parsed, scanned or copied: a refused 40 MB body
     // costs nothing but this comparison.
     if req.url.len() > caps.max_url_bytes {
-        return Err(OutboundError::TooLarge(format!(
+        return Err(Cause::UrlSize.error(format!(
             "URL of {} bytes exceeds the cap of {} bytes (max_url_bytes)",
             req.url.len(),
             caps.max_url_bytes
@@ -27,14 +27,14 @@ pub(super) async fn send_following(
     if let Some(body) = &req.body
         && body.len() > caps.max_request_body
     {
-        return Err(OutboundError::TooLarge(format!(
+        return Err(Cause::RequestBody.error(format!(
             "request body of {} bytes exceeds the cap of {} bytes (max_request_body)",
             body.len(),
             caps.max_request_body
         )));
     }
     if req.headers.len() > caps.max_headers {
-        return Err(OutboundError::TooLarge(format!(
+        return Err(Cause::RequestHeaders.error(format!(
             "{} request headers exceed the cap of {} (max_headers)",
             req.headers.len(),
             caps.max_headers
@@ -57,20 +57,19 @@ pub(super) async fn send_following(
     }
     // Only the URL's path and query may carry a secret: in the host it would go to DNS
     // (anyone's resolver) before any check, and in the user part it is never sent anyway.
-    let url_with_placeholders = url::Url::parse(&req.url)
-        .map_err(|e| OutboundError::InvalidRequest(format!("invalid URL: {e}")))?;
+    let url_with_placeholders =
+        url::Url::parse(&req.url).map_err(|e| Cause::Url.error(format!("invalid URL: {e}")))?;
     if !url_with_placeholders.username().is_empty() || url_with_placeholders.password().is_some() {
-        return Err(OutboundError::InvalidRequest(
+        return Err(Cause::Url.error(
             "a URL with a user or password is not supported; send credentials in a header".into(),
         ));
     }
-    let mut url = url::Url::parse(&secrets.substitute(&req.url)).map_err(|e| {
-        OutboundError::InvalidRequest(format!("invalid URL after secret substitution: {e}"))
-    })?;
+    let mut url = url::Url::parse(&secrets.substitute(&req.url))
+        .map_err(|e| Cause::Url.error(format!("invalid URL after secret substitution: {e}")))?;
     if OutboundPolicy::destination(&url) != OutboundPolicy::destination(&url_with_placeholders) {
-        return Err(OutboundError::Denied(
+        return Err(OutboundError::from(HttpError::Denied(
             "a secret placeholder may appear only in a URL's path or query, never in its scheme, host or port".into(),
-        ));
+        )));
     }
     let mut headers: Vec<(String, String)> = req
         .headers
@@ -79,14 +78,14 @@ pub(super) async fn send_following(
         .collect();
     let header_bytes: usize = headers.iter().map(|(k, v)| k.len() + v.len()).sum();
     if header_bytes > caps.max_header_bytes {
-        return Err(OutboundError::TooLarge(format!(
+        return Err(Cause::RequestHeaders.error(format!(
             "request headers of {header_bytes} bytes exceed the cap of {} bytes (max_header_bytes)",
             caps.max_header_bytes
         )));
     }
     let mut body = secrets.substitute_bytes(body_raw);
     if body.len() > caps.max_request_body {
-        return Err(OutboundError::TooLarge(format!(
+        return Err(Cause::RequestBody.error(format!(
             "request body of {} bytes exceeds the cap of {} bytes (max_request_body)",
             body.len(),
             caps.max_request_body
@@ -106,17 +105,20 @@ pub(super) async fn send_following(
         };
         let dest = policy
             .check(&url)
-            .map_err(|m| OutboundError::Denied(hop(m)))?;
+            .map_err(|m| OutboundError::from(HttpError::Denied(hop(m))))?;
         secrets
             .check_scope(&used, &dest)
-            .map_err(|m| OutboundError::Denied(hop(m)))?;
+            .map_err(|m| OutboundError::from(HttpError::Denied(hop(m))))?;
         let addrs = resolve_checked(&dest, policy)
             .await
             .map_err(|e| e.map_message(|m| hop(m.to_string())))?;
         // The last point before anything leaves for the server: the intent is durable
         // first (a no-op on later hops of the same call), or nothing is sent at all.
         ahead.commit(req.to_json(caps)).await.map_err(|e| {
-            OutboundError::Other(format!("{} {} was not sent: {e}", req.method, req.url))
+            OutboundError::from(HttpError::Other(format!(
+                "{} {} was not sent: {e}",
+                req.method, req.url
+            )))
         })?;
         hops.push(url.to_string());
         let resp = exchange(&method, &url, &dest, &addrs, &headers, &body, caps).await?;
@@ -129,16 +131,16 @@ pub(super) async fn send_following(
         match (redirect, location) {
             (true, Some(loc)) => {
                 if hops.len() > caps.max_redirects {
-                    return Err(OutboundError::TooLarge(format!(
+                    return Err(Cause::Redirects.error(format!(
                         "more than {} redirects (max_redirects)",
                         caps.max_redirects
                     )));
                 }
                 let next = url.join(&loc).map_err(|e| {
-                    OutboundError::Other(format!(
+                    OutboundError::from(HttpError::Other(format!(
                         "bad redirect location {:?}: {e}",
                         crate::trace_caps::cap_to(&loc, 256)
-                    ))
+                    )))
                 })?;
                 // Credentials the skill wrote for one origin go to that origin only.
                 crate::redact::strip_on_cross_origin(&mut headers, &url, &next);

@@ -16,19 +16,16 @@ pub(super) async fn resolve_checked(
         NormalHost::Ip(ip) => vec![SocketAddr::new(*ip, dest.port)],
         NormalHost::Name(name) => tokio::net::lookup_host((name.as_str(), dest.port))
             .await
-            .map_err(|e| OutboundError::Connect(format!("cannot resolve {name}: {e}")))?
+            .map_err(|e| Cause::Dns.error(format!("cannot resolve {name}: {e}")))?
             .collect(),
     };
     if addrs.is_empty() {
-        return Err(OutboundError::Connect(format!(
-            "{} resolves to no address",
-            dest.host
-        )));
+        return Err(Cause::Dns.error(format!("{} resolves to no address", dest.host)));
     }
     for a in &addrs {
         policy
             .check_address(dest, a.ip())
-            .map_err(OutboundError::Denied)?;
+            .map_err(|m| OutboundError::from(HttpError::Denied(m)))?;
     }
     Ok(addrs)
 }
@@ -44,7 +41,7 @@ pub(super) async fn exchange(
 ) -> Result<OutboundResponse, OutboundError> {
     let host = url
         .host_str()
-        .ok_or_else(|| OutboundError::InvalidRequest(format!("{url} has no host")))?;
+        .ok_or_else(|| Cause::Url.error(format!("{url} has no host")))?;
     let mut tcp = None;
     let mut last_error = String::new();
     for addr in addrs {
@@ -56,7 +53,7 @@ pub(super) async fn exchange(
             Err(e) => last_error = format!("connect to {addr} ({host}): {e}"),
         }
     }
-    let tcp = tcp.ok_or(OutboundError::Connect(last_error))?;
+    let tcp = tcp.ok_or(HttpError::Connect(last_error))?;
     let _ = tcp.set_nodelay(true);
 
     let mut builder = hyper::Request::builder()
@@ -69,10 +66,10 @@ pub(super) async fn exchange(
     builder = builder.header(hyper::header::HOST, host_header);
     for (k, v) in headers {
         let name = HeaderName::from_bytes(k.as_bytes())
-            .map_err(|_| OutboundError::InvalidRequest(format!("invalid header name {k:?}")))?;
+            .map_err(|_| HttpError::InvalidRequest(format!("invalid header name {k:?}")))?;
         // The value may hold a secret: never echo it in the error.
         let value = HeaderValue::from_str(v)
-            .map_err(|_| OutboundError::InvalidRequest(format!("invalid value for header {k}")))?;
+            .map_err(|_| HttpError::InvalidRequest(format!("invalid value for header {k}")))?;
         if name == hyper::header::HOST {
             continue; // the host header always names the destination that was checked
         }
@@ -80,7 +77,7 @@ pub(super) async fn exchange(
     }
     let request = builder
         .body(Full::new(Bytes::copy_from_slice(body)))
-        .map_err(|e| OutboundError::InvalidRequest(e.to_string()))?;
+        .map_err(|e| HttpError::InvalidRequest(e.to_string()))?;
 
     let response = if url.scheme() == "https" {
         let name = match &dest.host {
@@ -90,7 +87,7 @@ pub(super) async fn exchange(
         let tls = tls_connector()
             .connect(server_name(&name)?, tcp)
             .await
-            .map_err(|e| OutboundError::Connect(format!("TLS with {host}: {e}")))?;
+            .map_err(|e| Cause::Tls.error(format!("TLS with {host}: {e}")))?;
         roundtrip(hyper_util::rt::TokioIo::new(tls), request, caps).await?
     } else {
         roundtrip(hyper_util::rt::TokioIo::new(tcp), request, caps).await?
@@ -98,7 +95,7 @@ pub(super) async fn exchange(
     let status = response.status().as_u16();
     // hyper enforces both caps while parsing; this is the same rule, said once more.
     if response.headers().len() > caps.max_headers {
-        return Err(OutboundError::TooLarge(format!(
+        return Err(Cause::ResponseHead.error(format!(
             "{} response headers exceed the cap of {} (max_headers)",
             response.headers().len(),
             caps.max_headers
@@ -121,12 +118,12 @@ pub(super) async fn exchange(
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some()
             {
-                OutboundError::TooLarge(format!(
+                Cause::ResponseBody.error(format!(
                     "response body exceeds the cap of {} bytes (max_response_body)",
                     caps.max_response_body
                 ))
             } else {
-                OutboundError::Other(format!("reading response body: {e}"))
+                HttpError::Other(format!("reading response body: {e}")).into()
             }
         })?;
     Ok(OutboundResponse {
@@ -150,19 +147,19 @@ where
         .max_header_size(caps.max_header_bytes)
         .handshake(io)
         .await
-        .map_err(|e| OutboundError::Connect(format!("HTTP handshake: {e}")))?;
+        .map_err(|e| HttpError::Connect(format!("HTTP handshake: {e}")))?;
     // The connection task ends when the response body is read or dropped.
     tokio::spawn(async move {
         let _ = conn.await;
     });
     sender.send_request(request).await.map_err(|e| {
         if e.is_parse_too_large() {
-            OutboundError::TooLarge(format!(
+            Cause::ResponseHead.error(format!(
                 "response head exceeds the cap of {} headers or {} bytes (max_headers, max_header_bytes)",
                 caps.max_headers, caps.max_header_bytes
             ))
         } else {
-            OutboundError::Other(format!("HTTP exchange: {e}"))
+            HttpError::Other(format!("HTTP exchange: {e}")).into()
         }
     })
 }
@@ -176,7 +173,7 @@ fn path_and_query(url: &url::Url) -> String {
 
 fn server_name(host: &str) -> Result<rustls::pki_types::ServerName<'static>, OutboundError> {
     rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|_| {
-        OutboundError::InvalidRequest(format!("{host} is not a valid TLS server name"))
+        HttpError::InvalidRequest(format!("{host} is not a valid TLS server name")).into()
     })
 }
 

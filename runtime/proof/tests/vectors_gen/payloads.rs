@@ -106,7 +106,7 @@ impl Row {
         let h = StepHeader::parse(&payload).expect("a payload with a header");
         Row {
             kind: h.kind.as_str().into(),
-            skill_name: h.skill.clone(),
+            skill_name: h.skill.as_deref().map(str::to_string),
             status: h.status.as_str().into(),
             duration_ms: h.duration_ms,
             cost_cents: h.cost_cents,

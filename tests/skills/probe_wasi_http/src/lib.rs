@@ -10,7 +10,7 @@
 //!
 //! Errors: `HTTP-request-denied` becomes the SDK's code `http-denied`; DNS and connection
 //! failures `http-connect`; timeouts `http-timeout`; size limits `http-too-large`; anything
-//! else `http-error`. The message names the standard error code.
+//! else `http-other`. The message names the standard error code.
 
 use runproof_sdk::prelude::*;
 use serde_json::{Value, json};
@@ -208,7 +208,7 @@ fn send(
         let mut stream = outgoing_body.write().map_err(|_| invalid("body"))?;
         stream
             .write_all(text.as_bytes())
-            .map_err(|e| SkillError::new("http-error", format!("writing the body: {e}")))?;
+            .map_err(|e| SkillError::new("http-other", format!("writing the body: {e}")))?;
         drop(stream);
     }
     OutgoingBody::finish(outgoing_body, None).map_err(error)?;
@@ -217,7 +217,7 @@ fn send(
     let response: IncomingResponse = match future.get() {
         Some(Ok(Ok(r))) => r,
         Some(Ok(Err(code))) => return Err(error(code)),
-        _ => return Err(SkillError::new("http-error", "the response future failed")),
+        _ => return Err(SkillError::new("http-other", "the response future failed")),
     };
     let status = response.status();
     let headers = response
@@ -228,15 +228,15 @@ fn send(
         .collect();
     let incoming = response
         .consume()
-        .map_err(|_| SkillError::new("http-error", "the response body was already taken"))?;
+        .map_err(|_| SkillError::new("http-other", "the response body was already taken"))?;
     let mut bytes = Vec::new();
     {
         let mut stream = incoming
             .stream()
-            .map_err(|_| SkillError::new("http-error", "no response body stream"))?;
+            .map_err(|_| SkillError::new("http-other", "no response body stream"))?;
         stream
             .read_to_end(&mut bytes)
-            .map_err(|e| SkillError::new("http-error", format!("reading the body: {e}")))?;
+            .map_err(|e| SkillError::new("http-other", format!("reading the body: {e}")))?;
     }
     Ok((status, headers, bytes))
 }
@@ -255,12 +255,13 @@ fn error(code: ErrorCode) -> SkillError {
         | ErrorCode::ConnectionTimeout
         | ErrorCode::ConnectionReadTimeout
         | ErrorCode::ConnectionWriteTimeout => "http-timeout",
-        ErrorCode::HttpRequestBodySize(_)
+        ErrorCode::HttpRequestUriTooLong
+        | ErrorCode::HttpRequestBodySize(_)
         | ErrorCode::HttpResponseBodySize(_)
         | ErrorCode::HttpRequestHeaderSectionSize(_)
         | ErrorCode::HttpResponseHeaderSectionSize(_)
         | ErrorCode::LoopDetected => "http-too-large",
-        _ => "http-error",
+        _ => "http-other",
     };
     SkillError::new(kind, format!("wasi:http error code {code:?}"))
 }
