@@ -4,9 +4,7 @@
 
 use crate::control::RunControl;
 use crate::plan::PlanError;
-use crate::planner::plan_goal;
 use crate::runner::{Admission, RunError, RunObserver, RunReport, RunRequest, Runner};
-use runproof_host::HostPattern;
 use runproof_proof::IntegrityModel;
 use runproof_store::{ClaimedRun, Submission, Submitted};
 
@@ -51,33 +49,13 @@ impl Runner {
                 created: false,
             });
         }
-        if !matches!(
-            req.integrity_model,
-            IntegrityModel::HashChain | IntegrityModel::MerkleTree
-        ) {
-            return Err(RunError::UnsupportedModel(req.integrity_model.as_str()));
-        }
-        let agent = self
-            .store()
-            .agent_for_tenant(&req.agent_id, &req.tenant_id)
-            .await?;
-        let plan = plan_goal(
-            &req.goal,
-            req.plan_json.as_deref(),
-            agent.plan_json.as_deref(),
-        )?;
+        let crate::runner::Vetted { agent, plan, .. } = self.vet(req).await?;
         if plan.max_attempts == 0 || plan.max_attempts > MAX_ATTEMPTS {
             return Err(PlanError::Invalid(format!(
                 "max_attempts {} is out of range: give 1 (never attempted again, the default) to {MAX_ATTEMPTS}",
                 plan.max_attempts
             ))
             .into());
-        }
-        for pattern in &agent.allowed_hosts {
-            HostPattern::parse(pattern).map_err(|e| RunError::BadPolicy {
-                agent_id: agent.id.clone(),
-                reason: e.to_string(),
-            })?;
         }
         for step in &plan.steps {
             self.resolve_skill(&step.skill).await?;

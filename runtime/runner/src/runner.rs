@@ -8,7 +8,7 @@ mod execute;
 mod prepare;
 mod seal;
 
-pub(crate) use prepare::Admission;
+pub(crate) use prepare::{Admission, Vetted};
 
 use crate::control::RunControl;
 use crate::plan::{Plan, PlanError};

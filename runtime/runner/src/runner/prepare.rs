@@ -25,6 +25,13 @@ pub(crate) enum Admission {
     Claimed(Box<ClaimedRun>),
 }
 
+/// A request that passed [`Runner::vet`].
+pub(crate) struct Vetted {
+    pub(crate) agent: Agent,
+    pub(crate) plan: Plan,
+    pub(crate) granted: Vec<HostPattern>,
+}
+
 impl Admission {
     pub(crate) fn run_id(&self) -> Option<String> {
         match self {
@@ -92,16 +99,10 @@ pub(super) struct Prepared<'r> {
 }
 
 impl Runner {
-    /// Everything that can be refused, refused before any write; then the run row (with its
-    /// plan) and the trace, before anything executes.
-    pub(super) async fn prepare<'r>(
-        &'r self,
-        req: &RunRequest,
-        admission: Admission,
-        control: &RunControl,
-        observer: &dyn RunObserver,
-    ) -> Result<Prepared<'r>, RunError> {
-        let signer = self.signer.as_ref().ok_or(RunError::NoSigningKey)?;
+    /// The checks of a request that need no skill and no secret, the same whether it runs
+    /// now (`prepare`) or is queued (`submit`): the integrity model, the agent as seen by
+    /// this tenant, the plan, and the agent's host grant.
+    pub(crate) async fn vet(&self, req: &RunRequest) -> Result<Vetted, RunError> {
         if !matches!(
             req.integrity_model,
             IntegrityModel::HashChain | IntegrityModel::MerkleTree
@@ -126,6 +127,28 @@ impl Runner {
                 agent_id: agent.id.clone(),
                 reason: e.to_string(),
             })?;
+        Ok(Vetted {
+            agent,
+            plan,
+            granted,
+        })
+    }
+
+    /// Everything that can be refused, refused before any write; then the run row (with its
+    /// plan) and the trace, before anything executes.
+    pub(super) async fn prepare<'r>(
+        &'r self,
+        req: &RunRequest,
+        admission: Admission,
+        control: &RunControl,
+        observer: &dyn RunObserver,
+    ) -> Result<Prepared<'r>, RunError> {
+        let signer = self.signer.as_ref().ok_or(RunError::NoSigningKey)?;
+        let Vetted {
+            agent,
+            plan,
+            granted,
+        } = self.vet(req).await?;
         let (skills, unloadable) = self.load_plan_skills(&plan).await?;
         // Secrets: loaded and decrypted once per run, before anything is written.
         let declared: BTreeMap<String, Vec<String>> = skills
