@@ -1035,7 +1035,7 @@ async fn python_javascript_c_and_wasi_http_components_replay() {
         ("js_skill/fetch_pointer_js.wasm", "fetch_pointer_js"),
         ("c_skill/json_pointer_c.wasm", "json_pointer_c"),
         (
-            "rust_wasi_http_skill/target/wasm32-wasip2/release/json_pointer_wasi_http.wasm",
+            "../guest/target/wasm32-wasip2/release/json_pointer_wasi_http.wasm",
             "json_pointer_wasi_http",
         ),
     ] {

@@ -2,7 +2,7 @@
 //!
 //! ```sh
 //! cargo build --target wasm32-wasip2 --release
-//! runtime skill add target/wasm32-wasip2/release/ping.wasm
+//! runtime skill add ../../guest/target/wasm32-wasip2/release/ping.wasm   # in this checkout
 //! ```
 
 use runproof_sdk::prelude::*;

@@ -9,7 +9,7 @@
 //!
 //! ```sh
 //! cargo build --target wasm32-wasip2 --release
-//! runtime skill add target/wasm32-wasip2/release/json_pointer_wasi_http.wasm
+//! runtime skill add ../../guest/target/wasm32-wasip2/release/json_pointer_wasi_http.wasm   # in this checkout
 //! ```
 
 use runproof_sdk::prelude::*;
