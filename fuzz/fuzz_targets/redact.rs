@@ -6,6 +6,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use libfuzzer_sys::fuzz_target;
 use runproof_host::{Secret, SecretSet};
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+thread_local! {
+    static SETS: RefCell<HashMap<String, SecretSet>> = RefCell::new(HashMap::new());
+}
 
 fuzz_target!(|data: &[u8]| {
     let mut parts = data.splitn(2, |b| *b == 0);
@@ -22,11 +28,24 @@ fuzz_target!(|data: &[u8]| {
     if value.len() < 8 || value.len() > 512 {
         return;
     }
-    let set = SecretSet::new(vec![Secret {
-        name: "S".into(),
-        value: value.to_string(),
-        allowed_hosts: vec![],
-    }]);
+    // The automata of a value are built once and kept (a bounded cache): building them is
+    // deterministic and most of an execution's time, and libFuzzer's mutations often keep
+    // the value and change the template. Every input still runs the whole
+    // substitute-echo-redact property.
+    let set = SETS.with_borrow_mut(|sets| {
+        if sets.len() >= 4096 {
+            sets.clear();
+        }
+        sets.entry(value.to_string())
+            .or_insert_with(|| {
+                SecretSet::new(vec![Secret {
+                    name: "S".into(),
+                    value: value.to_string(),
+                    allowed_hosts: vec![],
+                }])
+            })
+            .clone()
+    });
     let sent = set.substitute(&format!("{template}{{{{secret:S}}}}"));
     let json = serde_json::to_string(&sent).unwrap();
     let echoes = [
