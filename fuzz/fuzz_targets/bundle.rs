@@ -10,5 +10,8 @@ fuzz_target!(|data: &[u8]| {
     let verdict = verify_bundle(data, &[key]);
     // A fuzzer cannot sign with the seed-7 key's private half without knowing it is used
     // here; a VERIFIED verdict would mean the signature check was bypassed.
-    assert_ne!(verdict.integrity.verification_status, VerificationStatus::Verified);
+    assert_ne!(
+        verdict.integrity.verification_status,
+        VerificationStatus::Verified
+    );
 });

@@ -59,7 +59,11 @@ fuzz_target!(|data: &[u8]| {
     for echo in echoes {
         let out = set.redact(&echo);
         assert!(!out.contains(value), "the value survived in {out:?}");
-        for enc in [STANDARD.encode(value), URL_SAFE.encode(value), hex::encode(value)] {
+        for enc in [
+            STANDARD.encode(value),
+            URL_SAFE.encode(value),
+            hex::encode(value),
+        ] {
             assert!(!out.contains(&enc), "an encoding survived in {out:?}");
         }
     }
