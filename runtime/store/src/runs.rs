@@ -74,13 +74,23 @@ pub struct RunFinish<'a> {
 }
 
 impl Store {
-    /// Inserts a `queued` run with its plan.
-    pub async fn create_run(&self, r: &NewRun) -> Result<Run, StoreError> {
+    /// Creates a run and starts it (`running` under `lease`, its trace open) in one
+    /// transaction, for a run executed at once (`runtime run`): the row is never visible
+    /// as `queued`, so a worker on the same database cannot claim it in between (it did:
+    /// the direct run then failed with "is not queued" while the worker ran it).
+    pub async fn create_started_run(
+        &self,
+        r: &NewRun,
+        trace_id: &str,
+        integrity_model: &str,
+        lease: &LeaseHolder,
+    ) -> Result<(Run, DateTime<Utc>), StoreError> {
+        let mut tx = self.pool.begin().await?;
         let sql = format!(
             "INSERT INTO runs (id, agent_id, tenant_id, origin_system_id, goal, plan_json, idempotency_key)
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {RUN_COLUMNS}"
         );
-        Ok(sqlx::query_as::<_, Run>(sqlx::AssertSqlSafe(sql))
+        let run = sqlx::query_as::<_, Run>(sqlx::AssertSqlSafe(sql))
             .bind(&r.id)
             .bind(&r.agent_id)
             .bind(&r.tenant_id)
@@ -88,20 +98,20 @@ impl Store {
             .bind(&r.goal)
             .bind(&r.plan_json)
             .bind(&r.idempotency_key)
-            .fetch_one(&self.pool)
-            .await?)
+            .fetch_one(&mut *tx)
+            .await?;
+        let started_at = Self::start_in(&mut tx, &run, trace_id, integrity_model, lease).await?;
+        tx.commit().await?;
+        Ok((run, started_at))
     }
 
-    /// Moves a queued run to `running` under `lease` and opens its trace, in one
-    /// transaction. Returns the trace's `started_at` (the signed head repeats it).
-    pub async fn start_run(
-        &self,
+    async fn start_in(
+        tx: &mut crate::db::Tx,
         run: &Run,
         trace_id: &str,
         integrity_model: &str,
         lease: &LeaseHolder,
     ) -> Result<DateTime<Utc>, StoreError> {
-        let mut tx = self.pool.begin().await?;
         let moved = sqlx::query(
             "UPDATE runs SET status = 'running', started_at = now(), attempts = attempts + 1,
                     lease_owner = $2, heartbeat_at = now(),
@@ -111,7 +121,7 @@ impl Store {
         .bind(&run.id)
         .bind(&lease.owner)
         .bind(lease.ttl_ms())
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         if moved.rows_affected() != 1 {
             return Err(StoreError::Rejected(format!(
@@ -128,9 +138,8 @@ impl Store {
         .bind(&run.tenant_id)
         .bind(&run.agent_id)
         .bind(integrity_model)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await?;
-        tx.commit().await?;
         Ok(started_at)
     }
 

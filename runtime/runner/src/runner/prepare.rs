@@ -52,10 +52,9 @@ impl Admission {
         match self {
             Admission::Claimed(c) => Ok((c.run, c.trace_id, c.trace_started_at)),
             Admission::New => {
-                let run = store.create_run(&new).await?;
                 let trace_id = crate::new_id();
-                let started_at = store
-                    .start_run(&run, &trace_id, model.as_str(), lease)
+                let (run, started_at) = store
+                    .create_started_run(&new, &trace_id, model.as_str(), lease)
                     .await?;
                 Ok((run, trace_id, started_at))
             }
