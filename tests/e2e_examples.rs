@@ -8,32 +8,11 @@
 mod support;
 
 use serde_json::{Value, json};
-use std::sync::OnceLock;
 use support::http::Server;
 use support::*;
 
-/// Runs `scripts/build-examples` once per test process.
-fn built() {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let status = std::process::Command::new(repo_root().join("scripts/build-examples"))
-            .env_remove("CARGO_TARGET_DIR")
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .status()
-            .expect("scripts/build-examples runs");
-        assert!(
-            status.success(),
-            "scripts/build-examples failed (scripts/setup installs the example toolchains)"
-        );
-    });
-}
-
 fn example(path: &str) -> String {
-    built();
-    let p = repo_root().join("examples").join(path);
-    assert!(p.is_file(), "{} was not built", p.display());
-    p.to_string_lossy().into_owned()
+    example_component(path).to_string_lossy().into_owned()
 }
 
 /// `runtime skill add FILE`, as the guide says.

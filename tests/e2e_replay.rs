@@ -268,35 +268,13 @@ async fn a_run_a_worker_executed_from_the_queue_replays() {
     let server = Server::start();
     let tenant = tenant("rp-worker");
     let agent_id = agent_with(&tenant, &["--allow-host", "http://127.0.0.1:*"]);
-    let plan = tempfile(
-        &probe(&[
-            "wall_clock",
-            "random",
-            &format!("http:{}", server.url("/ok")),
-            "log:done",
-        ])
-        .to_string(),
-    );
-    let queued = runtime(&[
-        "--json",
-        "-q",
-        "run",
-        "--detach",
-        "--agent-id",
-        &agent_id,
-        "--tenant-id",
-        &tenant,
-        "--origin-system-id",
-        "e2e-replay",
-        "--goal",
-        "e2e",
-        "--plan",
-        plan.to_str().unwrap(),
-    ])
-    .ok()
-    .json();
-    assert_eq!(queued["status"], "queued", "{queued}");
-    let run_id = queued["run_id"].as_str().unwrap().to_string();
+    let plan = probe(&[
+        "wall_clock",
+        "random",
+        &format!("http:{}", server.url("/ok")),
+        "log:done",
+    ]);
+    let run_id = service::detach(&agent_id, &tenant, "e2e-replay", &plan, &[]);
     let worker = service::worker(&["--concurrency", "2"], &[]);
     let run = service::until(&tenant, &run_id, std::time::Duration::from_secs(120), |r| {
         r["status"] != "queued" && r["status"] != "running"
@@ -317,35 +295,14 @@ async fn a_run_cancelled_mid_request_replays_as_recorded() {
     let server = Server::start();
     let tenant = tenant("rp-cancel");
     let agent_id = agent_with(&tenant, &["--allow-host", "http://127.0.0.1:*"]);
-    let plan = tempfile(
-        &probe(&[
-            "log:start",
-            "wall_clock",
-            &format!("http:{}", server.url("/slow")),
-            "log:never",
-        ])
-        .to_string(),
-    );
+    let plan = probe(&[
+        "log:start",
+        "wall_clock",
+        &format!("http:{}", server.url("/slow")),
+        "log:never",
+    ]);
     let worker = service::worker(&[], &[("RUNPROOF_LEASE_TTL", "900ms")]);
-    let queued = runtime(&[
-        "--json",
-        "-q",
-        "run",
-        "--detach",
-        "--agent-id",
-        &agent_id,
-        "--tenant-id",
-        &tenant,
-        "--origin-system-id",
-        "e2e-replay",
-        "--goal",
-        "e2e",
-        "--plan",
-        plan.to_str().unwrap(),
-    ])
-    .ok()
-    .json();
-    let run_id = queued["run_id"].as_str().unwrap().to_string();
+    let run_id = service::detach(&agent_id, &tenant, "e2e-replay", &plan, &[]);
     while server.hits() < 1 {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
@@ -1001,21 +958,6 @@ fn decode_claims(envelope: &str) -> runproof_proof::TraceHeadClaims {
     serde_json::from_value(statement["predicate"].clone()).unwrap()
 }
 
-/// Runs `scripts/build-examples` once per test process (as `e2e_examples.rs` does).
-fn example(path: &str) -> std::path::PathBuf {
-    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-    BUILT.get_or_init(|| {
-        let status = std::process::Command::new(repo_root().join("scripts/build-examples"))
-            .env_remove("CARGO_TARGET_DIR")
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .status()
-            .expect("scripts/build-examples runs");
-        assert!(status.success(), "scripts/build-examples failed");
-    });
-    repo_root().join("examples").join(path)
-}
-
 #[tokio::test]
 async fn python_javascript_c_and_wasi_http_components_replay() {
     let server = Server::start();
@@ -1039,7 +981,7 @@ async fn python_javascript_c_and_wasi_http_components_replay() {
             "json_pointer_wasi_http",
         ),
     ] {
-        let file = example(path);
+        let file = example_component(path);
         runtime(&["skill", "add", "--replace", file.to_str().unwrap()]).ok();
         let input = json!({"url": server.url("/ok"), "pointer": "/hello"});
         let out = runtime(&[

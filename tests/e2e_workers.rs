@@ -14,28 +14,9 @@ use support::*;
 
 const MIN: Duration = Duration::from_secs(60);
 
+/// `runtime run --detach` from this suite.
 fn detach(agent_id: &str, tenant: &str, plan: &Value, extra: &[&str]) -> String {
-    let file = tempfile(&plan.to_string());
-    let mut args = vec![
-        "--json",
-        "-q",
-        "run",
-        "--detach",
-        "--agent-id",
-        agent_id,
-        "--tenant-id",
-        tenant,
-        "--origin-system-id",
-        "e2e-workers",
-        "--goal",
-        "e2e",
-        "--plan",
-        file.to_str().unwrap(),
-    ];
-    args.extend(extra);
-    let v = runtime(&args).ok().json();
-    assert_eq!(v["status"], "queued", "{v}");
-    v["run_id"].as_str().unwrap().to_string()
+    service::detach(agent_id, tenant, "e2e-workers", plan, extra)
 }
 
 #[test]

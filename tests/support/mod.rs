@@ -19,6 +19,27 @@ pub fn repo_root() -> PathBuf {
         .expect("repo root")
 }
 
+/// A component under `examples/` (`path` relative to it), built once per test process by
+/// `scripts/build-examples` with the commands the examples' READMEs give.
+pub fn example_component(path: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let status = Command::new(repo_root().join("scripts/build-examples"))
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .status()
+            .expect("scripts/build-examples runs");
+        assert!(
+            status.success(),
+            "scripts/build-examples failed (scripts/setup installs the example toolchains)"
+        );
+    });
+    let p = repo_root().join("examples").join(path);
+    assert!(p.is_file(), "{} was not built", p.display());
+    p
+}
+
 /// RUNPROOF_HOME for the tests. Under the target dir when the `postgres` user can reach it
 /// (it must, when tests run as root), else under /tmp.
 pub fn home() -> PathBuf {

@@ -282,6 +282,32 @@ pub fn post_json(url: &str, token: Option<&str>, body: &Value) -> Response {
 }
 
 /// `POST /v1/runs`; panics unless 200/201.
+/// `runtime run --detach` of `plan` (plus `extra` flags): asserts it was queued and returns
+/// its run_id.
+pub fn detach(agent_id: &str, tenant: &str, origin: &str, plan: &Value, extra: &[&str]) -> String {
+    let file = crate::support::tempfile(&plan.to_string());
+    let mut args = vec![
+        "--json",
+        "-q",
+        "run",
+        "--detach",
+        "--agent-id",
+        agent_id,
+        "--tenant-id",
+        tenant,
+        "--origin-system-id",
+        origin,
+        "--goal",
+        "e2e",
+        "--plan",
+        file.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    let v = runtime(&args).ok().json();
+    assert_eq!(v["status"], "queued", "{v}");
+    v["run_id"].as_str().unwrap().to_string()
+}
+
 pub fn submit(api: &Api, token: &str, body: &Value) -> Value {
     let r = post_json(&api.url("/v1/runs"), Some(token), body);
     assert!(
